@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs everything imgup needs to build, run and test on a fresh Debian 12 machine.
+# Idempotent: when every package is already present it only checks and returns.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DEBS=(
+  # build
+  build-essential cmake ninja-build pkg-config git
+  libsqlite3-dev libssl-dev libcurl4-openssl-dev
+  libcpp-httplib-dev nlohmann-json3-dev libsimdjson-dev libexpected-dev libcli11-dev
+  # tests, lint, benchmarks
+  libgtest-dev libgmock-dev libbenchmark-dev clang-format-16 clang-tidy-16
+  python3 python3-venv sqlite3 curl nginx wrk procps
+)
+
+missing=()
+for p in "${DEBS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  SUDO=""
+  [ "$(id -u)" = 0 ] || SUDO=sudo
+  echo "installing Debian packages: ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Python tools for the HTTP/contract tests, in a project-local venv.
+if [ ! -x .venv/bin/pytest ] || ! cmp -s scripts/requirements-test.txt .venv/.requirements 2>/dev/null; then
+  python3 -m venv .venv
+  .venv/bin/pip install -q --disable-pip-version-check -r scripts/requirements-test.txt
+  cp scripts/requirements-test.txt .venv/.requirements
+fi

@@ -1,0 +1,21 @@
+#pragma once
+#include <string>
+#include <string_view>
+
+namespace imgup {
+
+/// Longest client file name accepted (bytes); longer is a 400 "field_too_long".
+inline constexpr std::size_t kMaxFilenameBytes = 1024;
+/// Longest sanitised file name kept (bytes), cut on a UTF-8 character boundary.
+inline constexpr std::size_t kMaxSanitisedFilenameBytes = 255;
+
+/// Makes a client file name safe to keep as metadata (it never becomes part of a storage key):
+/// keeps only the last path component ('/' and '\\' both separate), drops NUL and every control
+/// character (C0, DEL, C1), replaces invalid UTF-8 with U+FFFD, trims surrounding spaces and
+/// dots, cuts to kMaxSanitisedFilenameBytes, and returns "upload" when nothing is left.
+std::string SanitizeFilename(std::string_view name);
+
+/// Header-safe form for Content-Disposition: RFC 8187 ext-value ("UTF-8''" + percent-encoding).
+std::string ContentDispositionFilename(std::string_view sanitised);
+
+}  // namespace imgup

@@ -1,0 +1,37 @@
+#pragma once
+// Image type from magic bytes and dimensions from the header: what validation needs before
+// anything decodes the image. No decoding happens here.
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "core/error.hpp"
+
+namespace imgup {
+
+struct SniffResult {
+  std::string content_type;  // "image/jpeg", "image/png", "image/webp", "image/gif",
+                             // "image/heic", "image/heif", "image/avif"
+  std::string format;        // "jpeg", "png", "webp", "gif", "heif", "avif"
+  std::uint32_t width = 0;   // as stored in the header (before EXIF orientation)
+  std::uint32_t height = 0;
+};
+
+/// Identifies the image in `bytes` and reads its dimensions from the header.
+/// Errors:
+///  - kInvalidArgument "empty_body": zero bytes.
+///  - kUnsupportedMediaType "unsupported_media_type": not one of the allowed types (SVG, HTML,
+///    PDF, BMP, text, ...), or a polyglot (bytes after a PNG's IEND chunk, a GIF's trailer...).
+///  - kUnprocessable "invalid_image": the right magic but a truncated or malformed header, or
+///    zero width/height.
+Result<SniffResult> SniffImage(std::string_view bytes);
+
+/// Whether a declared Content-Type (e.g. from the client) names the sniffed type. Accepts
+/// aliases: image/jpg and image/pjpeg for JPEG, image/heic and image/heif for either HEIF brand,
+/// parameters after ';' ignored, case-insensitive.
+bool DeclaredTypeMatches(std::string_view declared, const SniffResult& sniffed);
+
+/// Whether `content_type` (case-insensitive, parameters ignored) is one imgup accepts.
+bool IsAllowedImageType(std::string_view content_type);
+
+}  // namespace imgup
