@@ -8,10 +8,12 @@ DEBS=(
   # build
   build-essential cmake ninja-build pkg-config git
   libsqlite3-dev libssl-dev libcurl4-openssl-dev
-  libcpp-httplib-dev nlohmann-json3-dev libsimdjson-dev libexpected-dev libcli11-dev
+  libboost-dev nlohmann-json3-dev libsimdjson-dev libexpected-dev libcli11-dev
   # tests, lint, benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev clang-format-16 clang-tidy-16
   python3 python3-venv sqlite3 curl nginx wrk procps
+  # the image pipeline (libvips) and the tools its tests use to make fixtures
+  libvips-dev python3-blurhash libheif-examples webp gifsicle
 )
 
 missing=()

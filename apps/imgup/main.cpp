@@ -1,1 +1,484 @@
-int main() { return 0; }
+// imgup: the composition root. It reads configuration (flags and IMGUP_* environment variables),
+// builds the object graph from the concrete adapters, and runs one command.
+#include <curl/curl.h>
+#include <openssl/rand.h>
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "adapters/local/fs_blob_store.hpp"
+#include "adapters/local/sqlite_metadata_store.hpp"
+#include "client.hpp"
+#include "core/auth.hpp"
+#include "core/fsck.hpp"
+#include "core/handlers.hpp"
+#include "core/record_json.hpp"
+#include "core/router.hpp"
+#include "core/sha256.hpp"
+#include "core/ulid.hpp"
+#include "core/upload_service.hpp"
+#include "transport/http/http_server.hpp"
+
+namespace fs = std::filesystem;
+using namespace imgup;
+
+namespace {
+
+constexpr const char* kVersion = "0.1.0";
+
+class SystemClock final : public Clock {
+ public:
+  std::int64_t NowMs() override {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  }
+};
+
+/// The local stores under one data directory: DIR/imgup.db and DIR/blobs/.
+struct LocalStores {
+  std::unique_ptr<FsBlobStore> blobs;
+  std::unique_ptr<SqliteMetadataStore> records;
+};
+
+[[noreturn]] void Die(const std::string& message, int code = 1) {
+  std::cerr << "imgup: " << message << "\n";
+  std::exit(code);
+}
+
+LocalStores OpenStores(const fs::path& data_dir, bool fsync) {
+  std::error_code ec;
+  fs::create_directories(data_dir, ec);
+  if (ec) Die("cannot create data directory " + data_dir.string() + ": " + ec.message());
+  auto blobs = FsBlobStore::Open(data_dir / "blobs", FsBlobStore::Options{fsync});
+  if (!blobs) Die(blobs.error().message + " " + blobs.error().detail);
+  auto records = SqliteMetadataStore::Open(data_dir / "imgup.db");
+  if (!records) Die(records.error().message + " " + records.error().detail);
+  return LocalStores{std::move(*blobs), std::move(*records)};
+}
+
+bool IsLoopback(const std::string& host) {
+  return host == "127.0.0.1" || host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
+struct FsckSummary {
+  FsckReport report;
+  std::size_t temp_files_removed = 0;
+};
+
+FsckSummary RunLocalFsck(LocalStores& stores, bool repair, std::int64_t grace_ms) {
+  SystemClock clock;
+  const std::int64_t now = clock.NowMs();
+  FsckSummary summary;
+  if (repair) {
+    auto removed = stores.blobs->RemoveTempFiles(now - grace_ms);
+    if (!removed) Die("fsck: " + removed.error().message + " " + removed.error().detail);
+    summary.temp_files_removed = *removed;
+  }
+  auto report = RunFsck(*stores.blobs, *stores.records, FsckOptions{repair, now, grace_ms});
+  if (!report) Die("fsck: " + report.error().message + " " + report.error().detail);
+  summary.report = std::move(*report);
+  return summary;
+}
+
+nlohmann::json FsckJson(const FsckSummary& summary) {
+  nlohmann::json missing = nlohmann::json::array();
+  for (const RecordRef& ref : summary.report.records_without_blob) {
+    missing.push_back({{"owner", ref.owner}, {"id", ref.id}, {"key", ref.key}});
+  }
+  return {{"clean", summary.report.Clean()},
+          {"repaired", summary.report.repaired},
+          {"orphan_blobs", summary.report.orphan_blobs},
+          {"records_without_blob", missing},
+          {"young_orphans_skipped", summary.report.young_orphans_skipped},
+          {"temp_files_removed", summary.temp_files_removed}};
+}
+
+// ---------------------------------------------------------------------------------------------
+// imgup serve
+
+struct ServeOptions {
+  std::string data_dir = "data";
+  std::string host = "127.0.0.1";
+  int port = 8080;
+  std::size_t max_body_bytes = 10 * 1024 * 1024;
+  std::uint64_t max_pixels = 100'000'000;
+  std::size_t threads = 16;
+  bool fsync = false;
+};
+
+int Serve(const ServeOptions& options) {
+  // Signals are taken by one thread with sigwait, so block them before any thread starts.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  LocalStores stores = OpenStores(options.data_dir, options.fsync);
+  auto has_keys = stores.records->HasKeys();
+  if (!has_keys) Die(has_keys.error().message);
+  if (!*has_keys && !IsLoopback(options.host)) {
+    Die("refusing to listen on " + options.host +
+        " without API keys: everything would be open to the network. Add a key with "
+        "'imgup keys add NAME' or listen on 127.0.0.1.");
+  }
+
+  // Leftovers of a crash: no upload is in flight yet, so every orphan can go.
+  const FsckSummary startup = RunLocalFsck(stores, /*repair=*/true, /*grace_ms=*/0);
+  if (!startup.report.Clean() || startup.temp_files_removed > 0) {
+    std::cerr << "imgup: start-up fsck repaired " << FsckJson(startup).dump() << "\n";
+  }
+
+  SystemClock clock;
+  UlidGenerator ids;
+  UploadLimits limits;
+  limits.max_pixels = options.max_pixels;
+  UploadService service(*stores.blobs, *stores.records, clock, ids, limits);
+  ApiKeyAuthenticator authenticator(*stores.records);
+  Router router(authenticator);
+  ApiConfig api_config;
+  api_config.max_body_bytes = options.max_body_bytes;
+  api_config.version = kVersion;
+  RegisterApiRoutes(router, service, api_config);
+
+  std::mutex log_mutex;
+  auto log_line = [&log_mutex](const std::string& line) {
+    std::lock_guard<std::mutex> lock(log_mutex);
+    std::fwrite(line.data(), 1, line.size(), stdout);
+    std::fputc('\n', stdout);
+    std::fflush(stdout);
+  };
+
+  HttpServerOptions server_options;
+  server_options.host = options.host;
+  server_options.port = options.port;
+  server_options.max_body_bytes = options.max_body_bytes;
+  server_options.threads = options.threads;
+  HttpServer server(router, server_options, clock, ids, log_line);
+  auto port = server.Bind();
+  if (!port) Die(port.error().message);
+
+  std::thread signal_thread([&server, signals] {
+    int signal_number = 0;
+    sigwait(&signals, &signal_number);
+    std::cerr << "imgup: " << (signal_number == SIGINT ? "SIGINT" : "SIGTERM")
+              << ", finishing in-flight requests\n";
+    server.Stop();
+  });
+  std::cerr << "imgup: listening on http://" << options.host << ":" << *port << std::endl;
+  server.Serve();
+  signal_thread.join();
+  std::cerr << "imgup: stopped\n";
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Client commands
+
+struct ClientOptions {
+  std::string url = "http://127.0.0.1:8080";
+  std::string key;
+  bool json = false;
+};
+
+/// Prints the problem+json detail of a failed response, or the transport error.
+std::string DescribeFailure(const cli::ClientResponse& response) {
+  if (response.status == 0) return response.error;
+  auto problem = nlohmann::json::parse(response.body, nullptr, false);
+  if (!problem.is_discarded() && problem.contains("detail")) {
+    return std::to_string(response.status) + " " + problem.value("code", "") + ": " +
+           problem.value("detail", "");
+  }
+  return "HTTP " + std::to_string(response.status);
+}
+
+std::string HumanBytes(std::uint64_t bytes) {
+  char buf[32];
+  if (bytes >= 1024 * 1024) {
+    std::snprintf(buf, sizeof buf, "%.1f MB", static_cast<double>(bytes) / (1024.0 * 1024.0));
+  } else if (bytes >= 1024) {
+    std::snprintf(buf, sizeof buf, "%.1f KB", static_cast<double>(bytes) / 1024.0);
+  } else {
+    std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(bytes));
+  }
+  return buf;
+}
+
+int Upload(const ClientOptions& options, const std::vector<std::string>& files) {
+  cli::Client client(options.url, options.key);
+  int failures = 0;
+  nlohmann::json results = nlohmann::json::array();
+  const bool tty = isatty(fileno(stderr)) != 0;
+  for (const std::string& file : files) {
+    const std::string name = fs::path(file).filename().string();
+    cli::UploadProgress progress = [&](std::uint64_t sent, std::uint64_t total) {
+      if (options.json) return;
+      std::fprintf(stderr, "%s%s %3d%% %s/%s", tty ? "\r\033[K" : "", name.c_str(),
+                   static_cast<int>(total ? sent * 100 / total : 0), HumanBytes(sent).c_str(),
+                   HumanBytes(total).c_str());
+      if (!tty) std::fputc('\n', stderr);
+    };
+    const cli::ClientResponse response = client.UploadFile(file, progress);
+    if (!options.json && tty) std::fputs("\r\033[K", stderr);
+    const bool ok = response.status == 200 || response.status == 201;
+    auto body = nlohmann::json::parse(response.body, nullptr, false);
+    if (options.json) {
+      nlohmann::json result = {{"file", file}, {"ok", ok}, {"status", response.status}};
+      if (ok) result["record"] = body;
+      if (!ok) result["error"] = DescribeFailure(response);
+      results.push_back(std::move(result));
+    } else if (ok) {
+      std::cout << body.value("id", "") << "  " << file
+                << (response.status == 200 ? "  (duplicate: already uploaded)" : "") << "\n";
+    } else {
+      std::cerr << "imgup: " << file << ": " << DescribeFailure(response) << "\n";
+    }
+    if (!ok) ++failures;
+  }
+  if (options.json) std::cout << results.dump(2) << "\n";
+  if (failures > 0 && !options.json) {
+    std::cerr << "imgup: " << failures << " of " << files.size() << " uploads failed\n";
+  }
+  return failures > 0 ? 1 : 0;
+}
+
+int List(const ClientOptions& options, int limit) {
+  cli::Client client(options.url, options.key);
+  const cli::ClientResponse response = client.Get("/images?limit=" + std::to_string(limit));
+  if (response.status != 200) Die(DescribeFailure(response));
+  if (options.json) {
+    std::cout << response.body << "\n";
+    return 0;
+  }
+  const auto page = nlohmann::json::parse(response.body, nullptr, false);
+  std::printf("%-26s  %-10s  %11s  %-9s  %-24s  %s\n", "ID", "TYPE", "SIZE", "PIXELS", "UPLOADED",
+              "FILENAME");
+  for (const auto& item : page.value("items", nlohmann::json::array())) {
+    const std::string pixels =
+        std::to_string(item.value("width", 0)) + "x" + std::to_string(item.value("height", 0));
+    std::printf("%-26s  %-10s  %11s  %-9s  %-24s  %s\n", item.value("id", "").c_str(),
+                item.value("content_type", "").c_str(),
+                HumanBytes(item.value("size_bytes", std::uint64_t{0})).c_str(), pixels.c_str(),
+                item.value("uploaded_at", "").c_str(), item.value("filename", "").c_str());
+  }
+  return 0;
+}
+
+int GetImage(const ClientOptions& options, const std::string& id, const std::string& variant,
+             const std::string& output) {
+  cli::Client client(options.url, options.key);
+  if (output.empty()) {
+    const cli::ClientResponse response = client.Get("/images/" + id);
+    if (response.status != 200) Die(DescribeFailure(response));
+    std::cout << nlohmann::json::parse(response.body, nullptr, false).dump(2) << "\n";
+    return 0;
+  }
+  const cli::ClientResponse response = client.Get("/images/" + id + "/content?variant=" + variant);
+  if (response.status != 200) Die(DescribeFailure(response));
+  std::ofstream out(output, std::ios::binary);
+  out.write(response.body.data(), static_cast<std::streamsize>(response.body.size()));
+  if (!out) Die("cannot write " + output);
+  if (!options.json)
+    std::cerr << "imgup: wrote " << HumanBytes(response.body.size()) << " to " << output << "\n";
+  return 0;
+}
+
+int Remove(const ClientOptions& options, const std::string& id) {
+  cli::Client client(options.url, options.key);
+  const cli::ClientResponse response = client.Delete("/images/" + id);
+  if (response.status != 204) Die(DescribeFailure(response));
+  if (options.json) {
+    std::cout << nlohmann::json{{"id", id}, {"deleted", true}}.dump() << "\n";
+  } else {
+    std::cout << "deleted " << id << "\n";
+  }
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// imgup keys
+
+int KeysAdd(const std::string& data_dir, const std::string& name) {
+  if (!IsValidOwnerName(name)) {
+    Die("key name must be 1-64 of a-z 0-9 - _, starting with a letter or digit: " + name, 2);
+  }
+  LocalStores stores = OpenStores(data_dir, false);
+  std::string random(32, '\0');
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(random.data()), 32) != 1) {
+    Die("no randomness for a key");
+  }
+  const std::string key = FormatApiKey(random);
+  auto added = stores.records->AddKey(name, Sha256Hex(key), SystemClock().NowMs());
+  if (!added) Die(added.error().message, added.error().code == ErrorCode::kConflict ? 2 : 1);
+  std::cout << key << "\n";
+  std::cerr << "imgup: key '" << name
+            << "' added; it is shown only now (only its hash is stored). Uploads with it "
+               "belong to owner '"
+            << name << "'.\n";
+  return 0;
+}
+
+int KeysList(const std::string& data_dir, bool json) {
+  LocalStores stores = OpenStores(data_dir, false);
+  auto keys = stores.records->ListKeys();
+  if (!keys) Die(keys.error().message);
+  nlohmann::json out = nlohmann::json::array();
+  for (const ApiKeyInfo& key : *keys) {
+    if (json) {
+      out.push_back({{"name", key.name}, {"created_at", FormatRfc3339(key.created_ms)}});
+    } else {
+      std::cout << key.name << "  " << FormatRfc3339(key.created_ms) << "\n";
+    }
+  }
+  if (json) std::cout << out.dump(2) << "\n";
+  return 0;
+}
+
+int KeysRemove(const std::string& data_dir, const std::string& name) {
+  LocalStores stores = OpenStores(data_dir, false);
+  auto removed = stores.records->RemoveKey(name);
+  if (!removed) Die(removed.error().message);
+  std::cout << "removed key " << name << "\n";
+  return 0;
+}
+
+int Fsck(const std::string& data_dir, bool check_only, bool json) {
+  LocalStores stores = OpenStores(data_dir, false);
+  // A running server may have an upload between its blob and its record: spare young orphans.
+  const FsckSummary summary = RunLocalFsck(stores, !check_only, /*grace_ms=*/60'000);
+  if (json) {
+    std::cout << FsckJson(summary).dump(2) << "\n";
+  } else {
+    const FsckReport& report = summary.report;
+    std::cout << (report.Clean() ? "clean" : "NOT clean") << ": " << report.orphan_blobs.size()
+              << " orphan blob(s), " << report.records_without_blob.size()
+              << " record(s) without bytes, " << summary.temp_files_removed
+              << " temp file(s) removed, " << report.young_orphans_skipped
+              << " young orphan(s) left for a running upload"
+              << (report.repaired ? " — repaired" : "") << "\n";
+    for (const auto& key : report.orphan_blobs) std::cout << "  orphan blob: " << key << "\n";
+    for (const auto& ref : report.records_without_blob) {
+      std::cout << "  record without bytes: " << ref.id << " (" << ref.key << ")\n";
+    }
+  }
+  // After a repair the store is clean; a check that found problems says so in its exit code.
+  return (check_only && !summary.report.Clean()) ? 1 : 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"imgup: a smart image uploader (local server, CLI, and AWS Lambda)"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", kVersion);
+
+  // imgup serve
+  ServeOptions serve;
+  auto* serve_cmd = app.add_subcommand("serve", "Serve the HTTP API and web page");
+  serve_cmd->add_option("--data", serve.data_dir, "Data directory")
+      ->envname("IMGUP_DATA_DIR")
+      ->capture_default_str();
+  serve_cmd->add_option("--host", serve.host, "Address to listen on")
+      ->envname("IMGUP_HOST")
+      ->capture_default_str();
+  serve_cmd->add_option("--port", serve.port, "Port (0 picks a free one)")
+      ->envname("IMGUP_PORT")
+      ->capture_default_str();
+  serve_cmd->add_option("--max-body-bytes", serve.max_body_bytes, "Largest request body")
+      ->envname("IMGUP_MAX_BODY_BYTES")
+      ->capture_default_str();
+  serve_cmd->add_option("--max-pixels", serve.max_pixels, "Largest image (width x height)")
+      ->envname("IMGUP_MAX_PIXELS")
+      ->capture_default_str();
+  serve_cmd->add_option("--threads", serve.threads, "Worker threads")
+      ->envname("IMGUP_THREADS")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1024));
+  serve_cmd->add_flag("--fsync", serve.fsync, "fsync every blob (survives power loss)")
+      ->envname("IMGUP_FSYNC");
+
+  // Client commands
+  ClientOptions client;
+  auto add_client_options = [&client](CLI::App* cmd) {
+    cmd->add_option("--url", client.url, "Server URL")->envname("IMGUP_URL")->capture_default_str();
+    cmd->add_option("--key", client.key, "API key")->envname("IMGUP_API_KEY");
+    cmd->add_flag("--json", client.json, "Machine-readable output");
+  };
+  std::vector<std::string> upload_files;
+  auto* upload_cmd = app.add_subcommand("upload", "Upload image files");
+  upload_cmd->add_option("files", upload_files, "Image files")
+      ->required()
+      ->check(CLI::ExistingFile);
+  add_client_options(upload_cmd);
+
+  int list_limit = 50;
+  auto* ls_cmd = app.add_subcommand("ls", "List images, newest first");
+  ls_cmd->add_option("--limit", list_limit, "How many")
+      ->check(CLI::Range(1, 100))
+      ->capture_default_str();
+  add_client_options(ls_cmd);
+
+  std::string image_id, variant = "original", output;
+  auto* get_cmd = app.add_subcommand("get", "Show an image's record, or save its bytes with -o");
+  get_cmd->add_option("id", image_id, "Image id")->required();
+  get_cmd->add_option("--variant", variant, "original, thumb or medium")->capture_default_str();
+  get_cmd->add_option("-o,--output", output, "Write the bytes to this file");
+  add_client_options(get_cmd);
+
+  auto* rm_cmd = app.add_subcommand("rm", "Delete an image and its variants");
+  rm_cmd->add_option("id", image_id, "Image id")->required();
+  add_client_options(rm_cmd);
+
+  // imgup keys
+  std::string data_dir = "data";
+  std::string key_name;
+  bool keys_json = false;
+  auto* keys_cmd = app.add_subcommand("keys", "Manage API keys");
+  keys_cmd->require_subcommand(1);
+  auto add_data_option = [&data_dir](CLI::App* cmd) {
+    cmd->add_option("--data", data_dir, "Data directory")
+        ->envname("IMGUP_DATA_DIR")
+        ->capture_default_str();
+  };
+  auto* keys_add = keys_cmd->add_subcommand("add", "Create a key; prints it once");
+  keys_add->add_option("name", key_name, "Key name (the owner of its uploads)")->required();
+  add_data_option(keys_add);
+  auto* keys_ls = keys_cmd->add_subcommand("ls", "List key names");
+  keys_ls->add_flag("--json", keys_json, "Machine-readable output");
+  add_data_option(keys_ls);
+  auto* keys_rm = keys_cmd->add_subcommand("rm", "Revoke a key");
+  keys_rm->add_option("name", key_name, "Key name")->required();
+  add_data_option(keys_rm);
+
+  // imgup fsck
+  bool fsck_check = false, fsck_json = false;
+  auto* fsck_cmd = app.add_subcommand("fsck", "Find and remove leftovers of a crash");
+  fsck_cmd->add_flag("--check", fsck_check, "Only report; exit 1 when not clean");
+  fsck_cmd->add_flag("--json", fsck_json, "Machine-readable output");
+  add_data_option(fsck_cmd);
+
+  CLI11_PARSE(app, argc, argv);
+
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  if (serve_cmd->parsed()) return Serve(serve);
+  if (upload_cmd->parsed()) return Upload(client, upload_files);
+  if (ls_cmd->parsed()) return List(client, list_limit);
+  if (get_cmd->parsed()) return GetImage(client, image_id, variant, output);
+  if (rm_cmd->parsed()) return Remove(client, image_id);
+  if (keys_add->parsed()) return KeysAdd(data_dir, key_name);
+  if (keys_ls->parsed()) return KeysList(data_dir, keys_json);
+  if (keys_rm->parsed()) return KeysRemove(data_dir, key_name);
+  if (fsck_cmd->parsed()) return Fsck(data_dir, fsck_check, fsck_json);
+  return 2;
+}

@@ -2,9 +2,8 @@
 // One error model for the whole service: a small code enum, a stable machine-readable slug,
 // a public message, and one table from code to HTTP status.
 #include <string>
-#include <utility>
-
 #include <tl/expected.hpp>
+#include <utility>
 
 namespace imgup {
 
@@ -35,8 +34,7 @@ using Result = tl::expected<T, Error>;
 
 inline tl::unexpected<Error> Fail(ErrorCode code, std::string slug, std::string message,
                                   std::string detail = {}) {
-  return tl::unexpected<Error>(
-      Error{code, std::move(slug), std::move(message), std::move(detail)});
+  return tl::unexpected<Error>(Error{code, std::move(slug), std::move(message), std::move(detail)});
 }
 
 /// The one table from error code to HTTP status.

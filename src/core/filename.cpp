@@ -1,1 +1,147 @@
-// placeholder
+#include "core/filename.hpp"
+
+#include <cstdint>
+#include <string>
+
+namespace imgup {
+namespace {
+
+constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD in UTF-8
+constexpr std::string_view kFallback = "upload";
+
+void AppendUtf8(std::string& out, char32_t cp) {
+  if (cp < 0x80) {
+    out += static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    out += static_cast<char>(0xC0 | (cp >> 6));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else if (cp < 0x10000) {
+    out += static_cast<char>(0xE0 | (cp >> 12));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else {
+    out += static_cast<char>(0xF0 | (cp >> 18));
+    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  }
+}
+
+// C0, DEL and C1 controls, and the invisible format characters that can disguise a name: bidi
+// embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069, which make "exe.jpg" look like
+// "gpj.exe"), zero-width characters (U+200B-U+200F) and the byte order mark.
+bool IsControl(char32_t cp) {
+  return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) || (cp >= 0x200B && cp <= 0x200F) ||
+         (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069) || cp == 0xFEFF;
+}
+
+// Decodes one UTF-8 sequence at `s[i]`. On success returns the code point and advances `i`; on
+// an ill-formed sequence returns U+FFFD and advances `i` past the maximal subpart, the
+// replacement practice Unicode recommends (one U+FFFD per maximal ill-formed subpart).
+char32_t NextCodePoint(std::string_view s, std::size_t& i) {
+  const auto b0 = static_cast<unsigned char>(s[i]);
+  if (b0 < 0x80) {
+    ++i;
+    return b0;
+  }
+  std::size_t len = 0;
+  char32_t cp = 0;
+  unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the second byte
+  if (b0 >= 0xC2 && b0 <= 0xDF) {
+    len = 2;
+    cp = b0 & 0x1Fu;
+  } else if (b0 >= 0xE0 && b0 <= 0xEF) {
+    len = 3;
+    cp = b0 & 0x0Fu;
+    if (b0 == 0xE0) lo = 0xA0;  // overlong
+    if (b0 == 0xED) hi = 0x9F;  // surrogates
+  } else if (b0 >= 0xF0 && b0 <= 0xF4) {
+    len = 4;
+    cp = b0 & 0x07u;
+    if (b0 == 0xF0) lo = 0x90;  // overlong
+    if (b0 == 0xF4) hi = 0x8F;  // above U+10FFFF
+  } else {
+    ++i;  // a stray continuation byte or a byte that never starts a sequence
+    return 0xFFFD;
+  }
+  std::size_t j = 1;
+  for (; j < len; ++j) {
+    if (i + j >= s.size()) break;
+    const auto b = static_cast<unsigned char>(s[i + j]);
+    const unsigned char min = j == 1 ? lo : 0x80;
+    const unsigned char max = j == 1 ? hi : 0xBF;
+    if (b < min || b > max) break;
+    cp = (cp << 6) | (b & 0x3Fu);
+  }
+  i += j;
+  return j == len ? cp : 0xFFFD;
+}
+
+bool IsTrimmed(char c) { return c == ' ' || c == '.'; }
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && IsTrimmed(s.front())) s.remove_prefix(1);
+  while (!s.empty() && IsTrimmed(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+}  // namespace
+
+std::string SanitizeFilename(std::string_view name) {
+  const std::size_t sep = name.find_last_of("/\\");
+  if (sep != std::string_view::npos) name.remove_prefix(sep + 1);
+
+  std::string clean;
+  clean.reserve(name.size() < 2 * kMaxSanitisedFilenameBytes ? name.size()
+                                                             : 2 * kMaxSanitisedFilenameBytes);
+  for (std::size_t i = 0; i < name.size();) {
+    const char32_t cp = NextCodePoint(name, i);
+    if (cp == 0xFFFD) {
+      clean += kReplacement;
+    } else if (!IsControl(cp)) {
+      AppendUtf8(clean, cp);
+    }
+  }
+
+  std::string_view kept = Trim(clean);
+  if (kept.size() > kMaxSanitisedFilenameBytes) {
+    // Keep a short extension ("...name.jpg"): it is what tells people and programs the type.
+    constexpr std::size_t kMaxExtensionBytes = 16;
+    const std::size_t dot = kept.rfind('.');
+    std::string_view extension;
+    if (dot != std::string_view::npos && dot > 0 && kept.size() - dot <= kMaxExtensionBytes) {
+      extension = kept.substr(dot);
+    }
+    std::size_t cut = kMaxSanitisedFilenameBytes - extension.size();
+    // Back up to the start of a character: never leave half of a multi-byte sequence.
+    while (cut > 0 && (static_cast<unsigned char>(kept[cut]) & 0xC0) == 0x80) --cut;
+    const std::string_view stem = Trim(kept.substr(0, cut));
+    if (stem.empty()) return std::string(kFallback);
+    return std::string(stem) + std::string(extension);
+  }
+  if (kept.empty()) return std::string(kFallback);
+  return std::string(kept);
+}
+
+std::string ContentDispositionFilename(std::string_view sanitised) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out = "UTF-8''";
+  for (const char ch : sanitised) {
+    const auto c = static_cast<unsigned char>(ch);
+    // RFC 8187 attr-char: ALPHA / DIGIT / "!" / "#" / "$" / "&" / "+" / "-" / "." / "^" / "_" /
+    // "`" / "|" / "~"; everything else is percent-encoded.
+    const bool attr_char =
+        (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+        std::string_view("!#$&+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
+    if (attr_char) {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 0xF];
+    }
+  }
+  return out;
+}
+
+}  // namespace imgup

@@ -11,15 +11,15 @@
 namespace imgup {
 
 struct FsckOptions {
-  bool repair = true;           // remove orphans (false: only report)
+  bool repair = true;  // remove orphans (false: only report)
   std::int64_t now_ms = 0;
   std::int64_t grace_ms = 60'000;  // orphans younger than this may be an upload in flight
 };
 
 struct FsckReport {
-  std::vector<std::string> orphan_blobs;           // blobs under originals/ or variants/ with no record
-  std::vector<RecordRef> records_without_blob;     // records whose original is missing
-  std::size_t young_orphans_skipped = 0;           // orphans within the grace period
+  std::vector<std::string> orphan_blobs;  // blobs under originals/ or variants/ with no record
+  std::vector<RecordRef> records_without_blob;  // records whose original is missing
+  std::size_t young_orphans_skipped = 0;        // orphans within the grace period
   bool repaired = false;
   bool Clean() const { return orphan_blobs.empty() && records_without_blob.empty(); }
 };

@@ -5,6 +5,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace imgup {
@@ -22,24 +23,24 @@ struct VariantInfo {
 };
 
 struct ImageRecord {
-  std::string id;            // ULID: time-sortable, 26 characters
-  std::string owner;         // never sent to clients; every query is scoped to it
-  std::string filename;      // sanitised client file name (metadata only, never in a key)
-  std::string content_type;  // what the bytes are (sniffed), e.g. "image/jpeg"
-  std::string format;        // "jpeg", "png", "webp", "gif", "heif", "avif"
+  std::string id;                   // ULID: time-sortable, 26 characters
+  std::string owner;                // never sent to clients; every query is scoped to it
+  std::string filename;             // sanitised client file name (metadata only, never in a key)
+  std::string content_type;         // what the bytes are (sniffed), e.g. "image/jpeg"
+  std::string format;               // "jpeg", "png", "webp", "gif", "heif", "avif"
   std::int64_t uploaded_at_ms = 0;  // Unix epoch milliseconds, UTC
   std::string key;                  // blob key of the original: originals/{owner}/{id}
   std::uint64_t size_bytes = 0;
-  std::uint32_t width = 0;   // as displayed, after EXIF orientation when known
+  std::uint32_t width = 0;  // as displayed, after EXIF orientation when known
   std::uint32_t height = 0;
-  std::string sha256;        // lowercase hex of the original bytes
+  std::string sha256;  // lowercase hex of the original bytes
   ImageStatus status = ImageStatus::kReady;
-  std::string failure_reason;  // set when status == kFailed
+  std::string failure_reason;                   // set when status == kFailed
   std::map<std::string, VariantInfo> variants;  // "thumb", "medium"
-  std::string exif_json;        // derived EXIF as a JSON object text ("" = none)
-  std::string placeholder;      // BlurHash ("" = none yet)
-  std::string dominant_color;   // "#rrggbb" ("" = none yet)
-  std::string phash;            // 16 hex digits ("" = none yet)
+  std::string exif_json;                        // derived EXIF as a JSON object text ("" = none)
+  std::string placeholder;                      // BlurHash ("" = none yet)
+  std::string dominant_color;                   // "#rrggbb" ("" = none yet)
+  std::string phash;                            // 16 hex digits ("" = none yet)
   std::vector<std::string> tags;
   std::string description;
 };
@@ -52,12 +53,12 @@ struct ImagePatch {
 
 /// Filters and position for listing an owner's images, newest first.
 struct ListQuery {
-  std::size_t limit = 20;                  // 1..100
-  std::optional<std::string> before_id;    // exclusive: only ids < before_id (the cursor)
-  std::optional<std::string> content_type; // exact match
-  std::optional<std::string> tag;          // records carrying this tag
-  std::optional<std::int64_t> from_ms;     // uploaded_at_ms >= from_ms
-  std::optional<std::int64_t> to_ms;       // uploaded_at_ms < to_ms
+  std::size_t limit = 20;                   // 1..100
+  std::optional<std::string> before_id;     // exclusive: only ids < before_id (the cursor)
+  std::optional<std::string> content_type;  // exact match
+  std::optional<std::string> tag;           // records carrying this tag
+  std::optional<std::int64_t> from_ms;      // uploaded_at_ms >= from_ms
+  std::optional<std::int64_t> to_ms;        // uploaded_at_ms < to_ms
 };
 
 struct ImagePage {

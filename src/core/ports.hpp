@@ -66,7 +66,7 @@ class MetadataStore {
 };
 
 struct ApiKeyInfo {
-  std::string name;   // also the owner of everything uploaded with the key
+  std::string name;  // also the owner of everything uploaded with the key
   std::int64_t created_ms = 0;
 };
 

@@ -15,6 +15,11 @@ struct SniffResult {
   std::string format;        // "jpeg", "png", "webp", "gif", "heif", "avif"
   std::uint32_t width = 0;   // as stored in the header (before EXIF orientation)
   std::uint32_t height = 0;
+  std::uint32_t orientation = 1;  // EXIF orientation (1-8) when the header carries one (JPEG)
+
+  /// Size as displayed: orientations 5-8 swap width and height.
+  std::uint32_t DisplayWidth() const { return orientation >= 5 ? height : width; }
+  std::uint32_t DisplayHeight() const { return orientation >= 5 ? width : height; }
 };
 
 /// Identifies the image in `bytes` and reads its dimensions from the header.

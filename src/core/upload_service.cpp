@@ -1,1 +1,186 @@
-// placeholder
+#include "core/upload_service.hpp"
+
+#include <string>
+
+#include "core/filename.hpp"
+#include "core/sha256.hpp"
+#include "core/sniff.hpp"
+#include "core/ulid.hpp"
+
+namespace imgup {
+
+std::string OriginalKey(std::string_view owner, std::string_view id) {
+  return "originals/" + std::string(owner) + "/" + std::string(id);
+}
+
+std::string VariantKey(std::string_view owner, std::string_view id, std::string_view name) {
+  return "variants/" + std::string(owner) + "/" + std::string(id) + "/" + std::string(name) +
+         ".webp";
+}
+
+namespace {
+
+/// The number of Unicode characters in UTF-8 text (continuation bytes are not counted).
+std::size_t CharacterCount(std::string_view text) {
+  std::size_t count = 0;
+  for (const char c : text) count += (static_cast<unsigned char>(c) & 0xC0) != 0x80 ? 1 : 0;
+  return count;
+}
+
+}  // namespace
+
+Result<void> ValidateAnnotations(const std::vector<std::string>& tags,
+                                 const std::string& description, const UploadLimits& limits) {
+  if (tags.size() > limits.max_tags) {
+    return Fail(ErrorCode::kInvalidArgument, "invalid_field",
+                "tags: at most " + std::to_string(limits.max_tags) + " tags are allowed");
+  }
+  for (const std::string& tag : tags) {
+    if (tag.empty()) {
+      return Fail(ErrorCode::kInvalidArgument, "invalid_field", "tags: a tag may not be empty");
+    }
+    if (CharacterCount(tag) > limits.max_tag_chars) {
+      return Fail(
+          ErrorCode::kInvalidArgument, "field_too_long",
+          "tags: a tag may have at most " + std::to_string(limits.max_tag_chars) + " characters");
+    }
+    for (const char c : tag) {
+      if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+        return Fail(ErrorCode::kInvalidArgument, "invalid_field",
+                    "tags: a tag may not contain control characters");
+      }
+    }
+  }
+  if (CharacterCount(description) > limits.max_description_chars) {
+    return Fail(ErrorCode::kInvalidArgument, "field_too_long",
+                "description: at most " + std::to_string(limits.max_description_chars) +
+                    " characters are allowed");
+  }
+  return {};
+}
+
+Result<UploadOutcome> UploadService::Upload(UploadRequest request) {
+  if (request.filename.size() > kMaxFilenameBytes) {
+    return Fail(ErrorCode::kInvalidArgument, "field_too_long",
+                "filename: at most " + std::to_string(kMaxFilenameBytes) + " bytes are allowed");
+  }
+  if (auto ok = ValidateAnnotations(request.tags, request.description, limits_); !ok) {
+    return tl::unexpected(ok.error());
+  }
+  if (!request.declared_type.empty() && !IsAllowedImageType(request.declared_type)) {
+    return Fail(ErrorCode::kUnsupportedMediaType, "unsupported_media_type",
+                "content_type '" + request.declared_type +
+                    "' is not allowed; send image/jpeg, image/png, image/webp, image/gif, "
+                    "image/heic, image/heif or image/avif");
+  }
+  auto sniffed = SniffImage(request.bytes);
+  if (!sniffed) return tl::unexpected(sniffed.error());
+  if (!request.declared_type.empty() && !DeclaredTypeMatches(request.declared_type, *sniffed)) {
+    return Fail(ErrorCode::kUnsupportedMediaType, "content_type_mismatch",
+                "The content is " + sniffed->content_type + " but was declared as " +
+                    request.declared_type);
+  }
+  const std::uint64_t pixels = std::uint64_t{sniffed->width} * sniffed->height;
+  if (pixels > limits_.max_pixels) {
+    return Fail(ErrorCode::kUnprocessable, "image_too_large",
+                "The image is " + std::to_string(sniffed->width) + "x" +
+                    std::to_string(sniffed->height) + " pixels; at most " +
+                    std::to_string(limits_.max_pixels) + " pixels are allowed");
+  }
+
+  const std::string sha256 = Sha256Hex(request.bytes);
+  if (auto existing = records_.FindBySha256(request.owner, sha256)) {
+    return UploadOutcome{std::move(*existing), true};
+  } else if (existing.error().code != ErrorCode::kNotFound) {
+    return tl::unexpected(existing.error());
+  }
+
+  const std::int64_t now = clock_.NowMs();
+  ImageRecord record;
+  record.id = ids_.NewId(now);
+  record.owner = request.owner;
+  record.filename = SanitizeFilename(request.filename);
+  record.content_type = sniffed->content_type;
+  record.format = sniffed->format;
+  record.uploaded_at_ms = now;
+  record.key = OriginalKey(request.owner, record.id);
+  record.size_bytes = request.bytes.size();
+  record.width = sniffed->DisplayWidth();
+  record.height = sniffed->DisplayHeight();
+  record.sha256 = sha256;
+  record.status = ImageStatus::kReady;
+  record.tags = std::move(request.tags);
+  record.description = std::move(request.description);
+
+  // Blob first, record second: a crash in between leaves an orphan blob (fsck removes it),
+  // never a record without bytes.
+  if (auto put = blobs_.Put(record.key, request.bytes, record.content_type); !put) {
+    return tl::unexpected(put.error());
+  }
+  if (auto inserted = records_.Insert(record); !inserted) {
+    (void)blobs_.Delete(record.key);
+    if (inserted.error().slug == "duplicate_content") {
+      // A concurrent upload of the same bytes won the race.
+      auto existing = records_.FindBySha256(request.owner, sha256);
+      if (existing) return UploadOutcome{std::move(*existing), true};
+    }
+    return tl::unexpected(inserted.error());
+  }
+  return UploadOutcome{std::move(record), false};
+}
+
+Result<ImageRecord> UploadService::Get(std::string_view owner, std::string_view id) {
+  if (!IsValidUlid(id)) {
+    return Fail(ErrorCode::kNotFound, "not_found", "No image with id " + std::string(id));
+  }
+  return records_.Get(owner, id);
+}
+
+Result<ImagePage> UploadService::List(std::string_view owner, const ListQuery& query) {
+  return records_.List(owner, query);
+}
+
+Result<ImageRecord> UploadService::Patch(std::string_view owner, std::string_view id,
+                                         const ImagePatch& patch) {
+  if (auto ok = ValidateAnnotations(patch.tags.value_or(std::vector<std::string>{}),
+                                    patch.description.value_or(std::string{}), limits_);
+      !ok) {
+    return tl::unexpected(ok.error());
+  }
+  if (!IsValidUlid(id)) {
+    return Fail(ErrorCode::kNotFound, "not_found", "No image with id " + std::string(id));
+  }
+  return records_.Update(owner, id, patch);
+}
+
+Result<void> UploadService::Delete(std::string_view owner, std::string_view id) {
+  auto record = Get(owner, id);
+  if (!record) return tl::unexpected(record.error());
+  if (auto removed = records_.Remove(owner, id); !removed) return removed;
+  // Leftovers after a failure here are orphans, which fsck removes.
+  for (const auto& [name, variant] : record->variants) (void)blobs_.Delete(variant.key);
+  return blobs_.Delete(record->key);
+}
+
+Result<Content> UploadService::GetContent(std::string_view owner, std::string_view id,
+                                          std::string_view variant) {
+  auto record = Get(owner, id);
+  if (!record) return tl::unexpected(record.error());
+  if (variant.empty() || variant == "original") {
+    auto bytes = blobs_.Get(record->key);
+    if (!bytes) return tl::unexpected(bytes.error());
+    return Content{std::move(*bytes), record->content_type, record->sha256, record->filename};
+  }
+  const auto it = record->variants.find(std::string(variant));
+  if (it == record->variants.end()) {
+    return Fail(ErrorCode::kNotFound, "not_found",
+                "Image " + record->id + " has no variant '" + std::string(variant) + "'" +
+                    (record->status == ImageStatus::kProcessing ? " yet" : ""));
+  }
+  auto bytes = blobs_.Get(it->second.key);
+  if (!bytes) return tl::unexpected(bytes.error());
+  std::string digest = Sha256Hex(*bytes);
+  return Content{std::move(*bytes), it->second.content_type, std::move(digest), record->filename};
+}
+
+}  // namespace imgup

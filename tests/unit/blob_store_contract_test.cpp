@@ -1,1 +1,432 @@
-// placeholder
+// The BlobStore contract (src/core/ports.hpp), run against every implementation.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "adapters/local/fs_blob_store.hpp"
+#include "fakes/memory_stores.hpp"
+#include "fakes/temp_dir.hpp"
+
+namespace imgup {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::int64_t SystemNowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+/// Every file or directory under `dir` that is not `root` or inside it.
+std::vector<std::string> PathsOutside(const fs::path& dir, const fs::path& root) {
+  std::vector<std::string> outside;
+  for (const auto& entry : fs::recursive_directory_iterator(dir)) {
+    const auto relative = entry.path().lexically_relative(root);
+    if (relative.empty() || *relative.begin() == "..") outside.push_back(entry.path().string());
+  }
+  return outside;
+}
+
+struct MemoryBlobs {
+  static std::unique_ptr<BlobStore> Make(const fs::path& /*dir*/) {
+    return std::make_unique<MemoryBlobStore>();
+  }
+  static fs::path Root(const fs::path& dir) { return dir; }
+};
+
+struct FsBlobs {
+  static std::unique_ptr<BlobStore> Make(const fs::path& dir) {
+    auto store = FsBlobStore::Open(Root(dir), FsBlobStore::Options{});
+    if (!store) throw std::runtime_error(store.error().detail);
+    return std::move(*store);
+  }
+  static fs::path Root(const fs::path& dir) { return dir / "root"; }
+};
+
+template <class Traits>
+class BlobStoreContractTest : public ::testing::Test {
+ protected:
+  void SetUp() override { store_ = Traits::Make(dir_.path()); }
+
+  std::vector<std::string> ListKeys(std::string_view prefix) {
+    auto entries = store_->List(prefix);
+    EXPECT_TRUE(entries) << entries.error().detail;
+    std::vector<std::string> keys;
+    if (entries) {
+      for (const auto& entry : *entries) keys.push_back(entry.key);
+    }
+    return keys;
+  }
+
+  TempDir dir_;
+  std::unique_ptr<BlobStore> store_;
+};
+
+TYPED_TEST_SUITE_P(BlobStoreContractTest);
+
+TYPED_TEST_P(BlobStoreContractTest, PutThenGetReturnsTheSameBytes) {
+  const std::string binary("\x89PNG\r\n\x1a\n\0\0\0\rIHDR\xff", 17);
+  ASSERT_TRUE(this->store_->Put("originals/alice/01J1", binary, "image/png"));
+  auto got = this->store_->Get("originals/alice/01J1");
+  ASSERT_TRUE(got) << got.error().detail;
+  EXPECT_EQ(*got, binary);
+}
+
+TYPED_TEST_P(BlobStoreContractTest, StoresEmptyAndLargeObjects) {
+  const std::string large(3 * 1024 * 1024 + 7, 'x');
+  ASSERT_TRUE(this->store_->Put("a/empty", "", "application/octet-stream"));
+  ASSERT_TRUE(this->store_->Put("a/large", large, "application/octet-stream"));
+  EXPECT_EQ(this->store_->Get("a/empty").value(), "");
+  EXPECT_EQ(this->store_->Get("a/large").value(), large);
+  EXPECT_EQ(this->store_->Head("a/large")->size_bytes, large.size());
+}
+
+TYPED_TEST_P(BlobStoreContractTest, PutReplacesThePreviousObject) {
+  ASSERT_TRUE(this->store_->Put("k/v", "first version, longer", "text/plain"));
+  ASSERT_TRUE(this->store_->Put("k/v", "second", "text/plain"));
+  EXPECT_EQ(this->store_->Get("k/v").value(), "second");
+  EXPECT_EQ(this->store_->Head("k/v")->size_bytes, 6u);
+  EXPECT_EQ(this->ListKeys("k/"), std::vector<std::string>{"k/v"});
+}
+
+TYPED_TEST_P(BlobStoreContractTest, MissingKeysAreNotFound) {
+  ASSERT_TRUE(this->store_->Put("originals/alice/01J1", "x", "image/png"));
+  for (std::string_view key : {"originals/alice/01J2", "originals/alice", "originals",
+                               "originals/alice/01J1/more", "nothing"}) {
+    auto got = this->store_->Get(key);
+    ASSERT_FALSE(got) << key;
+    EXPECT_EQ(got.error().code, ErrorCode::kNotFound) << key;
+    auto head = this->store_->Head(key);
+    ASSERT_FALSE(head) << key;
+    EXPECT_EQ(head.error().code, ErrorCode::kNotFound) << key;
+  }
+}
+
+TYPED_TEST_P(BlobStoreContractTest, HeadReportsSizeAndModificationTime) {
+  const std::int64_t before = SystemNowMs();
+  ASSERT_TRUE(this->store_->Put("originals/alice/01J1", "12345", "image/png"));
+  const std::int64_t after = SystemNowMs();
+  auto head = this->store_->Head("originals/alice/01J1");
+  ASSERT_TRUE(head) << head.error().detail;
+  EXPECT_EQ(head->key, "originals/alice/01J1");
+  EXPECT_EQ(head->size_bytes, 5u);
+  // File systems may store times more coarsely than the clock reads them.
+  EXPECT_GE(head->modified_ms, before - 1000);
+  EXPECT_LE(head->modified_ms, after + 1000);
+}
+
+TYPED_TEST_P(BlobStoreContractTest, DeleteRemovesAndIsIdempotent) {
+  ASSERT_TRUE(this->store_->Put("variants/alice/01J1/thumb.webp", "t", "image/webp"));
+  ASSERT_TRUE(this->store_->Put("variants/alice/01J1/medium.webp", "m", "image/webp"));
+  ASSERT_TRUE(this->store_->Delete("variants/alice/01J1/thumb.webp"));
+  EXPECT_EQ(this->store_->Get("variants/alice/01J1/thumb.webp").error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(this->store_->Get("variants/alice/01J1/medium.webp").value(), "m");
+  EXPECT_TRUE(this->store_->Delete("variants/alice/01J1/thumb.webp"));  // again
+  EXPECT_TRUE(this->store_->Delete("never/existed"));
+  ASSERT_TRUE(this->store_->Delete("variants/alice/01J1/medium.webp"));
+  EXPECT_TRUE(this->ListKeys("").empty());
+  // The same place can be written again after everything under it went away.
+  ASSERT_TRUE(this->store_->Put("variants/alice/01J1/thumb.webp", "t2", "image/webp"));
+  EXPECT_EQ(this->store_->Get("variants/alice/01J1/thumb.webp").value(), "t2");
+}
+
+TYPED_TEST_P(BlobStoreContractTest, ListReturnsKeysUnderThePrefixInKeyOrder) {
+  for (std::string_view key :
+       {"variants/alice/01J2/thumb.webp", "originals/bob/01J3", "originals/alice/01J2",
+        "originals/alice/01J1", "originalsX/1", "variants/alice/01J2/medium.webp", "zz"}) {
+    ASSERT_TRUE(this->store_->Put(key, std::string(key.size(), 'b'), "image/png")) << key;
+  }
+  EXPECT_EQ(this->ListKeys("originals/"),
+            (std::vector<std::string>{"originals/alice/01J1", "originals/alice/01J2",
+                                      "originals/bob/01J3"}));
+  EXPECT_EQ(this->ListKeys("originals/al"),
+            (std::vector<std::string>{"originals/alice/01J1", "originals/alice/01J2"}));
+  EXPECT_EQ(this->ListKeys("originals"),
+            (std::vector<std::string>{"originals/alice/01J1", "originals/alice/01J2",
+                                      "originals/bob/01J3", "originalsX/1"}));
+  EXPECT_EQ(this->ListKeys("variants/alice/01J2/"),
+            (std::vector<std::string>{"variants/alice/01J2/medium.webp",
+                                      "variants/alice/01J2/thumb.webp"}));
+  EXPECT_EQ(this->ListKeys("originals/alice/01J1"),
+            std::vector<std::string>{"originals/alice/01J1"});
+  EXPECT_TRUE(this->ListKeys("originals/carol/").empty());
+  EXPECT_TRUE(this->ListKeys("nothing").empty());
+  EXPECT_EQ(this->ListKeys("").size(), 7u);
+
+  auto entries = this->store_->List("originals/bob/");
+  ASSERT_TRUE(entries);
+  ASSERT_EQ(entries->size(), 1u);
+  EXPECT_EQ((*entries)[0].size_bytes, std::string_view("originals/bob/01J3").size());
+  EXPECT_GT((*entries)[0].modified_ms, 0);
+}
+
+TYPED_TEST_P(BlobStoreContractTest, AcceptsEveryWellFormedKey) {
+  for (std::string_view key : {"a", "A-Z_a-z.0-9", "originals/local/01J00000000000000000000001",
+                               "x/.well-known/y", "b/..c/d", "b/c.../d", "tmp/x", ".tmpx/y"}) {
+    ASSERT_TRUE(this->store_->Put(key, key, "text/plain")) << key;
+    EXPECT_EQ(this->store_->Get(key).value(), key);
+  }
+  EXPECT_EQ(this->ListKeys("").size(), 8u);
+}
+
+TYPED_TEST_P(BlobStoreContractTest, RejectsEveryKeyThatCouldEscapeTheRoot) {
+  const std::string outside = (this->dir_.path() / "outside").string();  // an absolute path
+  const std::vector<std::string> bad_keys = {
+      "",
+      "../x",
+      "..",
+      ".",
+      "/etc/passwd",
+      outside,
+      "a/../../b",
+      "a/..",
+      "a//b",
+      "a/",
+      "/a",
+      "a\\b",
+      "..\\x",
+      ".tmp/x",
+      ".tmp",
+      "a/./b",
+      "./a",
+      std::string("a\0b", 3),
+      "a b",
+      "a/b?c",
+      "caf\xc3\xa9",
+      "a:b",
+      std::string(1025, 'a'),
+  };
+  for (const std::string& key : bad_keys) {
+    SCOPED_TRACE(::testing::PrintToString(key));
+    auto put = this->store_->Put(key, "escaped", "text/plain");
+    ASSERT_FALSE(put);
+    EXPECT_EQ(put.error().code, ErrorCode::kInvalidArgument);
+    EXPECT_EQ(put.error().slug, "invalid_key");
+    auto get = this->store_->Get(key);
+    ASSERT_FALSE(get);
+    EXPECT_EQ(get.error().code, ErrorCode::kInvalidArgument);
+    auto head = this->store_->Head(key);
+    ASSERT_FALSE(head);
+    EXPECT_EQ(head.error().code, ErrorCode::kInvalidArgument);
+    auto del = this->store_->Delete(key);
+    ASSERT_FALSE(del);
+    EXPECT_EQ(del.error().code, ErrorCode::kInvalidArgument);
+  }
+  for (std::string_view prefix : {"../", "/etc/", "a//", ".tmp/", "a/../", "a\\"}) {
+    auto listed = this->store_->List(prefix);
+    ASSERT_FALSE(listed) << prefix;
+    EXPECT_EQ(listed.error().code, ErrorCode::kInvalidArgument) << prefix;
+  }
+  EXPECT_TRUE(this->ListKeys("").empty());
+  // Nothing was written next to the store's root (for the file system: the temp dir holds only
+  // the root), and nothing inside it either.
+  EXPECT_TRUE(PathsOutside(this->dir_.path(), TypeParam::Root(this->dir_.path())).empty());
+  EXPECT_FALSE(fs::exists(outside));
+}
+
+TYPED_TEST_P(BlobStoreContractTest, ConcurrentPutsOfDifferentKeysAllLand) {
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 40;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        const std::string key = "originals/owner" + std::to_string(t) + "/id" + std::to_string(i);
+        if (!this->store_->Put(key, key + std::string(static_cast<std::size_t>(i) * 100, '.'),
+                               "image/png")) {
+          ++failures;
+        }
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(this->ListKeys("originals/").size(), static_cast<std::size_t>(kThreads * kPerThread));
+  for (int t = 0; t < kThreads; ++t) {
+    for (int i = 0; i < kPerThread; ++i) {
+      const std::string key = "originals/owner" + std::to_string(t) + "/id" + std::to_string(i);
+      EXPECT_EQ(this->store_->Get(key).value(),
+                key + std::string(static_cast<std::size_t>(i) * 100, '.'));
+    }
+  }
+}
+
+TYPED_TEST_P(BlobStoreContractTest, ReadersNeverSeeAPartialObject) {
+  constexpr std::size_t kSize = 512 * 1024;
+  ASSERT_TRUE(this->store_->Put("hot/key", std::string(kSize, 'a'), "image/png"));
+  std::atomic<bool> done{false};
+  std::atomic<int> torn{0};
+  std::atomic<int> reads{0};
+  std::vector<std::thread> readers;
+  for (int r = 0; r < 3; ++r) {
+    readers.emplace_back([&] {
+      while (!done.load()) {
+        auto got = this->store_->Get("hot/key");
+        if (!got || got->size() != kSize ||
+            got->find_first_not_of((*got)[0]) != std::string::npos) {
+          ++torn;
+        }
+        auto listed = this->store_->List("hot/");
+        if (!listed || listed->size() != 1) ++torn;
+        ++reads;
+      }
+    });
+  }
+  // Keep replacing the object until the readers have raced with the writes for a while.
+  for (int i = 0; i < 60 || (reads.load() < 100 && i < 100'000); ++i) {
+    const char fill = static_cast<char>('a' + i % 26);
+    ASSERT_TRUE(this->store_->Put("hot/key", std::string(kSize, fill), "image/png"));
+  }
+  done = true;
+  for (auto& reader : readers) reader.join();
+  EXPECT_GT(reads.load(), 0);
+  EXPECT_EQ(torn.load(), 0);
+}
+
+REGISTER_TYPED_TEST_SUITE_P(BlobStoreContractTest, PutThenGetReturnsTheSameBytes,
+                            StoresEmptyAndLargeObjects, PutReplacesThePreviousObject,
+                            MissingKeysAreNotFound, HeadReportsSizeAndModificationTime,
+                            DeleteRemovesAndIsIdempotent, ListReturnsKeysUnderThePrefixInKeyOrder,
+                            AcceptsEveryWellFormedKey, RejectsEveryKeyThatCouldEscapeTheRoot,
+                            ConcurrentPutsOfDifferentKeysAllLand, ReadersNeverSeeAPartialObject);
+
+using BlobStoreImplementations = ::testing::Types<MemoryBlobs, FsBlobs>;
+INSTANTIATE_TYPED_TEST_SUITE_P(All, BlobStoreContractTest, BlobStoreImplementations);
+
+// ---- FsBlobStore beyond the contract ------------------------------------------------------
+
+class FsBlobStoreTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<FsBlobStore> Open(FsBlobStore::Options options = {}) {
+    auto store = FsBlobStore::Open(root(), options);
+    EXPECT_TRUE(store) << store.error().detail;
+    return store ? std::move(*store) : nullptr;
+  }
+  fs::path root() const { return dir_.path() / "blobs"; }
+  fs::path tmp() const { return root() / ".tmp"; }
+
+  TempDir dir_;
+};
+
+void WriteFile(const fs::path& path, std::string_view bytes) {
+  std::ofstream out(path, std::ios::binary);
+  out << bytes;
+}
+
+TEST_F(FsBlobStoreTest, ObjectsSurviveReopening) {
+  ASSERT_TRUE(Open()->Put("originals/alice/01J1", "bytes", "image/png"));
+  EXPECT_EQ(Open()->Get("originals/alice/01J1").value(), "bytes");
+}
+
+TEST_F(FsBlobStoreTest, WithFsyncStoresAndReplacesObjects) {
+  auto store = Open({.fsync = true});
+  ASSERT_TRUE(store->Put("variants/alice/01J1/thumb.webp", "one", "image/webp"));
+  ASSERT_TRUE(store->Put("variants/alice/01J1/thumb.webp", "two", "image/webp"));
+  ASSERT_TRUE(store->Put("top", "level", "text/plain"));
+  EXPECT_EQ(store->Get("variants/alice/01J1/thumb.webp").value(), "two");
+  EXPECT_EQ(store->Get("top").value(), "level");
+}
+
+TEST_F(FsBlobStoreTest, PathForNamesTheFileHoldingTheObject) {
+  auto store = Open();
+  ASSERT_TRUE(store->Put("originals/alice/01J1", "served bytes", "image/png"));
+  const fs::path path = store->PathFor("originals/alice/01J1");
+  std::ifstream in(path, std::ios::binary);
+  const std::string content((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_EQ(content, "served bytes");
+  EXPECT_TRUE(store->PathFor("../etc/passwd").empty());
+  EXPECT_TRUE(store->PathFor("/etc/passwd").empty());
+  EXPECT_TRUE(store->PathFor(".tmp/x").empty());
+}
+
+TEST_F(FsBlobStoreTest, LeftoversOfInterruptedWritesAreInvisibleAndCanBeRemoved) {
+  auto store = Open();
+  ASSERT_TRUE(store->Put("originals/alice/01J1", "whole", "image/png"));
+  // What a process killed mid-Put leaves behind: partial temp files.
+  WriteFile(tmp() / "123-1.part", "par");
+  WriteFile(tmp() / "123-2.part", "partial");
+  const auto old_time = fs::file_time_type::clock::now() - std::chrono::hours(2);
+  fs::last_write_time(tmp() / "123-1.part", old_time);
+
+  EXPECT_EQ(store->List("").value().size(), 1u);
+  EXPECT_EQ(store->Get("originals/alice/01J1").value(), "whole");
+
+  // Only the temp files older than the cut-off go (the other may be a write in flight).
+  auto removed = store->RemoveTempFiles(SystemNowMs() - 60'000);
+  ASSERT_TRUE(removed) << removed.error().detail;
+  EXPECT_EQ(*removed, 1u);
+  EXPECT_FALSE(fs::exists(tmp() / "123-1.part"));
+  EXPECT_TRUE(fs::exists(tmp() / "123-2.part"));
+  EXPECT_EQ(store->RemoveTempFiles(SystemNowMs() + 60'000).value(), 1u);
+  EXPECT_TRUE(fs::is_empty(tmp()));
+  EXPECT_EQ(store->Get("originals/alice/01J1").value(), "whole");
+}
+
+TEST_F(FsBlobStoreTest, SuccessfulPutsLeaveNoTempFiles) {
+  auto store = Open();
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(store->Put("k/" + std::to_string(i), "v", "text/plain"));
+  }
+  EXPECT_TRUE(fs::is_empty(tmp()));
+}
+
+TEST_F(FsBlobStoreTest, ListSkipsFilesThatAreNotValidKeys) {
+  auto store = Open();
+  ASSERT_TRUE(store->Put("originals/alice/01J1", "x", "image/png"));
+  WriteFile(root() / "originals" / "alice" / "bad name", "x");
+  fs::create_symlink("/etc/passwd", root() / "originals" / "alice" / "link");
+  EXPECT_EQ(store->List("originals/").value().size(), 1u);
+  auto linked = store->Get("originals/alice/link");
+  ASSERT_FALSE(linked);
+  EXPECT_EQ(linked.error().code, ErrorCode::kNotFound);
+}
+
+TEST_F(FsBlobStoreTest, AKeyCannotBeBothAnObjectAndAPrefix) {
+  auto store = Open();
+  ASSERT_TRUE(store->Put("a/b", "object", "text/plain"));
+  auto below = store->Put("a/b/c", "x", "text/plain");
+  ASSERT_FALSE(below);
+  EXPECT_EQ(below.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(below.error().slug, "key_conflict");
+  ASSERT_TRUE(store->Put("d/e/f", "object", "text/plain"));
+  auto above = store->Put("d/e", "x", "text/plain");
+  ASSERT_FALSE(above);
+  EXPECT_EQ(above.error().slug, "key_conflict");
+  EXPECT_EQ(store->Get("a/b").value(), "object");
+  EXPECT_EQ(store->Get("d/e/f").value(), "object");
+  EXPECT_EQ(store->Get("a/b/c").error().code, ErrorCode::kNotFound);
+  EXPECT_TRUE(fs::is_empty(tmp()));  // the failed writes left nothing behind
+}
+
+TEST_F(FsBlobStoreTest, OpenFailsWhenTheRootIsAFile) {
+  WriteFile(root(), "not a directory");
+  auto store = FsBlobStore::Open(root(), {});
+  ASSERT_FALSE(store);
+  EXPECT_NE(store.error().detail, "");
+}
+
+TEST_F(FsBlobStoreTest, StorageErrorsCarryTheErrnoText) {
+  auto store = Open();
+  // Something replaced the temp directory with a file: no write can start.
+  fs::remove(tmp());
+  WriteFile(tmp(), "in the way");
+  auto put = store->Put("originals/alice/01J1", "x", "image/png");
+  ASSERT_FALSE(put);
+  EXPECT_EQ(put.error().code, ErrorCode::kInternal);
+  EXPECT_NE(put.error().detail.find("Not a directory"), std::string::npos) << put.error().detail;
+  EXPECT_EQ(store->Head("originals/alice/01J1").error().code, ErrorCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace imgup

@@ -1,1 +1,531 @@
-// placeholder
+// The MetadataStore contract (src/core/ports.hpp), run against every implementation.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <filesystem>
+#include <memory>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "adapters/local/sqlite_metadata_store.hpp"
+#include "fakes/memory_stores.hpp"
+#include "fakes/temp_dir.hpp"
+
+namespace imgup {
+namespace {
+
+namespace fs = std::filesystem;
+
+/// ListQuery{.limit = n} with filters chained on: Query(50).Tag("cat").From(ms).
+struct Query {
+  explicit Query(std::size_t limit) { query.limit = limit; }
+  Query& Before(std::optional<std::string> id) {
+    query.before_id = std::move(id);
+    return *this;
+  }
+  Query& Type(std::string content_type) {
+    query.content_type = std::move(content_type);
+    return *this;
+  }
+  Query& Tag(std::string tag) {
+    query.tag = std::move(tag);
+    return *this;
+  }
+  Query& From(std::int64_t ms) {
+    query.from_ms = ms;
+    return *this;
+  }
+  Query& To(std::int64_t ms) {
+    query.to_ms = ms;
+    return *this;
+  }
+  operator ListQuery() const { return query; }  // NOLINT(google-explicit-constructor)
+  ListQuery query;
+};
+
+std::string Id(std::uint64_t n) { return SequentialIds::Format(n); }
+
+std::string Sha(std::uint64_t n) {
+  std::string hex = std::to_string(n);
+  return std::string(64 - hex.size(), 'a') + hex;
+}
+
+/// A record with every field set. `n` makes id and sha256 unique; uploaded_at grows with n.
+ImageRecord MakeRecord(std::string owner, std::uint64_t n) {
+  ImageRecord r;
+  r.id = Id(n);
+  r.owner = std::move(owner);
+  r.filename = "photo-" + std::to_string(n) + ".jpg";
+  r.content_type = "image/jpeg";
+  r.format = "jpeg";
+  r.uploaded_at_ms = 1'700'000'000'000 + static_cast<std::int64_t>(n) * 1000;
+  r.key = "originals/" + r.owner + "/" + r.id;
+  r.size_bytes = 1000 + n;
+  r.width = 640;
+  r.height = 480;
+  r.sha256 = Sha(n);
+  r.status = ImageStatus::kProcessing;
+  r.tags = {"holiday", "beach"};
+  r.description = "A day at the sea";
+  return r;
+}
+
+ImageRecord WithDerivedFields(ImageRecord r) {
+  r.status = ImageStatus::kReady;
+  r.width = 4032;
+  r.height = 3024;
+  r.format = "heif";
+  r.variants["thumb"] = {256, 192, 9000, "image/webp", "variants/x/thumb.webp"};
+  r.variants["medium"] = {1024, 768, 80000, "image/webp", "variants/x/medium.webp"};
+  r.exif_json = R"({"make":"Canon","iso":100})";
+  r.placeholder = "LEHV6nWB2yk8pyo0adR*.7kCMdnj";
+  r.dominant_color = "#a1b2c3";
+  r.phash = "0123456789abcdef";
+  return r;
+}
+
+void ExpectSameRecord(const ImageRecord& actual, const ImageRecord& expected) {
+  EXPECT_EQ(actual.id, expected.id);
+  EXPECT_EQ(actual.owner, expected.owner);
+  EXPECT_EQ(actual.filename, expected.filename);
+  EXPECT_EQ(actual.content_type, expected.content_type);
+  EXPECT_EQ(actual.format, expected.format);
+  EXPECT_EQ(actual.uploaded_at_ms, expected.uploaded_at_ms);
+  EXPECT_EQ(actual.key, expected.key);
+  EXPECT_EQ(actual.size_bytes, expected.size_bytes);
+  EXPECT_EQ(actual.width, expected.width);
+  EXPECT_EQ(actual.height, expected.height);
+  EXPECT_EQ(actual.sha256, expected.sha256);
+  EXPECT_EQ(actual.status, expected.status);
+  EXPECT_EQ(actual.failure_reason, expected.failure_reason);
+  ASSERT_EQ(actual.variants.size(), expected.variants.size());
+  for (const auto& [name, variant] : expected.variants) {
+    ASSERT_TRUE(actual.variants.contains(name)) << name;
+    const VariantInfo& got = actual.variants.at(name);
+    EXPECT_EQ(got.width, variant.width) << name;
+    EXPECT_EQ(got.height, variant.height) << name;
+    EXPECT_EQ(got.size_bytes, variant.size_bytes) << name;
+    EXPECT_EQ(got.content_type, variant.content_type) << name;
+    EXPECT_EQ(got.key, variant.key) << name;
+  }
+  EXPECT_EQ(actual.exif_json, expected.exif_json);
+  EXPECT_EQ(actual.placeholder, expected.placeholder);
+  EXPECT_EQ(actual.dominant_color, expected.dominant_color);
+  EXPECT_EQ(actual.phash, expected.phash);
+  EXPECT_EQ(actual.tags, expected.tags);
+  EXPECT_EQ(actual.description, expected.description);
+}
+
+std::vector<std::string> Ids(const std::vector<ImageRecord>& records) {
+  std::vector<std::string> ids;
+  for (const auto& r : records) ids.push_back(r.id);
+  return ids;
+}
+
+struct MemoryRecords {
+  static std::unique_ptr<MetadataStore> Make(const fs::path& /*dir*/) {
+    return std::make_unique<MemoryMetadataStore>();
+  }
+};
+
+struct SqliteRecords {
+  static std::unique_ptr<MetadataStore> Make(const fs::path& dir) {
+    auto store = SqliteMetadataStore::Open(dir / "imgup.db");
+    if (!store) throw std::runtime_error(store.error().detail);
+    return std::move(*store);
+  }
+};
+
+template <class Traits>
+class MetadataStoreContractTest : public ::testing::Test {
+ protected:
+  void SetUp() override { store_ = Traits::Make(dir_.path()); }
+
+  void InsertOrDie(const ImageRecord& record) {
+    auto inserted = store_->Insert(record);
+    ASSERT_TRUE(inserted) << inserted.error().slug << " " << inserted.error().detail;
+  }
+
+  /// Walks every page of `query` (following next_before_id) and returns the ids in order.
+  /// Fails the test on a page larger than the limit or a cursor loop.
+  std::vector<std::string> WalkAllPages(std::string_view owner, ListQuery query) {
+    std::vector<std::string> ids;
+    for (int pages = 0; pages < 1000; ++pages) {
+      auto page = store_->List(owner, query);
+      EXPECT_TRUE(page) << page.error().detail;
+      if (!page) return ids;
+      EXPECT_LE(page->items.size(), query.limit);
+      for (const auto& item : page->items) ids.push_back(item.id);
+      if (!page->next_before_id) return ids;
+      EXPECT_EQ(page->items.size(), query.limit) << "a short page must be the last";
+      EXPECT_EQ(*page->next_before_id, page->items.back().id);
+      query.before_id = page->next_before_id;
+    }
+    ADD_FAILURE() << "pagination does not end";
+    return ids;
+  }
+
+  TempDir dir_;
+  std::unique_ptr<MetadataStore> store_;
+};
+
+TYPED_TEST_SUITE_P(MetadataStoreContractTest);
+
+TYPED_TEST_P(MetadataStoreContractTest, InsertThenGetReturnsEveryField) {
+  ImageRecord record = WithDerivedFields(MakeRecord("alice", 1));
+  record.status = ImageStatus::kFailed;
+  record.failure_reason = "decode failed";
+  record.filename = "résumé \"quoted\" 'x'.jpg";
+  record.description = std::string("line\nbreak, unicode ✓, and a NUL-free tail");
+  record.tags = {"zeta", "alpha", "with space", "ünïcode"};  // order is kept
+  record.size_bytes = 5'000'000'000;                         // beyond 32 bits
+  this->InsertOrDie(record);
+  auto got = this->store_->Get("alice", record.id);
+  ASSERT_TRUE(got) << got.error().detail;
+  ExpectSameRecord(*got, record);
+}
+
+TYPED_TEST_P(MetadataStoreContractTest, MinimalRecordRoundTrips) {
+  ImageRecord record = MakeRecord("alice", 1);
+  record.tags.clear();
+  record.description.clear();
+  this->InsertOrDie(record);
+  ExpectSameRecord(this->store_->Get("alice", record.id).value(), record);
+}
+
+TYPED_TEST_P(MetadataStoreContractTest, UnknownIdIsNotFound) {
+  this->InsertOrDie(MakeRecord("alice", 1));
+  auto got = this->store_->Get("alice", Id(2));
+  ASSERT_FALSE(got);
+  EXPECT_EQ(got.error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(this->store_->Update("alice", Id(2), {.tags = {}, .description = "x"}).error().code,
+            ErrorCode::kNotFound);
+  EXPECT_EQ(this->store_->SaveDerived(MakeRecord("alice", 2)).error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(this->store_->Remove("alice", Id(2)).error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(this->store_->FindBySha256("alice", Sha(2)).error().code, ErrorCode::kNotFound);
+}
+
+TYPED_TEST_P(MetadataStoreContractTest, AnotherOwnersRecordBehavesLikeAMissingOne) {
+  const ImageRecord alices = MakeRecord("alice", 1);
+  this->InsertOrDie(alices);
+
+  EXPECT_EQ(this->store_->Get("bob", alices.id).error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(this->store_->FindBySha256("bob", alices.sha256).error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(this->store_
+                ->Update("bob", alices.id,
+                         {.tags = std::vector<std::string>{"pwned"}, .description = "pwned"})
+                .error()
+                .code,
+            ErrorCode::kNotFound);
+  ImageRecord bobs_derived = WithDerivedFields(alices);
+  bobs_derived.owner = "bob";
+  EXPECT_EQ(this->store_->SaveDerived(bobs_derived).error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(this->store_->Remove("bob", alices.id).error().code, ErrorCode::kNotFound);
+  auto bobs_list = this->store_->List("bob", Query(50));
+  ASSERT_TRUE(bobs_list);
+  EXPECT_TRUE(bobs_list->items.empty());
+  EXPECT_FALSE(bobs_list->next_before_id);
+  auto bobs_tagged = this->store_->List("bob", Query(50).Tag("holiday"));
+  ASSERT_TRUE(bobs_tagged);
+  EXPECT_TRUE(bobs_tagged->items.empty());
+
+  // Alice's record is untouched by all of the above.
+  ExpectSameRecord(this->store_->Get("alice", alices.id).value(), alices);
+}
+
+TYPED_TEST_P(MetadataStoreContractTest, DuplicateIdIsAConflict) {
+  const ImageRecord first = MakeRecord("alice", 1);
+  this->InsertOrDie(first);
+  ImageRecord second = MakeRecord("alice", 2);
+  second.id = first.id;
+  auto inserted = this->store_->Insert(second);
+  ASSERT_FALSE(inserted);
+  EXPECT_EQ(inserted.error().code, ErrorCode::kConflict);
+  EXPECT_EQ(inserted.error().slug, "duplicate_id");
+  ExpectSameRecord(this->store_->Get("alice", first.id).value(), first);
+  EXPECT_EQ(this->store_->FindBySha256("alice", second.sha256).error().code, ErrorCode::kNotFound);
+}
+
+TYPED_TEST_P(MetadataStoreContractTest, SameContentForTheSameOwnerIsAConflict) {
+  const ImageRecord first = MakeRecord("alice", 1);
+  this->InsertOrDie(first);
+  ImageRecord again = MakeRecord("alice", 2);
+  again.sha256 = first.sha256;
+  auto inserted = this->store_->Insert(again);
+  ASSERT_FALSE(inserted);
+  EXPECT_EQ(inserted.error().code, ErrorCode::kConflict);
+  EXPECT_EQ(inserted.error().slug, "duplicate_content");
+  EXPECT_EQ(this->store_->Get("alice", again.id).error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(this->store_->FindBySha256("alice", first.sha256)->id, first.id);
+}
+
+TYPED_TEST_P(MetadataStoreContractTest, SameContentForDifferentOwnersIsFine) {
+  const ImageRecord alices = MakeRecord("alice", 1);
+  ImageRecord bobs = MakeRecord("bob", 2);
+  bobs.sha256 = alices.sha256;
+  this->InsertOrDie(alices);
+  this->InsertOrDie(bobs);
+  EXPECT_EQ(this->store_->FindBySha256("alice", alices.sha256)->id, alices.id);
+  EXPECT_EQ(this->store_->FindBySha256("bob", alices.sha256)->id, bobs.id);
+}
+
+TYPED_TEST_P(MetadataStoreContractTest, ContentCanBeUploadedAgainAfterRemoval) {
+  const ImageRecord first = MakeRecord("alice", 1);
+  this->InsertOrDie(first);
+  ASSERT_TRUE(this->store_->Remove("alice", first.id));
+  ImageRecord again = MakeRecord("alice", 2);
+  again.sha256 = first.sha256;
+  this->InsertOrDie(again);
+}
+
+TYPED_TEST_P(MetadataStoreContractTest, PaginationWalksEveryRecordNewestFirstOnce) {
+  constexpr std::uint64_t kRecords = 237;
+  std::vector<std::uint64_t> order(kRecords);
+  for (std::uint64_t i = 0; i < kRecords; ++i) order[i] = i + 1;
+  std::shuffle(order.begin(), order.end(), std::mt19937_64(42));  // insertion order is not id order
+  for (std::uint64_t n : order) this->InsertOrDie(MakeRecord("alice", n));
+  this->InsertOrDie(MakeRecord("bob", 1000));  // another owner's records never appear
+
+  std::vector<std::string> expected;
+  for (std::uint64_t n = kRecords; n >= 1; --n) expected.push_back(Id(n));
+
+  auto first = this->store_->List("alice", Query(50));
+  ASSERT_TRUE(first);
+  ASSERT_EQ(first->items.size(), 50u);
+  EXPECT_EQ(first->items.front().id, Id(kRecords));
+  ASSERT_TRUE(first->next_before_id);
+
+  EXPECT_EQ(this->WalkAllPages("alice", Query(50)), expected);
+  EXPECT_EQ(this->WalkAllPages("alice", Query(1)), expected);
+  EXPECT_EQ(this->WalkAllPages("alice", Query(100)), expected);
+}
+
+TYPED_TEST_P(MetadataStoreContractTest, NextCursorOnlyWhenMoreRecordsFollow) {
+  for (std::uint64_t n = 1; n <= 100; ++n) this->InsertOrDie(MakeRecord("alice", n));
+  auto first = this->store_->List("alice", Query(50));
+  ASSERT_TRUE(first && first->next_before_id);
+  auto second = this->store_->List("alice", Query(50).Before(first->next_before_id));
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->items.size(), 50u);
+  EXPECT_EQ(second->items.back().id, Id(1));
+  EXPECT_FALSE(second->next_before_id);  // exactly two full pages: no empty third page
+
+  auto all = this->store_->List("alice", Query(100));
+  ASSERT_TRUE(all);
+  EXPECT_EQ(all->items.size(), 100u);
+  EXPECT_FALSE(all->next_before_id);
+
+  auto empty = this->store_->List("nobody", Query(10));
+  ASSERT_TRUE(empty);
+  EXPECT_TRUE(empty->items.empty());
+  EXPECT_FALSE(empty->next_before_id);
+
+  // A cursor is exclusive and need not be an existing id.
+  auto below = this->store_->List("alice", Query(3).Before(Id(10)));
+  ASSERT_TRUE(below);
+  EXPECT_EQ(Ids(below->items), (std::vector<std::string>{Id(9), Id(8), Id(7)}));
+  auto below_missing = this->store_->List("alice", Query(2).Before(Id(5) + "Z"));
+  ASSERT_TRUE(below_missing);
+  EXPECT_EQ(Ids(below_missing->items), (std::vector<std::string>{Id(5), Id(4)}));
+}
+
+TYPED_TEST_P(MetadataStoreContractTest, FiltersCombineWithPagination) {
+  constexpr std::uint64_t kRecords = 150;
+  for (std::uint64_t n = 1; n <= kRecords; ++n) {
+    ImageRecord r = MakeRecord("alice", n);
+    r.content_type = n % 2 == 0 ? "image/png" : "image/jpeg";
+    r.tags = n % 3 == 0 ? std::vector<std::string>{"cat", "pet"} : std::vector<std::string>{"dog"};
+    this->InsertOrDie(r);
+  }
+  ImageRecord other = MakeRecord("bob", 1000);
+  other.content_type = "image/png";
+  other.tags = {"cat"};
+  this->InsertOrDie(other);
+
+  const auto at = [](std::uint64_t n) {
+    return MakeRecord("alice", n).uploaded_at_ms;  // uploaded_at of record n
+  };
+  const auto expect = [&](auto predicate) {
+    std::vector<std::string> ids;
+    for (std::uint64_t n = kRecords; n >= 1; --n) {
+      if (predicate(n)) ids.push_back(Id(n));
+    }
+    return ids;
+  };
+
+  EXPECT_EQ(this->WalkAllPages("alice", Query(7).Type("image/png")),
+            expect([](std::uint64_t n) { return n % 2 == 0; }));
+  EXPECT_EQ(this->WalkAllPages("alice", Query(7).Tag("cat")),
+            expect([](std::uint64_t n) { return n % 3 == 0; }));
+  EXPECT_EQ(this->WalkAllPages("alice", Query(7).Tag("nobody-uses-this")),
+            std::vector<std::string>{});
+  EXPECT_EQ(this->WalkAllPages("alice", Query(7).From(at(20)).To(at(40))),
+            expect([](std::uint64_t n) { return n >= 20 && n < 40; }));
+  EXPECT_EQ(this->WalkAllPages("alice", Query(7).From(at(140))),
+            expect([](std::uint64_t n) { return n >= 140; }));
+  EXPECT_EQ(this->WalkAllPages("alice", Query(7).To(at(11))),
+            expect([](std::uint64_t n) { return n < 11; }));
+  EXPECT_EQ(
+      this->WalkAllPages("alice", Query(4).Type("image/png").Tag("cat").From(at(30)).To(at(120))),
+      expect([](std::uint64_t n) { return n % 6 == 0 && n >= 30 && n < 120; }));
+}
+
+TYPED_TEST_P(MetadataStoreContractTest, UpdateChangesTagsAndDescription) {
+  const ImageRecord original = MakeRecord("alice", 1);
+  this->InsertOrDie(original);
+
+  auto updated = this->store_->Update(
+      "alice", original.id, {.tags = std::vector<std::string>{"new", "tags"}, .description = {}});
+  ASSERT_TRUE(updated) << updated.error().detail;
+  ImageRecord expected = original;
+  expected.tags = {"new", "tags"};
+  ExpectSameRecord(*updated, expected);
+  ExpectSameRecord(this->store_->Get("alice", original.id).value(), expected);
+
+  updated = this->store_->Update("alice", original.id, {.tags = {}, .description = "changed"});
+  ASSERT_TRUE(updated);
+  expected.description = "changed";
+  ExpectSameRecord(*updated, expected);
+  ExpectSameRecord(this->store_->Get("alice", original.id).value(), expected);
+
+  // The tag filter follows the new tags.
+  EXPECT_TRUE(this->store_->List("alice", Query(10).Tag("holiday"))->items.empty());
+  EXPECT_EQ(this->store_->List("alice", Query(10).Tag("new"))->items.size(), 1u);
+
+  updated = this->store_->Update("alice", original.id,
+                                 {.tags = std::vector<std::string>{}, .description = ""});
+  ASSERT_TRUE(updated);
+  EXPECT_TRUE(updated->tags.empty());
+  EXPECT_TRUE(this->store_->Get("alice", original.id)->tags.empty());
+  EXPECT_TRUE(this->store_->List("alice", Query(10).Tag("new"))->items.empty());
+}
+
+TYPED_TEST_P(MetadataStoreContractTest, SaveDerivedReplacesOnlyDerivedFields) {
+  const ImageRecord original = MakeRecord("alice", 1);
+  this->InsertOrDie(original);
+  ImageRecord derived = WithDerivedFields(original);
+  // Fields SaveDerived does not own: changes to them must not be stored.
+  derived.filename = "ignored.jpg";
+  derived.tags = {"ignored"};
+  derived.description = "ignored";
+  derived.sha256 = Sha(99);
+  ASSERT_TRUE(this->store_->SaveDerived(derived));
+
+  ImageRecord expected = WithDerivedFields(original);
+  ExpectSameRecord(this->store_->Get("alice", original.id).value(), expected);
+
+  // And again: a failure replaces the variants with none.
+  ImageRecord failed = expected;
+  failed.status = ImageStatus::kFailed;
+  failed.failure_reason = "variant encoding failed";
+  failed.variants.clear();
+  ASSERT_TRUE(this->store_->SaveDerived(failed));
+  ExpectSameRecord(this->store_->Get("alice", original.id).value(), failed);
+}
+
+TYPED_TEST_P(MetadataStoreContractTest, RemoveDeletesTheRecord) {
+  const ImageRecord kept = MakeRecord("alice", 1);
+  const ImageRecord removed = MakeRecord("alice", 2);
+  this->InsertOrDie(kept);
+  this->InsertOrDie(removed);
+  ASSERT_TRUE(this->store_->Remove("alice", removed.id));
+  EXPECT_EQ(this->store_->Get("alice", removed.id).error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(this->store_->Remove("alice", removed.id).error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(Ids(this->store_->List("alice", Query(10))->items), std::vector<std::string>{kept.id});
+  EXPECT_EQ(Ids(this->store_->List("alice", Query(10).Tag("holiday"))->items),
+            std::vector<std::string>{kept.id});
+  // The id can be used again.
+  this->InsertOrDie(removed);
+}
+
+TYPED_TEST_P(MetadataStoreContractTest, ListRefsCoversEveryOwner) {
+  this->InsertOrDie(MakeRecord("alice", 1));
+  this->InsertOrDie(MakeRecord("bob", 2));
+  this->InsertOrDie(MakeRecord("alice", 3));
+  auto refs = this->store_->ListRefs();
+  ASSERT_TRUE(refs);
+  std::set<std::tuple<std::string, std::string, std::string>> got;
+  for (const auto& ref : *refs) got.emplace(ref.owner, ref.id, ref.key);
+  const std::set<std::tuple<std::string, std::string, std::string>> expected = {
+      {"alice", Id(1), "originals/alice/" + Id(1)},
+      {"bob", Id(2), "originals/bob/" + Id(2)},
+      {"alice", Id(3), "originals/alice/" + Id(3)},
+  };
+  EXPECT_EQ(got, expected);
+  EXPECT_EQ(refs->size(), 3u);
+}
+
+TYPED_TEST_P(MetadataStoreContractTest, ConcurrentInsertsAndReadsAllSucceed) {
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 30;
+  std::atomic<int> failures{0};
+  std::atomic<bool> done{false};
+  std::vector<std::thread> threads;
+  std::thread reader([&] {
+    while (!done.load()) {
+      auto page = this->store_->List("owner0", Query(20).Tag("holiday"));
+      if (!page || page->items.size() > 20) ++failures;
+    }
+  });
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        const auto n = static_cast<std::uint64_t>(t * kPerThread + i + 1);
+        const ImageRecord record = MakeRecord("owner" + std::to_string(t % 2), n);
+        if (!this->store_->Insert(record)) ++failures;
+        auto got = this->store_->Get(record.owner, record.id);  // read-your-writes
+        if (!got || got->sha256 != record.sha256) ++failures;
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  done = true;
+  reader.join();
+  EXPECT_EQ(failures.load(), 0);
+  const std::size_t per_owner = kThreads / 2 * kPerThread;
+  EXPECT_EQ(this->WalkAllPages("owner0", Query(100)).size(), per_owner);
+  EXPECT_EQ(this->WalkAllPages("owner1", Query(100)).size(), per_owner);
+  EXPECT_EQ(this->store_->ListRefs()->size(), per_owner * 2);
+}
+
+TYPED_TEST_P(MetadataStoreContractTest, ConcurrentDuplicateInsertsLetExactlyOneWin) {
+  constexpr int kThreads = 8;
+  std::atomic<int> wins{0};
+  std::atomic<int> conflicts{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      ImageRecord record = MakeRecord("alice", static_cast<std::uint64_t>(t + 1));
+      record.sha256 = Sha(777);  // the same bytes uploaded 8 times at once
+      auto inserted = this->store_->Insert(record);
+      if (inserted) {
+        ++wins;
+      } else if (inserted.error().slug == "duplicate_content") {
+        ++conflicts;
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(wins.load(), 1);
+  EXPECT_EQ(conflicts.load(), kThreads - 1);
+}
+
+REGISTER_TYPED_TEST_SUITE_P(
+    MetadataStoreContractTest, InsertThenGetReturnsEveryField, MinimalRecordRoundTrips,
+    UnknownIdIsNotFound, AnotherOwnersRecordBehavesLikeAMissingOne, DuplicateIdIsAConflict,
+    SameContentForTheSameOwnerIsAConflict, SameContentForDifferentOwnersIsFine,
+    ContentCanBeUploadedAgainAfterRemoval, PaginationWalksEveryRecordNewestFirstOnce,
+    NextCursorOnlyWhenMoreRecordsFollow, FiltersCombineWithPagination,
+    UpdateChangesTagsAndDescription, SaveDerivedReplacesOnlyDerivedFields, RemoveDeletesTheRecord,
+    ListRefsCoversEveryOwner, ConcurrentInsertsAndReadsAllSucceed,
+    ConcurrentDuplicateInsertsLetExactlyOneWin);
+
+using MetadataStoreImplementations = ::testing::Types<MemoryRecords, SqliteRecords>;
+INSTANTIATE_TYPED_TEST_SUITE_P(All, MetadataStoreContractTest, MetadataStoreImplementations);
+
+}  // namespace
+}  // namespace imgup

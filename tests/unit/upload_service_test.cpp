@@ -1,1 +1,201 @@
-// placeholder
+// UploadService over the in-memory fakes: what is stored, what is refused, and that a refusal
+// or a failure leaves nothing behind.
+#include "core/upload_service.hpp"
+
+#include <gtest/gtest.h>
+
+#include "core/sha256.hpp"
+#include "fakes/fixed_clock.hpp"
+#include "fakes/memory_stores.hpp"
+#include "fakes/sequential_ids.hpp"
+#include "support/images.hpp"
+
+namespace imgup {
+namespace {
+
+/// A metadata store whose inserts fail, to prove the blob written before is removed again.
+class FailingInsertStore final : public MetadataStore {
+ public:
+  explicit FailingInsertStore(MetadataStore& inner) : inner_(inner) {}
+  Result<void> Insert(const ImageRecord&) override {
+    return Fail(ErrorCode::kUnavailable, "unavailable", "database is locked");
+  }
+  Result<ImageRecord> Get(std::string_view o, std::string_view i) override {
+    return inner_.Get(o, i);
+  }
+  Result<ImageRecord> FindBySha256(std::string_view o, std::string_view s) override {
+    return inner_.FindBySha256(o, s);
+  }
+  Result<ImagePage> List(std::string_view o, const ListQuery& q) override {
+    return inner_.List(o, q);
+  }
+  Result<ImageRecord> Update(std::string_view o, std::string_view i, const ImagePatch& p) override {
+    return inner_.Update(o, i, p);
+  }
+  Result<void> SaveDerived(const ImageRecord& r) override { return inner_.SaveDerived(r); }
+  Result<void> Remove(std::string_view o, std::string_view i) override {
+    return inner_.Remove(o, i);
+  }
+  Result<std::vector<RecordRef>> ListRefs() override { return inner_.ListRefs(); }
+
+ private:
+  MetadataStore& inner_;
+};
+
+class UploadServiceTest : public ::testing::Test {
+ protected:
+  UploadServiceTest() : service_(blobs_, records_, clock_, ids_, UploadLimits{}) {}
+
+  UploadRequest Png(std::string owner = "local", std::string name = "photo.png") {
+    return UploadRequest{std::move(owner), std::move(name), "image/png", test::TinyPng(), {}, ""};
+  }
+  std::size_t BlobCount() { return blobs_.List("").value().size(); }
+  std::size_t RecordCount() { return records_.ListRefs().value().size(); }
+
+  MemoryBlobStore blobs_;
+  MemoryMetadataStore records_;
+  FixedClock clock_;
+  SequentialIds ids_;
+  UploadService service_;
+};
+
+TEST_F(UploadServiceTest, StoresBytesThenRecordsTheSeedFields) {
+  auto outcome = service_.Upload(Png());
+  ASSERT_TRUE(outcome) << outcome.error().message;
+  const ImageRecord& record = outcome->record;
+  EXPECT_FALSE(outcome->duplicate);
+  EXPECT_EQ(record.filename, "photo.png");
+  EXPECT_EQ(record.content_type, "image/png");
+  EXPECT_EQ(record.uploaded_at_ms, clock_.NowMs());
+  EXPECT_EQ(record.key, "originals/local/" + record.id);
+  EXPECT_EQ(record.size_bytes, test::TinyPng().size());
+  EXPECT_EQ(record.width, 1u);
+  EXPECT_EQ(record.height, 1u);
+  EXPECT_EQ(record.sha256, Sha256Hex(test::TinyPng()));
+  EXPECT_EQ(blobs_.Get(record.key).value(), test::TinyPng());
+  EXPECT_EQ(records_.Get("local", record.id).value().sha256, record.sha256);
+}
+
+TEST_F(UploadServiceTest, TheClientFileNameNeverReachesTheKey) {
+  auto outcome = service_.Upload(Png("local", "../../etc/passwd\x01.png"));
+  ASSERT_TRUE(outcome);
+  EXPECT_EQ(outcome->record.filename, "passwd.png");
+  EXPECT_EQ(outcome->record.key.find("passwd"), std::string::npos);
+}
+
+TEST_F(UploadServiceTest, SameBytesSameOwnerIsADuplicate) {
+  auto first = service_.Upload(Png());
+  auto second = service_.Upload(Png("local", "again.png"));
+  ASSERT_TRUE(first && second);
+  EXPECT_TRUE(second->duplicate);
+  EXPECT_EQ(second->record.id, first->record.id);
+  EXPECT_EQ(BlobCount(), 1u);
+  // Another owner uploading the same bytes gets a record of its own.
+  auto other = service_.Upload(Png("bob"));
+  ASSERT_TRUE(other);
+  EXPECT_FALSE(other->duplicate);
+  EXPECT_EQ(BlobCount(), 2u);
+}
+
+TEST_F(UploadServiceTest, RefusalsLeaveNothingBehind) {
+  auto expect_refused = [&](UploadRequest request, ErrorCode code, const std::string& slug) {
+    auto outcome = service_.Upload(std::move(request));
+    ASSERT_FALSE(outcome);
+    EXPECT_EQ(outcome.error().code, code);
+    EXPECT_EQ(outcome.error().slug, slug);
+    EXPECT_EQ(BlobCount(), 0u);
+    EXPECT_EQ(RecordCount(), 0u);
+  };
+  UploadRequest mismatch = Png();
+  mismatch.declared_type = "image/jpeg";
+  expect_refused(mismatch, ErrorCode::kUnsupportedMediaType, "content_type_mismatch");
+  UploadRequest svg = Png();
+  svg.declared_type = "image/svg+xml";
+  expect_refused(svg, ErrorCode::kUnsupportedMediaType, "unsupported_media_type");
+  UploadRequest html = Png();
+  html.bytes = "<html><script>alert(1)</script></html>";
+  expect_refused(html, ErrorCode::kUnsupportedMediaType, "unsupported_media_type");
+  expect_refused(Png("local", std::string(10'000, 'a')), ErrorCode::kInvalidArgument,
+                 "field_too_long");
+  UploadRequest tags = Png();
+  tags.tags = {""};
+  expect_refused(tags, ErrorCode::kInvalidArgument, "invalid_field");
+}
+
+TEST_F(UploadServiceTest, PixelCapIsCheckedFromTheHeader) {
+  UploadService strict(blobs_, records_, clock_, ids_, UploadLimits{.max_pixels = 1000});
+  auto outcome = strict.Upload(UploadRequest{
+      "local", "big.png", "image/png", test::CorpusFile("pngsuite/png/basn2c08.png"), {}, ""});
+  ASSERT_FALSE(outcome);
+  EXPECT_EQ(outcome.error().slug, "image_too_large");
+  EXPECT_EQ(BlobCount(), 0u);
+}
+
+TEST_F(UploadServiceTest, AFailedRecordWriteRemovesTheBlob) {
+  FailingInsertStore failing(records_);
+  UploadService service(blobs_, failing, clock_, ids_, UploadLimits{});
+  auto outcome = service.Upload(Png());
+  ASSERT_FALSE(outcome);
+  EXPECT_EQ(outcome.error().code, ErrorCode::kUnavailable);
+  EXPECT_EQ(BlobCount(), 0u);
+}
+
+TEST_F(UploadServiceTest, OwnersAreIsolated) {
+  auto mine = service_.Upload(Png("alice"));
+  ASSERT_TRUE(mine);
+  const std::string id = mine->record.id;
+  EXPECT_EQ(service_.Get("bob", id).error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(service_.GetContent("bob", id, "original").error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(service_.Delete("bob", id).error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(service_.Patch("bob", id, ImagePatch{}).error().code, ErrorCode::kNotFound);
+  EXPECT_TRUE(service_.Get("alice", id));
+}
+
+TEST_F(UploadServiceTest, DeleteRemovesRecordAndEveryBlob) {
+  auto outcome = service_.Upload(Png());
+  ASSERT_TRUE(outcome);
+  ImageRecord record = outcome->record;
+  const std::string thumb_key = VariantKey("local", record.id, "thumb");
+  ASSERT_TRUE(blobs_.Put(thumb_key, "webp", "image/webp"));
+  record.variants["thumb"] = VariantInfo{1, 1, 4, "image/webp", thumb_key};
+  ASSERT_TRUE(records_.SaveDerived(record));
+  ASSERT_EQ(service_.GetContent("local", record.id, "thumb").value().bytes, "webp");
+
+  ASSERT_TRUE(service_.Delete("local", record.id));
+  EXPECT_EQ(BlobCount(), 0u);
+  EXPECT_EQ(RecordCount(), 0u);
+  EXPECT_EQ(service_.Delete("local", record.id).error().code, ErrorCode::kNotFound);
+}
+
+TEST_F(UploadServiceTest, ContentOfOriginalAndMissingVariant) {
+  auto outcome = service_.Upload(Png());
+  ASSERT_TRUE(outcome);
+  auto content = service_.GetContent("local", outcome->record.id, "original");
+  ASSERT_TRUE(content);
+  EXPECT_EQ(content->bytes, test::TinyPng());
+  EXPECT_EQ(content->content_type, "image/png");
+  EXPECT_EQ(service_.GetContent("local", outcome->record.id, "medium").error().code,
+            ErrorCode::kNotFound);
+}
+
+TEST_F(UploadServiceTest, MalformedIdsAreNotFound) {
+  EXPECT_EQ(service_.Get("local", "../../etc").error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(service_.Get("local", "").error().code, ErrorCode::kNotFound);
+}
+
+TEST_F(UploadServiceTest, PatchValidatesAndApplies) {
+  auto outcome = service_.Upload(Png());
+  ASSERT_TRUE(outcome);
+  auto patched = service_.Patch("local", outcome->record.id,
+                                ImagePatch{std::vector<std::string>{"cat"}, "a cat"});
+  ASSERT_TRUE(patched);
+  EXPECT_EQ(patched->tags, std::vector<std::string>{"cat"});
+  EXPECT_EQ(patched->description, "a cat");
+  auto too_long =
+      service_.Patch("local", outcome->record.id, ImagePatch{std::nullopt, std::string(5000, 'x')});
+  ASSERT_FALSE(too_long);
+  EXPECT_EQ(too_long.error().slug, "field_too_long");
+}
+
+}  // namespace
+}  // namespace imgup

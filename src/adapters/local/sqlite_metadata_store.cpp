@@ -1,1 +1,631 @@
-// placeholder
+#include "adapters/local/sqlite_metadata_store.hpp"
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <span>
+#include <system_error>
+#include <utility>
+
+namespace imgup {
+
+namespace {
+
+using sqlite::Db;
+using sqlite::StatementLease;
+using sqlite::Transaction;
+
+struct Migration {
+  int version;
+  const char* sql;
+};
+
+// Append-only: a released migration is never edited, a change is a new entry.
+constexpr Migration kMigrations[] = {
+    {1, R"sql(
+CREATE TABLE images (
+  id             TEXT PRIMARY KEY NOT NULL,
+  owner          TEXT NOT NULL,
+  filename       TEXT NOT NULL,
+  content_type   TEXT NOT NULL,
+  format         TEXT NOT NULL,
+  uploaded_at_ms INTEGER NOT NULL,
+  key            TEXT NOT NULL,
+  size_bytes     INTEGER NOT NULL,
+  width          INTEGER NOT NULL,
+  height         INTEGER NOT NULL,
+  sha256         TEXT NOT NULL,
+  status         TEXT NOT NULL CHECK (status IN ('processing', 'ready', 'failed')),
+  failure_reason TEXT NOT NULL DEFAULT '',
+  variants_json  TEXT NOT NULL DEFAULT '{}',
+  exif_json      TEXT NOT NULL DEFAULT '',
+  placeholder    TEXT NOT NULL DEFAULT '',
+  dominant_color TEXT NOT NULL DEFAULT '',
+  phash          TEXT NOT NULL DEFAULT '',
+  tags_json      TEXT NOT NULL DEFAULT '[]',
+  description    TEXT NOT NULL DEFAULT ''
+);
+-- Newest first per owner: ids are ULIDs, so id order is upload order. uploaded_at_ms rides
+-- along so that the from/to filters skip non-matching entries without reading their rows
+-- (measured: 24 ms -> 5 ms for a window in the middle of 100 000 records).
+CREATE INDEX images_owner_id ON images (owner, id DESC, uploaded_at_ms);
+CREATE UNIQUE INDEX images_owner_sha256 ON images (owner, sha256);
+CREATE INDEX images_owner_type_id ON images (owner, content_type, id DESC, uploaded_at_ms);
+
+-- images.tags_json is what records read back (order kept); this table serves the tag filter.
+CREATE TABLE image_tags (
+  image_id TEXT NOT NULL REFERENCES images (id) ON DELETE CASCADE,
+  owner    TEXT NOT NULL,
+  tag      TEXT NOT NULL,
+  PRIMARY KEY (image_id, tag)
+) WITHOUT ROWID;
+CREATE INDEX image_tags_owner_tag ON image_tags (owner, tag, image_id DESC);
+
+CREATE TABLE api_keys (
+  name       TEXT PRIMARY KEY NOT NULL,
+  key_sha256 TEXT NOT NULL UNIQUE,
+  created_ms INTEGER NOT NULL
+);
+)sql"},
+};
+
+// Qualified with the alias "i": every query reads records as "FROM images i".
+constexpr const char* kRecordColumns =
+    "i.id, i.owner, i.filename, i.content_type, i.format, i.uploaded_at_ms, i.key, "
+    "i.size_bytes, i.width, i.height, i.sha256, i.status, i.failure_reason, i.variants_json, "
+    "i.exif_json, i.placeholder, i.dominant_color, i.phash, i.tags_json, i.description";
+
+tl::unexpected<Error> NotFound() {
+  return Fail(ErrorCode::kNotFound, "not_found", "No image with this id.");
+}
+
+tl::unexpected<Error> Corrupt(std::string detail) {
+  return Fail(ErrorCode::kInternal, "storage_error", "The metadata store failed.",
+              std::move(detail));
+}
+
+std::int64_t SystemNowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string VariantsToJson(const std::map<std::string, VariantInfo>& variants) {
+  nlohmann::json json = nlohmann::json::object();
+  for (const auto& [name, variant] : variants) {
+    json[name] = {{"width", variant.width},
+                  {"height", variant.height},
+                  {"size_bytes", variant.size_bytes},
+                  {"content_type", variant.content_type},
+                  {"key", variant.key}};
+  }
+  return json.dump();
+}
+
+std::string TagsToJson(const std::vector<std::string>& tags) { return nlohmann::json(tags).dump(); }
+
+Result<ImageRecord> ReadRecord(const sqlite::Statement& row) {
+  ImageRecord record;
+  record.id = row.ColumnText(0);
+  record.owner = row.ColumnText(1);
+  record.filename = row.ColumnText(2);
+  record.content_type = row.ColumnText(3);
+  record.format = row.ColumnText(4);
+  record.uploaded_at_ms = row.ColumnInt64(5);
+  record.key = row.ColumnText(6);
+  record.size_bytes = static_cast<std::uint64_t>(std::max<std::int64_t>(0, row.ColumnInt64(7)));
+  record.width = static_cast<std::uint32_t>(row.ColumnInt64(8));
+  record.height = static_cast<std::uint32_t>(row.ColumnInt64(9));
+  record.sha256 = row.ColumnText(10);
+  const std::string status = row.ColumnText(11);
+  const auto parsed_status = ParseImageStatus(status);
+  if (!parsed_status) return Corrupt("image " + record.id + ": unknown status " + status);
+  record.status = *parsed_status;
+  record.failure_reason = row.ColumnText(12);
+  record.exif_json = row.ColumnText(14);
+  record.placeholder = row.ColumnText(15);
+  record.dominant_color = row.ColumnText(16);
+  record.phash = row.ColumnText(17);
+  record.description = row.ColumnText(19);
+  try {
+    // Parsed in place from SQLite's buffer; the empty cases (every record until it is
+    // processed, most without tags) skip the parser.
+    if (const std::string_view text = row.ColumnView(13); text != "{}") {
+      const auto variants = nlohmann::json::parse(text.begin(), text.end());
+      for (const auto& [name, value] : variants.items()) {
+        VariantInfo variant;
+        variant.width = value.at("width").get<std::uint32_t>();
+        variant.height = value.at("height").get<std::uint32_t>();
+        variant.size_bytes = value.at("size_bytes").get<std::uint64_t>();
+        variant.content_type = value.at("content_type").get<std::string>();
+        variant.key = value.value("key", std::string());
+        record.variants.emplace(name, std::move(variant));
+      }
+    }
+    if (const std::string_view text = row.ColumnView(18); text != "[]") {
+      record.tags = nlohmann::json::parse(text.begin(), text.end()).get<std::vector<std::string>>();
+    }
+  } catch (const nlohmann::json::exception& e) {
+    return Corrupt("image " + record.id + ": bad JSON column: " + e.what());
+  }
+  return record;
+}
+
+/// Steps `stmt` and collects every row as a record.
+Result<std::vector<ImageRecord>> ReadRecords(sqlite::Statement& stmt) {
+  std::vector<ImageRecord> records;
+  for (;;) {
+    auto row = stmt.Step();
+    if (!row) return tl::unexpected(std::move(row.error()));
+    if (!*row) return records;
+    auto record = ReadRecord(stmt);
+    if (!record) return tl::unexpected(std::move(record.error()));
+    records.push_back(std::move(*record));
+  }
+}
+
+/// Whether a query yields at least one row.
+Result<bool> Exists(StatementLease& stmt) {
+  auto row = stmt->Step();
+  if (!row) return tl::unexpected(std::move(row.error()));
+  return *row;
+}
+
+Result<void> InsertTags(Db& db, std::string_view owner, std::string_view id,
+                        std::span<const std::string> tags) {
+  auto insert =
+      db.Cached("INSERT OR IGNORE INTO image_tags (image_id, owner, tag) VALUES (?, ?, ?)");
+  if (!insert) return tl::unexpected(std::move(insert.error()));
+  for (const auto& tag : tags) {
+    auto bound = (*insert)->BindAll(id, owner, tag);
+    if (!bound) return bound;
+    auto ran = (*insert)->Run();
+    if (!ran) return ran;
+    (*insert)->Reset();
+  }
+  return {};
+}
+
+Result<ImageRecord> GetOn(Db& db, std::string_view owner, std::string_view id) {
+  auto stmt = db.Cached(std::string("SELECT ") + kRecordColumns +
+                        " FROM images i WHERE id = ? AND owner = ?");
+  if (!stmt) return tl::unexpected(std::move(stmt.error()));
+  if (auto bound = (*stmt)->BindAll(id, owner); !bound) return tl::unexpected(bound.error());
+  auto row = (*stmt)->Step();
+  if (!row) return tl::unexpected(std::move(row.error()));
+  if (!*row) return NotFound();
+  return ReadRecord(**stmt);
+}
+
+Result<void> Migrate(Db& db) {
+  if (auto made = db.Exec("CREATE TABLE IF NOT EXISTS schema_migrations ("
+                          "version INTEGER PRIMARY KEY, applied_ms INTEGER NOT NULL)");
+      !made) {
+    return made;
+  }
+  const int latest = SqliteMetadataStore::LatestSchemaVersion();
+  for (const Migration& migration : kMigrations) {
+    // The version is read inside the write transaction, so that two processes opening the same
+    // new file cannot both apply a migration.
+    auto tx = Transaction::Begin(db);
+    if (!tx) return tl::unexpected(std::move(tx.error()));
+    auto current = db.QueryInt64("SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
+    if (!current) return tl::unexpected(std::move(current.error()));
+    if (*current > latest) {
+      return Fail(ErrorCode::kInternal, "schema_too_new", "The metadata store failed.",
+                  "database schema version " + std::to_string(*current) +
+                      " is newer than this program's " + std::to_string(latest));
+    }
+    if (*current >= migration.version) continue;  // ~Transaction rolls back the empty tx
+    if (auto applied = db.Exec(migration.sql); !applied) return applied;
+    auto record = db.Cached("INSERT INTO schema_migrations (version, applied_ms) VALUES (?, ?)");
+    if (!record) return tl::unexpected(std::move(record.error()));
+    if (auto bound = (*record)->BindAll(migration.version, SystemNowMs()); !bound) return bound;
+    if (auto ran = (*record)->Run(); !ran) return ran;
+    // user_version mirrors the table for people inspecting the file with the sqlite3 shell.
+    if (auto mirrored = db.Exec("PRAGMA user_version = " + std::to_string(migration.version));
+        !mirrored) {
+      return mirrored;
+    }
+    if (auto committed = tx->Commit(); !committed) return committed;
+  }
+  return {};
+}
+
+}  // namespace
+
+// ---- connections ----------------------------------------------------------------------------
+
+class SqliteMetadataStore::ReaderLease {
+ public:
+  ReaderLease(SqliteMetadataStore* store, std::unique_ptr<Db> reader)
+      : store_(store), reader_(std::move(reader)), db_(reader_.get()) {}
+  ReaderLease(std::unique_lock<std::mutex> writer_lock, Db* writer)
+      : writer_lock_(std::move(writer_lock)), db_(writer) {}
+  ReaderLease(ReaderLease&& other) noexcept
+      : store_(std::exchange(other.store_, nullptr)),
+        reader_(std::move(other.reader_)),
+        writer_lock_(std::move(other.writer_lock_)),
+        db_(std::exchange(other.db_, nullptr)) {}
+  ReaderLease& operator=(ReaderLease&&) = delete;
+  ~ReaderLease() {
+    if (reader_) store_->ReleaseReader(std::move(reader_));
+  }
+  Db& db() { return *db_; }
+
+ private:
+  SqliteMetadataStore* store_ = nullptr;
+  std::unique_ptr<Db> reader_;
+  std::unique_lock<std::mutex> writer_lock_;
+  Db* db_ = nullptr;
+};
+
+int SqliteMetadataStore::LatestSchemaVersion() {
+  return std::ranges::max(kMigrations, {}, &Migration::version).version;
+}
+
+Result<Db> SqliteMetadataStore::OpenConnection(const std::filesystem::path& file, bool reader) {
+  // NOMUTEX: this class guarantees that a connection is used by one thread at a time.
+  auto db = Db::Open(file, SQLITE_OPEN_NOMUTEX);
+  if (!db) return db;
+  // busy_timeout first, so that the following pragmas wait for another process' lock too.
+  if (auto set = db->Exec("PRAGMA busy_timeout = 5000"); !set) return tl::unexpected(set.error());
+  if (!reader) {
+    auto mode = db->Prepare("PRAGMA journal_mode = WAL");
+    if (!mode) return tl::unexpected(std::move(mode.error()));
+    auto row = mode->Step();
+    if (!row) return tl::unexpected(std::move(row.error()));
+    const std::string journal_mode = *row ? mode->ColumnText(0) : std::string();
+    if (journal_mode != "wal") {
+      return Fail(
+          ErrorCode::kInternal, "storage_error", "The metadata store failed.",
+          file.string() + ": cannot switch to WAL mode (journal_mode=" + journal_mode + ")");
+    }
+  }
+  const char* pragmas = reader ? "PRAGMA foreign_keys = ON; PRAGMA query_only = ON;"
+                               : "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;";
+  if (auto set = db->Exec(pragmas); !set) return tl::unexpected(set.error());
+  return db;
+}
+
+Result<std::unique_ptr<SqliteMetadataStore>> SqliteMetadataStore::Open(
+    const std::filesystem::path& db_file) {
+  return Open(db_file, Options{});
+}
+
+Result<std::unique_ptr<SqliteMetadataStore>> SqliteMetadataStore::Open(
+    const std::filesystem::path& db_file, Options options) {
+  if (sqlite3_threadsafe() == 0) {
+    return Fail(ErrorCode::kInternal, "storage_error", "The metadata store failed.",
+                "SQLite was built without thread safety");
+  }
+  if (db_file.has_parent_path()) {
+    std::error_code ec;
+    std::filesystem::create_directories(db_file.parent_path(), ec);
+    if (ec) {
+      return Fail(ErrorCode::kUnavailable, "storage_unavailable",
+                  "The metadata store is temporarily unavailable.",
+                  "create " + db_file.parent_path().string() + ": " + ec.message());
+    }
+  }
+  auto writer = OpenConnection(db_file, /*reader=*/false);
+  if (!writer) return tl::unexpected(std::move(writer.error()));
+  if (auto migrated = Migrate(*writer); !migrated) {
+    return tl::unexpected(std::move(migrated.error()));
+  }
+  return std::unique_ptr<SqliteMetadataStore>(
+      new SqliteMetadataStore(db_file, options, std::move(*writer)));
+}
+
+SqliteMetadataStore::SqliteMetadataStore(std::filesystem::path file, Options options, Db writer)
+    : file_(std::move(file)), options_(options), writer_(std::move(writer)) {}
+
+SqliteMetadataStore::~SqliteMetadataStore() {
+  idle_readers_.clear();
+  // Keeps the planner's statistics fresh for the next open; cheap when nothing changed.
+  (void)writer_.Exec("PRAGMA optimize");
+}
+
+Result<SqliteMetadataStore::ReaderLease> SqliteMetadataStore::AcquireReader() {
+  if (options_.max_readers == 0) {
+    return ReaderLease(std::unique_lock<std::mutex>(writer_mutex_), &writer_);
+  }
+  std::unique_lock<std::mutex> lock(readers_mutex_);
+  reader_released_.wait(
+      lock, [&] { return !idle_readers_.empty() || open_readers_ < options_.max_readers; });
+  if (!idle_readers_.empty()) {
+    auto reader = std::move(idle_readers_.back());
+    idle_readers_.pop_back();
+    return ReaderLease(this, std::move(reader));
+  }
+  ++open_readers_;
+  lock.unlock();  // opening a connection does file I/O: not under the pool's lock
+  auto opened = OpenConnection(file_, /*reader=*/true);
+  if (!opened) {
+    lock.lock();
+    --open_readers_;
+    reader_released_.notify_one();
+    return tl::unexpected(std::move(opened.error()));
+  }
+  return ReaderLease(this, std::make_unique<Db>(std::move(*opened)));
+}
+
+void SqliteMetadataStore::ReleaseReader(std::unique_ptr<Db> db) {
+  {
+    std::lock_guard<std::mutex> lock(readers_mutex_);
+    idle_readers_.push_back(std::move(db));
+  }
+  reader_released_.notify_one();
+}
+
+// ---- MetadataStore --------------------------------------------------------------------------
+
+Result<void> SqliteMetadataStore::Insert(const ImageRecord& record) {
+  std::lock_guard<std::mutex> lock(writer_mutex_);
+  auto tx = Transaction::Begin(writer_);
+  if (!tx) return tl::unexpected(std::move(tx.error()));
+  {
+    auto same_id = writer_.Cached("SELECT 1 FROM images WHERE id = ?");
+    if (!same_id) return tl::unexpected(std::move(same_id.error()));
+    if (auto bound = (*same_id)->BindAll(record.id); !bound) return bound;
+    auto exists = Exists(*same_id);
+    if (!exists) return tl::unexpected(std::move(exists.error()));
+    if (*exists) {
+      return Fail(ErrorCode::kConflict, "duplicate_id", "An image with this id already exists.");
+    }
+  }
+  {
+    auto same_content = writer_.Cached("SELECT 1 FROM images WHERE owner = ? AND sha256 = ?");
+    if (!same_content) return tl::unexpected(std::move(same_content.error()));
+    if (auto bound = (*same_content)->BindAll(record.owner, record.sha256); !bound) return bound;
+    auto exists = Exists(*same_content);
+    if (!exists) return tl::unexpected(std::move(exists.error()));
+    if (*exists) {
+      return Fail(ErrorCode::kConflict, "duplicate_content", "This image was already uploaded.");
+    }
+  }
+  {
+    auto insert = writer_.Cached(
+        "INSERT INTO images (id, owner, filename, content_type, format, uploaded_at_ms, key, "
+        "size_bytes, width, height, sha256, status, failure_reason, variants_json, exif_json, "
+        "placeholder, dominant_color, phash, tags_json, description) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    if (!insert) return tl::unexpected(std::move(insert.error()));
+    auto bound = (*insert)->BindAll(
+        record.id, record.owner, record.filename, record.content_type, record.format,
+        record.uploaded_at_ms, record.key, record.size_bytes, record.width, record.height,
+        record.sha256, ToString(record.status), record.failure_reason,
+        VariantsToJson(record.variants), record.exif_json, record.placeholder,
+        record.dominant_color, record.phash, TagsToJson(record.tags), record.description);
+    if (!bound) return bound;
+    if (auto ran = (*insert)->Run(); !ran) return ran;
+  }
+  if (auto tagged = InsertTags(writer_, record.owner, record.id, record.tags); !tagged) {
+    return tagged;
+  }
+  return tx->Commit();
+}
+
+Result<ImageRecord> SqliteMetadataStore::Get(std::string_view owner, std::string_view id) {
+  auto reader = AcquireReader();
+  if (!reader) return tl::unexpected(std::move(reader.error()));
+  return GetOn(reader->db(), owner, id);
+}
+
+Result<ImageRecord> SqliteMetadataStore::FindBySha256(std::string_view owner,
+                                                      std::string_view sha256) {
+  auto reader = AcquireReader();
+  if (!reader) return tl::unexpected(std::move(reader.error()));
+  auto stmt = reader->db().Cached(std::string("SELECT ") + kRecordColumns +
+                                  " FROM images i WHERE owner = ? AND sha256 = ?");
+  if (!stmt) return tl::unexpected(std::move(stmt.error()));
+  if (auto bound = (*stmt)->BindAll(owner, sha256); !bound) return tl::unexpected(bound.error());
+  auto row = (*stmt)->Step();
+  if (!row) return tl::unexpected(std::move(row.error()));
+  if (!*row) return Fail(ErrorCode::kNotFound, "not_found", "No image with this content.");
+  return ReadRecord(**stmt);
+}
+
+Result<ImagePage> SqliteMetadataStore::List(std::string_view owner, const ListQuery& query) {
+  const std::size_t limit = std::clamp<std::size_t>(query.limit, 1, 100);
+  // One SQL text per combination of filters (at most 32), each prepared once per connection.
+  // Numbered parameters keep the binding independent of which clauses are present.
+  std::string sql = std::string("SELECT ") + kRecordColumns;
+  if (query.tag) {
+    // Walk the tag index newest first and fetch each record by id, so that a page costs about
+    // `limit` lookups however common or rare the tag is. CROSS JOIN fixes that loop order.
+    sql +=
+        " FROM image_tags t CROSS JOIN images i ON i.id = t.image_id"
+        " WHERE t.owner = ?1 AND t.tag = ?6 AND i.owner = ?1";
+    if (query.before_id) sql += " AND t.image_id < ?2";
+  } else {
+    sql += " FROM images i WHERE i.owner = ?1";
+    if (query.before_id) sql += " AND i.id < ?2";
+  }
+  if (query.content_type) sql += " AND i.content_type = ?3";
+  if (query.from_ms) sql += " AND i.uploaded_at_ms >= ?4";
+  if (query.to_ms) sql += " AND i.uploaded_at_ms < ?5";
+  sql += query.tag ? " ORDER BY t.image_id DESC LIMIT ?7" : " ORDER BY i.id DESC LIMIT ?7";
+
+  auto reader = AcquireReader();
+  if (!reader) return tl::unexpected(std::move(reader.error()));
+  auto stmt = reader->db().Cached(sql);
+  if (!stmt) return tl::unexpected(std::move(stmt.error()));
+  sqlite::Statement& s = **stmt;
+  Result<void> bound = s.Bind(1, owner);
+  if (bound && query.before_id) bound = s.Bind(2, *query.before_id);
+  if (bound && query.content_type) bound = s.Bind(3, *query.content_type);
+  if (bound && query.from_ms) bound = s.Bind(4, *query.from_ms);
+  if (bound && query.to_ms) bound = s.Bind(5, *query.to_ms);
+  if (bound && query.tag) bound = s.Bind(6, *query.tag);
+  if (bound) bound = s.Bind(7, limit + 1);  // one extra row tells whether a next page exists
+  if (!bound) return tl::unexpected(std::move(bound.error()));
+
+  auto records = ReadRecords(s);
+  if (!records) return tl::unexpected(std::move(records.error()));
+  ImagePage page;
+  page.items = std::move(*records);
+  if (page.items.size() > limit) {
+    page.items.resize(limit);
+    page.next_before_id = page.items.back().id;
+  }
+  return page;
+}
+
+Result<ImageRecord> SqliteMetadataStore::Update(std::string_view owner, std::string_view id,
+                                                const ImagePatch& patch) {
+  std::lock_guard<std::mutex> lock(writer_mutex_);
+  auto tx = Transaction::Begin(writer_);
+  if (!tx) return tl::unexpected(std::move(tx.error()));
+  auto record = GetOn(writer_, owner, id);
+  if (!record) return record;
+  if (patch.tags) record->tags = *patch.tags;
+  if (patch.description) record->description = *patch.description;
+  {
+    auto update = writer_.Cached(
+        "UPDATE images SET tags_json = ?, description = ? WHERE id = ? AND owner = ?");
+    if (!update) return tl::unexpected(std::move(update.error()));
+    auto bound = (*update)->BindAll(TagsToJson(record->tags), record->description, id, owner);
+    if (!bound) return tl::unexpected(std::move(bound.error()));
+    if (auto ran = (*update)->Run(); !ran) return tl::unexpected(std::move(ran.error()));
+  }
+  if (patch.tags) {
+    auto clear = writer_.Cached("DELETE FROM image_tags WHERE image_id = ?");
+    if (!clear) return tl::unexpected(std::move(clear.error()));
+    if (auto bound = (*clear)->BindAll(id); !bound) return tl::unexpected(bound.error());
+    if (auto ran = (*clear)->Run(); !ran) return tl::unexpected(std::move(ran.error()));
+    if (auto tagged = InsertTags(writer_, owner, id, record->tags); !tagged) {
+      return tl::unexpected(std::move(tagged.error()));
+    }
+  }
+  if (auto committed = tx->Commit(); !committed) {
+    return tl::unexpected(std::move(committed.error()));
+  }
+  return record;
+}
+
+Result<void> SqliteMetadataStore::SaveDerived(const ImageRecord& record) {
+  std::lock_guard<std::mutex> lock(writer_mutex_);
+  auto update = writer_.Cached(
+      "UPDATE images SET status = ?, failure_reason = ?, width = ?, height = ?, format = ?, "
+      "variants_json = ?, exif_json = ?, placeholder = ?, dominant_color = ?, phash = ? "
+      "WHERE id = ? AND owner = ?");
+  if (!update) return tl::unexpected(std::move(update.error()));
+  auto bound = (*update)->BindAll(ToString(record.status), record.failure_reason, record.width,
+                                  record.height, record.format, VariantsToJson(record.variants),
+                                  record.exif_json, record.placeholder, record.dominant_color,
+                                  record.phash, record.id, record.owner);
+  if (!bound) return bound;
+  if (auto ran = (*update)->Run(); !ran) return ran;
+  if (writer_.Changes() == 0) return NotFound();
+  return {};
+}
+
+Result<void> SqliteMetadataStore::Remove(std::string_view owner, std::string_view id) {
+  std::lock_guard<std::mutex> lock(writer_mutex_);
+  // image_tags rows go with it (ON DELETE CASCADE), in the same implicit transaction.
+  auto remove = writer_.Cached("DELETE FROM images WHERE id = ? AND owner = ?");
+  if (!remove) return tl::unexpected(std::move(remove.error()));
+  if (auto bound = (*remove)->BindAll(id, owner); !bound) return bound;
+  if (auto ran = (*remove)->Run(); !ran) return ran;
+  if (writer_.Changes() == 0) return NotFound();
+  return {};
+}
+
+Result<std::vector<RecordRef>> SqliteMetadataStore::ListRefs() {
+  auto reader = AcquireReader();
+  if (!reader) return tl::unexpected(std::move(reader.error()));
+  auto stmt = reader->db().Cached("SELECT owner, id, key FROM images ORDER BY owner, id");
+  if (!stmt) return tl::unexpected(std::move(stmt.error()));
+  std::vector<RecordRef> refs;
+  for (;;) {
+    auto row = (*stmt)->Step();
+    if (!row) return tl::unexpected(std::move(row.error()));
+    if (!*row) return refs;
+    refs.push_back(
+        RecordRef{(*stmt)->ColumnText(0), (*stmt)->ColumnText(1), (*stmt)->ColumnText(2)});
+  }
+}
+
+// ---- ApiKeyStore ----------------------------------------------------------------------------
+
+Result<void> SqliteMetadataStore::AddKey(std::string_view name, std::string_view key_sha256_hex,
+                                         std::int64_t created_ms) {
+  std::lock_guard<std::mutex> lock(writer_mutex_);
+  auto tx = Transaction::Begin(writer_);
+  if (!tx) return tl::unexpected(std::move(tx.error()));
+  {
+    auto same_name = writer_.Cached("SELECT 1 FROM api_keys WHERE name = ?");
+    if (!same_name) return tl::unexpected(std::move(same_name.error()));
+    if (auto bound = (*same_name)->BindAll(name); !bound) return bound;
+    auto exists = Exists(*same_name);
+    if (!exists) return tl::unexpected(std::move(exists.error()));
+    if (*exists) {
+      return Fail(ErrorCode::kConflict, "duplicate_key_name", "A key with this name exists.");
+    }
+  }
+  {
+    auto same_hash = writer_.Cached("SELECT 1 FROM api_keys WHERE key_sha256 = ?");
+    if (!same_hash) return tl::unexpected(std::move(same_hash.error()));
+    if (auto bound = (*same_hash)->BindAll(key_sha256_hex); !bound) return bound;
+    auto exists = Exists(*same_hash);
+    if (!exists) return tl::unexpected(std::move(exists.error()));
+    if (*exists) return Fail(ErrorCode::kConflict, "duplicate_key", "This key already exists.");
+  }
+  {
+    auto insert =
+        writer_.Cached("INSERT INTO api_keys (name, key_sha256, created_ms) VALUES (?, ?, ?)");
+    if (!insert) return tl::unexpected(std::move(insert.error()));
+    if (auto bound = (*insert)->BindAll(name, key_sha256_hex, created_ms); !bound) return bound;
+    if (auto ran = (*insert)->Run(); !ran) return ran;
+  }
+  return tx->Commit();
+}
+
+Result<std::string> SqliteMetadataStore::FindByHash(std::string_view key_sha256_hex) {
+  auto reader = AcquireReader();
+  if (!reader) return tl::unexpected(std::move(reader.error()));
+  auto stmt = reader->db().Cached("SELECT name FROM api_keys WHERE key_sha256 = ?");
+  if (!stmt) return tl::unexpected(std::move(stmt.error()));
+  if (auto bound = (*stmt)->BindAll(key_sha256_hex); !bound) return tl::unexpected(bound.error());
+  auto row = (*stmt)->Step();
+  if (!row) return tl::unexpected(std::move(row.error()));
+  if (!*row) return Fail(ErrorCode::kNotFound, "not_found", "No such API key.");
+  return (*stmt)->ColumnText(0);
+}
+
+Result<std::vector<ApiKeyInfo>> SqliteMetadataStore::ListKeys() {
+  auto reader = AcquireReader();
+  if (!reader) return tl::unexpected(std::move(reader.error()));
+  auto stmt = reader->db().Cached("SELECT name, created_ms FROM api_keys ORDER BY name");
+  if (!stmt) return tl::unexpected(std::move(stmt.error()));
+  std::vector<ApiKeyInfo> keys;
+  for (;;) {
+    auto row = (*stmt)->Step();
+    if (!row) return tl::unexpected(std::move(row.error()));
+    if (!*row) return keys;
+    keys.push_back(ApiKeyInfo{(*stmt)->ColumnText(0), (*stmt)->ColumnInt64(1)});
+  }
+}
+
+Result<void> SqliteMetadataStore::RemoveKey(std::string_view name) {
+  std::lock_guard<std::mutex> lock(writer_mutex_);
+  auto remove = writer_.Cached("DELETE FROM api_keys WHERE name = ?");
+  if (!remove) return tl::unexpected(std::move(remove.error()));
+  if (auto bound = (*remove)->BindAll(name); !bound) return bound;
+  if (auto ran = (*remove)->Run(); !ran) return ran;
+  if (writer_.Changes() == 0) return Fail(ErrorCode::kNotFound, "not_found", "No such API key.");
+  return {};
+}
+
+Result<bool> SqliteMetadataStore::HasKeys() {
+  auto reader = AcquireReader();
+  if (!reader) return tl::unexpected(std::move(reader.error()));
+  auto count = reader->db().QueryInt64("SELECT EXISTS (SELECT 1 FROM api_keys)");
+  if (!count) return tl::unexpected(std::move(count.error()));
+  return *count != 0;
+}
+
+}  // namespace imgup

@@ -1,0 +1,60 @@
+# imgup — the two commands: `make run` and `make test`. Everything they need is installed by
+# scripts/install-deps.sh (Debian packages and a Python venv for the HTTP tests).
+SHELL := /bin/bash
+.DEFAULT_GOAL := run
+JOBS ?= $(shell nproc)
+PYTEST := .venv/bin/pytest
+SOURCES = $(shell git ls-files '*.cpp' '*.hpp' 2>/dev/null || find src apps tests bench -name '*.[ch]pp')
+
+.PHONY: run deps build build-asan test unit unit-asan http http-asan format format-check tidy bench clean
+
+deps:
+	@./scripts/install-deps.sh
+
+build: deps
+	@cmake --preset dev >/dev/null
+	@cmake --build --preset dev -j $(JOBS)
+
+build-asan: deps
+	@cmake --preset asan >/dev/null
+	@cmake --build --preset asan -j $(JOBS)
+
+## Serve http://127.0.0.1:8080 with the web page and API, data in ./data.
+run: build
+	./build/dev/imgup serve --data ./data --host 127.0.0.1 --port 8080
+
+## Every check the project has: format, unit + contract tests, HTTP tests, and the same under
+## AddressSanitizer + UndefinedBehaviorSanitizer.
+test: format-check unit http unit-asan http-asan
+	@echo "make test: all checks passed"
+
+unit: build
+	ctest --preset dev -j $(JOBS)
+
+http: build
+	IMGUP_BIN=$(CURDIR)/build/dev/imgup $(PYTEST) -q tests/http
+
+unit-asan: build-asan
+	ctest --preset asan -j $(JOBS)
+
+http-asan: build-asan
+	IMGUP_BIN=$(CURDIR)/build/asan/imgup IMGUP_SANITIZED=1 $(PYTEST) -q tests/http
+
+format:
+	clang-format-16 -i $(SOURCES)
+
+format-check: deps
+	@clang-format-16 --dry-run -Werror $(SOURCES)
+	@echo "clang-format: clean"
+
+tidy: build
+	clang-tidy-16 -p build/dev --quiet $(filter %.cpp,$(SOURCES))
+
+## Benchmarks (numbers go to bench/README.md).
+bench: deps
+	@cmake --preset release >/dev/null
+	@cmake --build --preset release -j $(JOBS)
+	./bench/run.sh
+
+clean:
+	rm -rf build

@@ -1,0 +1,270 @@
+#!/usr/bin/env bash
+# The performance evidence for the local uploader (numbers go to bench/README.md).
+#
+#   make bench            # builds the release preset, then runs this script
+#   bench/run.sh          # after `cmake --preset release && cmake --build --preset release`
+#
+# 1. Google Benchmark (build/release/bench/imgup_bench): parse + base64-decode of a 4 MB upload
+#    vs OpenSSL's EVP_DecodeBlock, GET /images?limit=50 over 100 000 records (store and router).
+# 2. wrk, same tool and same run for both: imgup `POST /upload` (seed JSON, 200 KB JPEG) vs
+#    nginx WebDAV `PUT` of the same raw JPEG, 8 connections; every request has different bytes.
+# 3. wrk on imgup `GET /images?limit=50` after seeding 100 000 records.
+#
+# Every server is started here on a free loopback port, with its data in a temp dir, and stopped
+# at the end (trap EXIT); the temp dir is removed. Environment knobs (defaults in brackets):
+#   BENCH_DURATION [10s] wrk duration    BENCH_WARMUP [2s] wrk warm-up per server
+#   BENCH_MIN_TIME [0.5] Google Benchmark min time per repetition (s), 3 repetitions, median
+#   BENCH_RECORDS [100000] records for the list benchmarks
+#   BENCH_FILTER [.] Google Benchmark filter; BENCH_SKIP_GBENCH=1 / BENCH_SKIP_WRK=1 skip a part
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${IMGUP_BENCH_BUILD:-$ROOT/build/release}
+IMGUP=$BUILD/imgup
+GBENCH=$BUILD/bench/imgup_bench
+SEED=$BUILD/bench/imgup_bench_seed
+DURATION=${BENCH_DURATION:-10s}
+WARMUP=${BENCH_WARMUP:-2s}
+MIN_TIME=${BENCH_MIN_TIME:-0.5}
+RECORDS=${BENCH_RECORDS:-100000}
+FILTER=${BENCH_FILTER:-.}
+WRK_ARGS=(-t2 -c8 -d"$DURATION" --latency)
+
+for tool in wrk nginx curl python3 sqlite3; do
+  command -v "$tool" >/dev/null || { echo "bench: $tool is missing (scripts/install-deps.sh)" >&2; exit 1; }
+done
+for bin in "$IMGUP" "$GBENCH" "$SEED"; do
+  [ -x "$bin" ] || { echo "bench: $bin is missing: cmake --preset release && cmake --build --preset release" >&2; exit 1; }
+done
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/imgup-bench.XXXXXX")
+PIDS=()
+
+stop_pid() {  # stop_pid PID SIGNAL: signal it, wait up to 10 s, then SIGKILL it and its children
+  local pid=$1 sig=$2 children
+  kill -0 "$pid" 2>/dev/null || return 0
+  children=$(pgrep -P "$pid" || true)  # nginx workers
+  kill "-$sig" "$pid" 2>/dev/null || true
+  for _ in $(seq 100); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    echo "bench: pid $pid did not stop; killing it" >&2
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  wait "$pid" 2>/dev/null || true
+  for child in $children; do kill -KILL "$child" 2>/dev/null || true; done
+}
+
+# run CMD...: runs CMD in the background and waits for it, so that a signal to this script
+# stops it too (cleanup), and so that `set -e` sees its exit status.
+run() {
+  "$@" &
+  local pid=$!
+  PIDS+=("$pid")
+  wait "$pid"
+}
+
+cleanup() {
+  local pid
+  for pid in "${PIDS[@]}"; do stop_pid "$pid" TERM; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# start_imgup DATA_DIR NAME: starts the server, sets IMGUP_PID and IMGUP_URL.
+start_imgup() {
+  local data=$1 name=$2 err="$WORK/$2.stderr" port=""
+  "$IMGUP" serve --host 127.0.0.1 --port 0 --data "$data" >/dev/null 2>"$err" &
+  IMGUP_PID=$!
+  PIDS+=("$IMGUP_PID")
+  for _ in $(seq 1200); do  # start-up fsck over 100 000 records takes a few seconds
+    port=$(sed -n 's#^imgup: listening on http://127\.0\.0\.1:\([0-9]*\).*#\1#p' "$err")
+    [ -n "$port" ] && break
+    kill -0 "$IMGUP_PID" 2>/dev/null || { echo "bench: imgup exited:" >&2; cat "$err" >&2; exit 1; }
+    sleep 0.1
+  done
+  [ -n "$port" ] || { echo "bench: imgup did not start:" >&2; cat "$err" >&2; exit 1; }
+  IMGUP_URL="http://127.0.0.1:$port"
+}
+
+# start_nginx DIR: nginx in the foreground (daemon off) with its own prefix, config, temp paths
+# and log under DIR; WebDAV PUT under /up/ into DIR/www. Sets NGINX_PID and NGINX_URL.
+start_nginx() {
+  local dir=$1 port
+  port=$(free_port)
+  mkdir -p "$dir/www/up" "$dir/logs"
+  local user_line=""
+  [ "$(id -u)" = 0 ] && user_line="user root;"  # the workers write into this root-owned dir
+  cat >"$dir/nginx.conf" <<EOF
+$user_line
+daemon off;
+master_process on;
+worker_processes auto;
+pid $dir/nginx.pid;
+error_log $dir/logs/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path $dir/client_body_temp;
+  proxy_temp_path $dir/proxy_temp;
+  fastcgi_temp_path $dir/fastcgi_temp;
+  uwsgi_temp_path $dir/uwsgi_temp;
+  scgi_temp_path $dir/scgi_temp;
+  client_max_body_size 20m;
+  server {
+    listen 127.0.0.1:$port;
+    root $dir/www;
+    location /up/ {
+      dav_methods PUT;
+      create_full_put_path on;
+      dav_access user:rw;
+    }
+  }
+}
+EOF
+  nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/logs/error.log" 2>>"$dir/logs/stderr" &
+  NGINX_PID=$!
+  PIDS+=("$NGINX_PID")
+  NGINX_URL="http://127.0.0.1:$port"
+  for _ in $(seq 100); do
+    curl -s -o /dev/null "$NGINX_URL/" && return 0
+    kill -0 "$NGINX_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "bench: nginx did not start:" >&2
+  cat "$dir/logs/stderr" "$dir/logs/error.log" >&2 || true
+  exit 1
+}
+
+# field FILE KEY: the value of KEY in the WRK_RESULT line of FILE.
+field() {
+  grep '^WRK_RESULT' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"
+}
+
+echo "== imgup benchmarks, $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo) RAM, kernel $(uname -r)"
+echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "tools: $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2), $(nginx -v 2>&1 | sed 's/.*: //')"
+echo
+
+# ---- 1. Google Benchmark -------------------------------------------------------------------
+if [ "${BENCH_SKIP_GBENCH:-0}" != 1 ]; then
+  echo "== Google Benchmark: $GBENCH (records: $RECORDS)"
+  IMGUP_BENCH_RECORDS=$RECORDS TMPDIR=$WORK run "$GBENCH" --benchmark_min_time="$MIN_TIME" \
+    --benchmark_repetitions=3 --benchmark_report_aggregates_only=true \
+    --benchmark_filter="$FILTER" \
+    --benchmark_out="$WORK/gbench.json" --benchmark_out_format=json
+  echo
+fi
+
+# ---- 2. upload: imgup vs nginx ----------------------------------------------------------------
+if [ "${BENCH_SKIP_WRK:-0}" != 1 ]; then
+  python3 "$ROOT/bench/make_upload_body.py" "$WORK/body"
+  # shellcheck disable=SC1091
+  . "$WORK/body/layout.txt"
+  echo "== upload: ${JPEG_BYTES}-byte JPEG; imgup JSON body ${JSON_BYTES} bytes; wrk ${WRK_ARGS[*]}"
+
+  start_imgup "$WORK/imgup-upload" imgup-upload
+  run wrk "${WRK_ARGS[@]/-d$DURATION/-d$WARMUP}" -s "$ROOT/bench/wrk_upload.lua" "$IMGUP_URL" -- \
+    imgup "$WORK/body/upload.json" "$B64_OFFSET" 1 imgup-warmup >"$WORK/imgup-warmup.txt"
+  run wrk "${WRK_ARGS[@]}" -s "$ROOT/bench/wrk_upload.lua" "$IMGUP_URL" -- \
+    imgup "$WORK/body/upload.json" "$B64_OFFSET" 2 imgup-upload >"$WORK/imgup-upload.txt"
+  cat "$WORK/imgup-upload.txt"
+  newest=$(curl -s "$IMGUP_URL/images?limit=1" |
+    python3 -c 'import json, sys; items = json.load(sys.stdin)["items"]; print(items[0]["id"] if items else "none")')
+  stop_pid "$IMGUP_PID" TERM
+  IMGUP_RECORDS=$(sqlite3 "$WORK/imgup-upload/imgup.db" "SELECT COUNT(*) FROM images")
+  IMGUP_BLOBS=$(find "$WORK/imgup-upload/blobs/originals" -type f | wc -l)
+  IMGUP_201=$(($(field "$WORK/imgup-warmup.txt" status_201) + $(field "$WORK/imgup-upload.txt" status_201)))
+  IMGUP_NON2XX=$(($(field "$WORK/imgup-warmup.txt" non_2xx) + $(field "$WORK/imgup-upload.txt" non_2xx)))
+  IMGUP_DUPS=$(($(field "$WORK/imgup-warmup.txt" status_200) + $(field "$WORK/imgup-upload.txt" status_200)))
+  echo "imgup check: 201 responses (warm-up + run) $IMGUP_201, 200 duplicates $IMGUP_DUPS, non-2xx $IMGUP_NON2XX;" \
+    "records in db $IMGUP_RECORDS, files in blobs/originals $IMGUP_BLOBS; newest via GET /images?limit=1: $newest"
+  echo
+
+  start_nginx "$WORK/nginx"
+  run wrk "${WRK_ARGS[@]/-d$DURATION/-d$WARMUP}" -s "$ROOT/bench/wrk_upload.lua" "$NGINX_URL" -- \
+    nginx "$WORK/body/upload.jpg" "$RAW_OFFSET" 1 nginx-warmup >"$WORK/nginx-warmup.txt"
+  run wrk "${WRK_ARGS[@]}" -s "$ROOT/bench/wrk_upload.lua" "$NGINX_URL" -- \
+    nginx "$WORK/body/upload.jpg" "$RAW_OFFSET" 2 nginx-put >"$WORK/nginx-put.txt"
+  cat "$WORK/nginx-put.txt"
+  stop_pid "$NGINX_PID" TERM
+  NGINX_FILES=$(find "$WORK/nginx/www/up" -type f | wc -l)
+  NGINX_BAD_SIZE=$(find "$WORK/nginx/www/up" -type f ! -size "${JPEG_BYTES}c" | wc -l)
+  NGINX_201=$(($(field "$WORK/nginx-warmup.txt" status_201) + $(field "$WORK/nginx-put.txt" status_201)))
+  NGINX_NON2XX=$(($(field "$WORK/nginx-warmup.txt" non_2xx) + $(field "$WORK/nginx-put.txt" non_2xx)))
+  echo "nginx check: 201 responses (warm-up + run) $NGINX_201, non-2xx $NGINX_NON2XX;" \
+    "files written $NGINX_FILES (of another size: $NGINX_BAD_SIZE)"
+  rm -rf "$WORK/nginx/www" "$WORK/imgup-upload"
+  echo
+
+  # ---- 3. GET /images?limit=50 over RECORDS records ------------------------------------------
+  echo "== list: seeding $RECORDS records through SqliteMetadataStore + FsBlobStore ($SEED)"
+  run "$SEED" "$WORK/imgup-list" "$RECORDS"
+  start_imgup "$WORK/imgup-list" imgup-list
+  items=$(curl -s "$IMGUP_URL/images?limit=50" | python3 -c 'import json, sys; print(len(json.load(sys.stdin)["items"]))')
+  [ "$items" = 50 ] || { echo "bench: GET /images?limit=50 returned $items items" >&2; exit 1; }
+  run wrk "${WRK_ARGS[@]/-d$DURATION/-d$WARMUP}" -s "$ROOT/bench/wrk_get.lua" \
+    "$IMGUP_URL/images?limit=50" -- list-warmup >"$WORK/list-warmup.txt"
+  run wrk "${WRK_ARGS[@]}" -s "$ROOT/bench/wrk_get.lua" "$IMGUP_URL/images?limit=50" -- \
+    imgup-list >"$WORK/imgup-list.txt"
+  cat "$WORK/imgup-list.txt"
+  stop_pid "$IMGUP_PID" TERM
+  LIST_RECORDS=$(sqlite3 "$WORK/imgup-list/imgup.db" "SELECT COUNT(*) FROM images")
+  echo "list check: records in db after the run $LIST_RECORDS, items per page $items," \
+    "non-2xx $(field "$WORK/imgup-list.txt" non_2xx)"
+  echo
+fi
+
+# ---- summary --------------------------------------------------------------------------------
+echo "== summary ($(date -u '+%Y-%m-%d %H:%M UTC'), load average now: $(cut -d' ' -f1-3 /proc/loadavg))"
+if [ -f "$WORK/gbench.json" ]; then
+  python3 - "$WORK/gbench.json" <<'EOF'
+import json, sys
+doc = json.load(open(sys.argv[1]))
+rows = {}
+for b in doc["benchmarks"]:
+    if b.get("aggregate_name") != "median":
+        continue
+    scale = {"ns": 1e-6, "us": 1e-3, "ms": 1.0, "s": 1e3}[b["time_unit"]]
+    rows[b["run_name"]] = (b["real_time"] * scale, b["cpu_time"] * scale)
+print("Google Benchmark (median of 3, wall ms / CPU ms):")
+for name, (wall, cpu) in rows.items():
+    print(f"  {name:<46} {wall:10.3f} {cpu:10.3f}")
+def check(name, limit):
+    if name in rows:
+        wall = rows[name][0]
+        print(f"  target {name}: {wall:.3f} ms <= {limit} ms: {'MET' if wall <= limit else 'NOT MET'}")
+check("BM_ParseUploadRequest/4194304", 10)
+check("BM_SqliteList/first_page/50", 5)
+check("BM_RouterGetImages/first_page/50", 5)
+EOF
+fi
+if [ -f "$WORK/imgup-upload.txt" ]; then
+  printf '\n%-28s %10s %10s %10s %10s %8s\n' "wrk ${WRK_ARGS[*]}" "req/s" "p50 ms" "p99 ms" "max ms" "non-2xx"
+  for f in imgup-upload nginx-put imgup-list; do
+    printf '%-28s %10s %10s %10s %10s %8s\n' "$f" "$(field "$WORK/$f.txt" rps)" \
+      "$(field "$WORK/$f.txt" p50_ms)" "$(field "$WORK/$f.txt" p99_ms)" \
+      "$(field "$WORK/$f.txt" max_ms)" "$(field "$WORK/$f.txt" non_2xx)"
+  done
+  python3 - "$(field "$WORK/imgup-upload.txt" rps)" "$(field "$WORK/nginx-put.txt" rps)" \
+    "$(field "$WORK/imgup-upload.txt" p99_ms)" "$(field "$WORK/imgup-list.txt" p50_ms)" \
+    "$(field "$WORK/imgup-list.txt" p99_ms)" <<'EOF'
+import sys
+imgup, nginx, p99, list_p50, list_p99 = map(float, sys.argv[1:])
+ratio = imgup / nginx
+print(f"\nupload throughput imgup/nginx = {ratio:.2f} (target >= 0.50): {'MET' if ratio >= 0.5 else 'NOT MET'}")
+print(f"upload p99 imgup = {p99:.2f} ms (target <= 20 ms): {'MET' if p99 <= 20 else 'NOT MET'}")
+print(f"GET /images?limit=50 over HTTP p50 = {list_p50:.2f} ms, p99 = {list_p99:.2f} ms "
+      f"(target <= 5 ms at p99): {'MET' if list_p99 <= 5 else 'NOT MET'}")
+EOF
+  echo "checks: imgup 201=$IMGUP_201 records=$IMGUP_RECORDS blobs=$IMGUP_BLOBS duplicates=$IMGUP_DUPS non-2xx=$IMGUP_NON2XX;" \
+    "nginx 201=$NGINX_201 files=$NGINX_FILES non-2xx=$NGINX_NON2XX"
+fi

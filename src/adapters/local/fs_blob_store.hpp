@@ -1,0 +1,64 @@
+#pragma once
+// Blobs as files under one root directory. A Put writes a unique temporary file under
+// root/.tmp/ and rename()s it into place, so readers (and a restart after kill -9) see either
+// the previous object or the whole new one. Keys are validated strictly, so no key can name a
+// path outside the root.
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string_view>
+
+#include "core/ports.hpp"
+
+namespace imgup {
+
+/// Whether `key` is a valid blob key: non-empty, relative, '/'-separated segments of
+/// [A-Za-z0-9._-], no empty, "." or ".." segment, at most 1024 bytes, and not under the
+/// reserved top-level ".tmp".
+bool IsValidBlobKey(std::string_view key);
+
+/// One limit beyond the BlobStore contract: as a file cannot also be a directory, a key cannot
+/// be both an object and a proper prefix of another object's key ("a/b" and "a/b/c"); such a
+/// Put fails with kInvalidArgument "key_conflict". imgup's keys (originals/{owner}/{id},
+/// variants/{owner}/{id}/{name}.webp) never clash.
+class FsBlobStore final : public BlobStore {
+ public:
+  struct Options {
+    /// fsync the file before the rename and its directory after it: the object survives a power
+    /// loss once Put returns. Without it, it survives a process crash (kill -9) but possibly not
+    /// a power loss.
+    bool fsync = false;
+  };
+
+  /// Uses (creating if needed) `root` and root/.tmp. Errors: kUnavailable when the directories
+  /// cannot be created or are not directories.
+  static Result<std::unique_ptr<FsBlobStore>> Open(std::filesystem::path root, Options options);
+
+  Result<void> Put(std::string_view key, std::string_view data,
+                   std::string_view content_type) override;
+  Result<std::string> Get(std::string_view key) override;
+  Result<BlobEntry> Head(std::string_view key) override;
+  Result<void> Delete(std::string_view key) override;
+  Result<std::vector<BlobEntry>> List(std::string_view prefix) override;
+
+  /// Removes the temporary files in root/.tmp last modified before `older_than_ms_epoch`
+  /// (leftovers of writes that died mid-way); returns how many were removed.
+  Result<std::size_t> RemoveTempFiles(std::int64_t older_than_ms_epoch);
+
+  /// The file that holds `key`, for serving it without copying; an empty path when the key is
+  /// invalid. The file may not exist.
+  std::filesystem::path PathFor(std::string_view key) const;
+
+  const std::filesystem::path& root() const { return root_; }
+
+ private:
+  FsBlobStore(std::filesystem::path root, Options options);
+
+  std::filesystem::path root_;
+  std::filesystem::path tmp_dir_;
+  Options options_;
+  std::atomic<std::uint64_t> temp_counter_{0};
+};
+
+}  // namespace imgup

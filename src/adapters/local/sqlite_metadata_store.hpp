@@ -1,0 +1,83 @@
+#pragma once
+// Image records and API keys in one SQLite file (WAL mode).
+//
+// Concurrency: one writer connection behind a mutex (SQLite allows one writer at a time anyway,
+// and BEGIN IMMEDIATE + busy_timeout serialise writers across processes), plus a small pool of
+// reader connections. In WAL mode a reader works on the last committed snapshot, so reads never
+// wait for a slow write, and readers on separate connections run in parallel.
+#include <condition_variable>
+#include <cstddef>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "adapters/local/sqlite.hpp"
+#include "core/ports.hpp"
+
+namespace imgup {
+
+class SqliteMetadataStore final : public MetadataStore, public ApiKeyStore {
+ public:
+  struct Options {
+    /// Reader connections opened at most (lazily). 0 = every read goes through the writer
+    /// connection and its mutex (one connection in all).
+    std::size_t max_readers = 8;
+  };
+
+  /// Opens (creating if needed) the database and applies pending schema migrations.
+  /// Errors: kUnavailable (locked, disk full, I/O), kInternal (not a database, schema newer
+  /// than this program).
+  static Result<std::unique_ptr<SqliteMetadataStore>> Open(const std::filesystem::path& db_file);
+  static Result<std::unique_ptr<SqliteMetadataStore>> Open(const std::filesystem::path& db_file,
+                                                           Options options);
+
+  /// The schema version this program migrates to.
+  static int LatestSchemaVersion();
+
+  ~SqliteMetadataStore() override;
+
+  // MetadataStore
+  Result<void> Insert(const ImageRecord& record) override;
+  Result<ImageRecord> Get(std::string_view owner, std::string_view id) override;
+  Result<ImageRecord> FindBySha256(std::string_view owner, std::string_view sha256) override;
+  Result<ImagePage> List(std::string_view owner, const ListQuery& query) override;
+  Result<ImageRecord> Update(std::string_view owner, std::string_view id,
+                             const ImagePatch& patch) override;
+  Result<void> SaveDerived(const ImageRecord& record) override;
+  Result<void> Remove(std::string_view owner, std::string_view id) override;
+  Result<std::vector<RecordRef>> ListRefs() override;
+
+  // ApiKeyStore
+  Result<void> AddKey(std::string_view name, std::string_view key_sha256_hex,
+                      std::int64_t created_ms) override;
+  Result<std::string> FindByHash(std::string_view key_sha256_hex) override;
+  Result<std::vector<ApiKeyInfo>> ListKeys() override;
+  Result<void> RemoveKey(std::string_view name) override;
+  Result<bool> HasKeys() override;
+
+ private:
+  class ReaderLease;
+
+  SqliteMetadataStore(std::filesystem::path file, Options options, sqlite::Db writer);
+  static Result<sqlite::Db> OpenConnection(const std::filesystem::path& file, bool reader);
+
+  /// A reader connection (or the writer, under its lock, when max_readers == 0).
+  Result<ReaderLease> AcquireReader();
+  void ReleaseReader(std::unique_ptr<sqlite::Db> db);
+
+  std::filesystem::path file_;
+  Options options_;
+
+  std::mutex writer_mutex_;
+  sqlite::Db writer_;
+
+  std::mutex readers_mutex_;
+  std::condition_variable reader_released_;
+  std::vector<std::unique_ptr<sqlite::Db>> idle_readers_;
+  std::size_t open_readers_ = 0;
+};
+
+}  // namespace imgup

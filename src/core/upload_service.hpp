@@ -1,0 +1,81 @@
+#pragma once
+// The use cases: upload an image, read, list, change and delete records, read content. The
+// service knows only the ports; the composition root picks the adapters.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/error.hpp"
+#include "core/image_record.hpp"
+#include "core/ports.hpp"
+
+namespace imgup {
+
+struct UploadLimits {
+  std::uint64_t max_pixels = 100'000'000;  // width * height from the header
+  std::size_t max_tags = 20;
+  std::size_t max_tag_chars = 64;            // Unicode characters
+  std::size_t max_description_chars = 2000;  // Unicode characters
+};
+
+struct UploadRequest {
+  std::string owner;
+  std::string filename;       // as the client sent it (sanitised here)
+  std::string declared_type;  // the client's content type; empty when none was declared
+  std::string bytes;
+  std::vector<std::string> tags;
+  std::string description;
+};
+
+struct UploadOutcome {
+  ImageRecord record;
+  bool duplicate = false;  // the owner already had these bytes: `record` is the existing one
+};
+
+struct Content {
+  std::string bytes;
+  std::string content_type;
+  std::string sha256;    // of `bytes`, for the ETag
+  std::string filename;  // sanitised, for Content-Disposition
+};
+
+/// Storage key of an original: never derived from the client's file name.
+std::string OriginalKey(std::string_view owner, std::string_view id);
+/// Storage key of a derived variant.
+std::string VariantKey(std::string_view owner, std::string_view id, std::string_view name);
+
+/// Checks tags and description against the limits. Errors: kInvalidArgument
+/// ("invalid_field", "field_too_long").
+Result<void> ValidateAnnotations(const std::vector<std::string>& tags,
+                                 const std::string& description, const UploadLimits& limits);
+
+class UploadService {
+ public:
+  UploadService(BlobStore& blobs, MetadataStore& records, Clock& clock, IdGenerator& ids,
+                UploadLimits limits)
+      : blobs_(blobs), records_(records), clock_(clock), ids_(ids), limits_(limits) {}
+
+  /// Validates, stores the bytes (blob first), then records the metadata. The same owner
+  /// uploading the same bytes gets the existing record with duplicate = true. On any error
+  /// nothing is left behind.
+  Result<UploadOutcome> Upload(UploadRequest request);
+
+  Result<ImageRecord> Get(std::string_view owner, std::string_view id);
+  Result<ImagePage> List(std::string_view owner, const ListQuery& query);
+  Result<ImageRecord> Patch(std::string_view owner, std::string_view id, const ImagePatch& patch);
+  /// Removes the record first (so no record ever points at missing bytes), then every blob.
+  Result<void> Delete(std::string_view owner, std::string_view id);
+  /// The bytes of the original or of a variant ("thumb", "medium"). Errors: kNotFound.
+  Result<Content> GetContent(std::string_view owner, std::string_view id, std::string_view variant);
+
+  const UploadLimits& limits() const { return limits_; }
+
+ private:
+  BlobStore& blobs_;
+  MetadataStore& records_;
+  Clock& clock_;
+  IdGenerator& ids_;
+  UploadLimits limits_;
+};
+
+}  // namespace imgup

@@ -1,0 +1,426 @@
+#include "imaging/vips_image_processor.hpp"
+
+#include <malloc.h>
+#include <vips/vips8>
+#include <webp/encode.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cmath>
+#include <cstdint>
+#include <future>
+#include <mutex>
+#include <new>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <utility>
+
+#include "imaging/blurhash.hpp"
+#include "imaging/metadata.hpp"
+#include "imaging/phash.hpp"
+
+namespace imgup {
+namespace {
+
+using vips::VError;
+using vips::VImage;
+using vips::VOption;
+
+constexpr std::uint32_t kMediumEdge = 1024;
+constexpr std::uint32_t kThumbEdge = 256;
+constexpr std::uint32_t kPlaceholderEdge = 32;
+constexpr int kWebpQuality = 80;
+// libwebp's method (libvips' "effort"): 4 is its default; see EncodeWebp and bench/README.md.
+constexpr int kMediumMethod = 4;
+constexpr int kThumbMethod = 4;
+
+enum class LoaderKind : std::size_t { kJpeg, kPng, kWebp, kGif, kHeif, kCount };
+
+// The only loaders that ever see user bytes, by GType name (vips_operation_block_set takes type
+// names, not nicknames). Debian's 8.14 reads PNG with libpng (the spng loader is not built).
+constexpr std::array<const char*, static_cast<std::size_t>(LoaderKind::kCount)> kLoaderTypes = {
+    "VipsForeignLoadJpegBuffer",  "VipsForeignLoadPngBuffer",  "VipsForeignLoadWebpBuffer",
+    "VipsForeignLoadNsgifBuffer", "VipsForeignLoadHeifBuffer",
+};
+
+// Written once under InitVips' call_once, before g_ready is released.
+std::array<bool, static_cast<std::size_t>(LoaderKind::kCount)> g_available{};
+std::atomic<bool> g_ready{false};
+
+std::optional<LoaderKind> LoaderFor(std::string_view format) {
+  if (format == "jpeg") return LoaderKind::kJpeg;
+  if (format == "png") return LoaderKind::kPng;
+  if (format == "webp") return LoaderKind::kWebp;
+  if (format == "gif") return LoaderKind::kGif;
+  if (format == "heif" || format == "avif") return LoaderKind::kHeif;
+  return std::nullopt;
+}
+
+Result<void> StartVips(const char* argv0) {
+  if (VIPS_INIT(argv0 != nullptr ? argv0 : "imgup") != 0) {
+    std::string detail = vips_error_buffer();
+    vips_error_clear();
+    return Fail(ErrorCode::kInternal, "vips_init_failed", "The image library failed to start.",
+                detail);
+  }
+  // Untrusted loaders (ImageMagick, PDF, SVG, ...) never run; then every other loader is blocked
+  // too and only ours are unblocked, so that not even a trusted loader we do not use (TIFF, ...)
+  // is reachable through some generic path.
+  vips_block_untrusted_set(TRUE);
+  vips_operation_block_set("VipsForeignLoad", TRUE);
+  for (std::size_t i = 0; i < kLoaderTypes.size(); ++i) {
+    g_available[i] = g_type_from_name(kLoaderTypes[i]) != 0;
+    if (g_available[i]) vips_operation_block_set(kLoaderTypes[i], FALSE);
+  }
+  // libvips' pipelines run on short-lived worker threads and glibc gives threads new arenas (up
+  // to eight per core), each keeping its freed pages: peak RSS then creeps up by tens of MB over
+  // a few hundred jobs. Two arenas keep it flat and cost nothing measurable (bench/README.md).
+  mallopt(M_ARENA_MAX, 2);
+  // Every upload is decoded once: cached operations would only pin memory (and user bytes).
+  vips_cache_set_max(0);
+  vips_cache_set_max_files(0);
+  // The work is one serial decoder feeding resampling: more than two threads only adds memory.
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  vips_concurrency_set(static_cast<int>(std::min(cores, 2u)));
+  g_ready.store(true, std::memory_order_release);
+  return {};
+}
+
+// A blob over the caller's bytes (no copy). The bytes outlive every image made from it, because
+// all images are local to Process() and the operation cache is off.
+class BorrowedBlob {
+ public:
+  explicit BorrowedBlob(std::string_view bytes)
+      : blob_(vips_blob_new(nullptr, bytes.data(), bytes.size())) {}
+  BorrowedBlob(const BorrowedBlob&) = delete;
+  BorrowedBlob& operator=(const BorrowedBlob&) = delete;
+  ~BorrowedBlob() { vips_area_unref(VIPS_AREA(blob_)); }
+  VipsBlob* get() const { return blob_; }
+
+ private:
+  VipsBlob* blob_;
+};
+
+// Sequential access streams the decode through the pipeline instead of decoding into a temporary
+// whole image. fail_on turns damage into errors instead of grey pixels: for JPEG at "warning",
+// because libjpeg reports corrupt entropy-coded data only as a warning (sharp's default too); the
+// other decoders report damage as errors, and their warnings (libpng's "known incorrect sRGB
+// profile", ...) are common in files that decode perfectly well.
+VOption* LoadOptions(LoaderKind kind) {
+  return VImage::option()
+      ->set("access", VIPS_ACCESS_SEQUENTIAL)
+      ->set("fail_on", kind == LoaderKind::kJpeg ? VIPS_FAIL_ON_WARNING : VIPS_FAIL_ON_ERROR);
+}
+
+VImage Load(LoaderKind kind, VipsBlob* blob, VOption* options) {
+  switch (kind) {
+    case LoaderKind::kJpeg:
+      return VImage::jpegload_buffer(blob, options);
+    case LoaderKind::kPng:
+      return VImage::pngload_buffer(blob, options);
+    case LoaderKind::kWebp:
+      return VImage::webpload_buffer(blob, options);
+    case LoaderKind::kGif:
+      return VImage::gifload_buffer(blob, options);
+    case LoaderKind::kHeif:
+    case LoaderKind::kCount:
+      break;
+  }
+  return VImage::heifload_buffer(blob, options);
+}
+
+struct Size {
+  std::uint32_t width = 0;
+  std::uint32_t height = 0;
+};
+
+// The size that fits `size` inside a square of `edge`, never larger than `size`.
+Size Fit(Size size, std::uint32_t edge) {
+  const std::uint32_t long_edge = std::max(size.width, size.height);
+  if (long_edge <= edge) return size;
+  const double scale = static_cast<double>(edge) / static_cast<double>(long_edge);
+  auto scaled = [&](std::uint32_t v) {
+    return std::max<std::uint32_t>(1, static_cast<std::uint32_t>(std::lround(v * scale)));
+  };
+  if (size.width >= size.height) return {edge, scaled(size.height)};
+  return {scaled(size.width), edge};
+}
+
+// The largest libjpeg DCT scaling (1/2, 1/4, 1/8) that still leaves at least `edge` pixels on the
+// long side: the decoder then does most of the downsizing while it decodes.
+int JpegShrink(Size size, std::uint32_t edge) {
+  const std::uint32_t long_edge = std::max(size.width, size.height);
+  for (int s : {8, 4, 2})
+    if (long_edge >= edge * static_cast<std::uint32_t>(s)) return s;
+  return 1;
+}
+
+// Resamples to exactly `to`; alpha is premultiplied around the resampling so that transparent
+// pixels do not bleed their colour into the edges.
+VImage ResizeTo(const VImage& in, Size to) {
+  if (static_cast<std::uint32_t>(in.width()) == to.width &&
+      static_cast<std::uint32_t>(in.height()) == to.height)
+    return in;
+  const double hscale = static_cast<double>(to.width) / in.width();
+  const double vscale = static_cast<double>(to.height) / in.height();
+  if (!in.has_alpha()) return in.resize(hscale, VImage::option()->set("vscale", vscale));
+  const VipsBandFormat format = in.format();
+  return in.premultiply()
+      .resize(hscale, VImage::option()->set("vscale", vscale))
+      .unpremultiply()
+      .cast(format);
+}
+
+bool StartsWith(std::string_view s, std::string_view prefix) {
+  return s.substr(0, prefix.size()) == prefix;
+}
+
+// 8-bit sRGB with the alpha band (if any) kept: colour-managed when the image carries a profile
+// other than sRGB, a plain colourspace conversion otherwise (grey, 16-bit, ...).
+VImage ToSrgb(VImage img, bool has_profile, std::string_view profile_name) {
+  if (has_profile && !StartsWith(profile_name, "sRGB")) {
+    try {
+      img = img.icc_transform("srgb", VImage::option()
+                                          ->set("embedded", true)
+                                          ->set("intent", VIPS_INTENT_RELATIVE)
+                                          ->set("depth", 8));
+    } catch (const VError&) {
+      // A broken or mismatched profile is not worth refusing the image over: convert without it.
+      vips_error_clear();
+    }
+  }
+  if (img.interpretation() != VIPS_INTERPRETATION_sRGB)
+    img = img.colourspace(VIPS_INTERPRETATION_sRGB);
+  if (img.format() != VIPS_FORMAT_UCHAR) img = img.cast(VIPS_FORMAT_UCHAR);
+  return img;
+}
+
+// libwebp directly rather than webpsave: Debian's libvips 8.14.1 writes an EXIF chunk even with
+// strip=TRUE (tests/unit/imaging checks every variant's chunks). Encoding the pixels ourselves
+// means no metadata can reach a variant, whatever the libvips version. `image` is 8-bit RGB(A)
+// in memory.
+std::string EncodeWebp(const VImage& image, int method) {
+  WebPConfig config;
+  if (WebPConfigInit(&config) == 0) throw std::runtime_error("libwebp version mismatch");
+  config.quality = kWebpQuality;
+  config.method = method;
+  WebPPicture picture;
+  if (WebPPictureInit(&picture) == 0) throw std::runtime_error("libwebp version mismatch");
+  picture.width = image.width();
+  picture.height = image.height();
+  WebPMemoryWriter writer;
+  WebPMemoryWriterInit(&writer);
+  picture.writer = WebPMemoryWrite;
+  picture.custom_ptr = &writer;
+  const auto* pixels = static_cast<const std::uint8_t*>(image.data());
+  const int stride = image.width() * image.bands();
+  const int imported = image.bands() == 4 ? WebPPictureImportRGBA(&picture, pixels, stride)
+                                          : WebPPictureImportRGB(&picture, pixels, stride);
+  const bool ok = imported != 0 && WebPEncode(&config, &picture) != 0;
+  const int error = static_cast<int>(picture.error_code);
+  std::string bytes;
+  if (ok) bytes.assign(reinterpret_cast<const char*>(writer.mem), writer.size);
+  WebPPictureFree(&picture);
+  WebPMemoryWriterClear(&writer);
+  if (!ok) throw std::runtime_error("WebP encoding failed: error " + std::to_string(error));
+  return bytes;
+}
+
+// Packed pixels of an image that is already in memory (copy_memory or a memory sink).
+std::span<const std::uint8_t> Pixels(const VImage& img) {
+  const std::size_t size = static_cast<std::size_t>(img.width()) *
+                           static_cast<std::size_t>(img.height()) *
+                           static_cast<std::size_t>(img.bands()) *
+                           static_cast<std::size_t>(vips_format_sizeof(img.format()));
+  return {static_cast<const std::uint8_t*>(img.data()), size};
+}
+
+std::string_view Blob(const VImage& img, const char* field) {
+  if (img.get_typeof(field) == 0) return {};
+  std::size_t length = 0;
+  const void* data = img.get_blob(field, &length);
+  return {static_cast<const char*>(data), length};
+}
+
+int PageHeight(const VImage& img) { return vips_image_get_page_height(img.get_image()); }
+
+int IntField(const VImage& img, const char* field, int fallback) {
+  if (img.get_typeof(field) == 0) return fallback;
+  return img.get_int(field);
+}
+
+Result<ProcessedImage> TooLarge(std::string detail) {
+  return Fail(ErrorCode::kUnprocessable, "image_too_large",
+              "The image exceeds the allowed size in pixels or frames.", std::move(detail));
+}
+
+Result<ProcessedImage> Run(std::string_view bytes, const SniffResult& sniffed,
+                           const ProcessingLimits& limits, LoaderKind kind) {
+  if (kind == LoaderKind::kGif && !SniffImage(bytes)) {
+    // libnsgif (libvips 8.14) decodes a GIF cut short between or even inside frames without
+    // complaint; the sniffer's walk of every block to the trailer does not let one through.
+    return Fail(ErrorCode::kUnprocessable, "decode_failed", "The image data is corrupt or truncated.",
+                "GIF blocks do not reach the trailer");
+  }
+  const BorrowedBlob blob(bytes);
+  bool decoded = false;
+  try {
+    // 1. The header only: libvips loads lazily, so no pixel has been decoded yet.
+    VImage header = Load(kind, blob.get(), LoadOptions(kind));
+    const Size stored{static_cast<std::uint32_t>(header.width()),
+                      static_cast<std::uint32_t>(PageHeight(header))};
+    const int pages = std::max(1, IntField(header, "n-pages", 1));
+    const bool animated = (kind == LoaderKind::kGif || kind == LoaderKind::kWebp) && pages > 1;
+    if (std::uint64_t{stored.width} * stored.height > limits.max_pixels)
+      return TooLarge(std::to_string(stored.width) + "x" + std::to_string(stored.height));
+    if (animated && static_cast<std::uint32_t>(pages) > limits.max_frames)
+      return TooLarge(std::to_string(pages) + " frames");
+
+    ProcessedImage out;
+    const int orientation = std::clamp(IntField(header, "orientation", 1), 1, 8);
+    const bool transposed = orientation >= 5;
+    out.width = transposed ? stored.height : stored.width;
+    out.height = transposed ? stored.width : stored.height;
+    out.format = sniffed.format;
+    if (kind == LoaderKind::kPng && bytes.size() > 24) {
+      out.bit_depth = static_cast<unsigned char>(bytes[24]);  // IHDR bit depth, 1..16
+    } else {
+      out.bit_depth = header.format() == VIPS_FORMAT_USHORT ? 16 : 8;
+    }
+    out.bands = static_cast<std::uint32_t>(header.bands());
+    out.has_alpha = header.has_alpha();
+    out.animated = animated;
+    out.frame_count = animated ? static_cast<std::uint32_t>(pages) : 1;
+    const std::string_view icc = Blob(header, VIPS_META_ICC_NAME);
+    out.icc_profile = IccDescription(icc);
+    out.exif = ParseExif(Blob(header, VIPS_META_EXIF_NAME), limits.keep_gps);
+
+    // 2. The one decode, shrunk while decoding where the format can (JPEG DCT scaling, libwebp's
+    // scaler); every other step works on the result or something smaller.
+    const Size medium_size = Fit(stored, kMediumEdge);
+    VImage in = header;
+    if (kind == LoaderKind::kJpeg) {
+      if (const int shrink = JpegShrink(stored, kMediumEdge); shrink > 1)
+        in = Load(kind, blob.get(), LoadOptions(kind)->set("shrink", shrink));
+    } else if (kind == LoaderKind::kWebp) {
+      const std::uint32_t shrink = std::max(stored.width, stored.height) / kMediumEdge;
+      if (shrink >= 2 || animated) {
+        VOption* options = LoadOptions(kind);
+        if (shrink >= 2) options->set("scale", 1.0 / shrink);
+        if (animated) options->set("n", -1);
+        in = Load(kind, blob.get(), options);
+      }
+    } else if (kind == LoaderKind::kGif && animated) {
+      in = Load(kind, blob.get(), LoadOptions(kind)->set("n", -1));
+    }
+    const int frame_height = PageHeight(in);
+    VImage frame = animated ? in.crop(0, 0, in.width(), frame_height) : in;
+    bool has_profile = !icc.empty();
+    if (frame.interpretation() == VIPS_INTERPRETATION_CMYK) {
+      // CMYK is resampled in sRGB, not in ink space: convert first, with the file's profile or
+      // libvips' built-in CMYK one.
+      frame = frame.icc_transform("srgb", VImage::option()
+                                              ->set("embedded", true)
+                                              ->set("input_profile", "cmyk")
+                                              ->set("intent", VIPS_INTENT_RELATIVE)
+                                              ->set("depth", 8));
+      has_profile = false;
+    }
+    // Pulling the medium through the pipeline decodes every pixel of the (first) frame: this is
+    // the full validation, and the only time the original's pixels exist, a strip at a time.
+    VImage medium = ResizeTo(frame, medium_size).copy_memory();
+    if (animated && in.height() > frame_height) {
+      // The other frames must decode too; they stream through a sum and are dropped.
+      (void)in.crop(0, frame_height, in.width(), in.height() - frame_height).avg();
+    }
+    decoded = true;
+
+    // 3. Everything else works on the medium, in memory.
+    medium = ToSrgb(medium, has_profile, out.icc_profile);
+    if (orientation != 1) medium = medium.autorot();
+    medium = medium.copy_memory();
+    for (const char* field : {"page-height", "n-pages", "delay", "loop", "gif-delay"})
+      (void)medium.remove(field);
+
+    // Sized from the original, not the medium, so that rounding is the original's.
+    const VImage thumb = ResizeTo(medium, Fit({out.width, out.height}, kThumbEdge)).copy_memory();
+
+    // The medium's encode is the longest step left and needs nothing else: it runs on its own
+    // thread while this one makes the thumb, the placeholder and the hash. (A std::async future
+    // waits in its destructor, so the encoder never outlives `medium`, even on an exception.)
+    auto medium_webp = std::async(std::launch::async, [&medium] {
+      return EncodeWebp(medium, kMediumMethod);
+    });
+    out.variants.push_back({"thumb", EncodeWebp(thumb, kThumbMethod),
+                            static_cast<std::uint32_t>(thumb.width()),
+                            static_cast<std::uint32_t>(thumb.height()), "image/webp"});
+
+    // 4. Placeholder, colour and hash from the thumb.
+    out.dominant_color = DominantColor(Pixels(thumb), thumb.bands());
+    VImage opaque = thumb;
+    if (thumb.has_alpha()) {
+      opaque = thumb.flatten(VImage::option()->set("background", std::vector<double>{255, 255, 255}))
+                   .cast(VIPS_FORMAT_UCHAR);
+    }
+    const VImage tiny =
+        ResizeTo(opaque, Fit({static_cast<std::uint32_t>(opaque.width()),
+                              static_cast<std::uint32_t>(opaque.height())},
+                             kPlaceholderEdge))
+            .copy_memory();
+    out.placeholder = EncodeBlurHash(Pixels(tiny), static_cast<std::uint32_t>(tiny.width()),
+                                     static_cast<std::uint32_t>(tiny.height()),
+                                     static_cast<std::size_t>(tiny.width()) * 3, 4, 3);
+    const VImage grey = ResizeTo(opaque.colourspace(VIPS_INTERPRETATION_B_W).cast(VIPS_FORMAT_UCHAR),
+                                 {kPhashSide, kPhashSide})
+                            .copy_memory();
+    const auto grey_pixels = Pixels(grey);
+    if (grey.bands() != 1 || grey_pixels.size() != kPhashSide * kPhashSide)
+      return Fail(ErrorCode::kInternal, "processing_failed", "The image could not be processed.",
+                  "unexpected hash image shape");
+    out.phash = PerceptualHash(grey_pixels.first<kPhashSide * kPhashSide>());
+    out.variants.push_back({"medium", medium_webp.get(), static_cast<std::uint32_t>(medium.width()),
+                            static_cast<std::uint32_t>(medium.height()), "image/webp"});
+    return out;
+  } catch (const std::bad_alloc&) {
+    vips_error_clear();
+    return Fail(ErrorCode::kInternal, "processing_failed", "The image could not be processed.",
+                "out of memory");
+  } catch (const std::exception& e) {  // VError, EncodeWebp's runtime_error, std::async's
+    vips_error_clear();
+    if (!decoded)
+      return Fail(ErrorCode::kUnprocessable, "decode_failed",
+                  "The image data is corrupt or truncated.", e.what());
+    return Fail(ErrorCode::kInternal, "processing_failed", "The image could not be processed.",
+                e.what());
+  }
+}
+
+}  // namespace
+
+Result<void> VipsImageProcessor::InitVips(const char* argv0) {
+  static std::once_flag once;
+  static Result<void> result;
+  std::call_once(once, [&] { result = StartVips(argv0); });
+  return result;
+}
+
+Result<ProcessedImage> VipsImageProcessor::Process(std::string_view bytes,
+                                                   const SniffResult& sniffed,
+                                                   const ProcessingLimits& limits) {
+  if (!g_ready.load(std::memory_order_acquire))
+    return Fail(ErrorCode::kInternal, "vips_not_initialised", "The image library is not ready.");
+  const auto kind = LoaderFor(sniffed.format);
+  if (!kind || !g_available[static_cast<std::size_t>(*kind)])
+    return Fail(ErrorCode::kUnsupportedMediaType, "unsupported_media_type",
+                "This image type cannot be processed.", "no loader for " + sniffed.format);
+  // The sniffed header already names the size: refuse a bomb before libvips even parses it.
+  if (std::uint64_t{sniffed.width} * sniffed.height > limits.max_pixels)
+    return TooLarge(std::to_string(sniffed.width) + "x" + std::to_string(sniffed.height));
+  return Run(bytes, sniffed, limits, *kind);
+}
+
+}  // namespace imgup

@@ -1,0 +1,27 @@
+#pragma once
+// The ImageProcessor port on libvips (vips8 C++ API): one header read, one shrink-on-load decode,
+// both WebP variants, the placeholder and the perceptual hash from that decode.
+#include <string_view>
+
+#include "core/error.hpp"
+#include "core/image_processor.hpp"
+#include "core/sniff.hpp"
+
+namespace imgup {
+
+class VipsImageProcessor final : public ImageProcessor {
+ public:
+  /// Starts libvips once per process (later calls return the first call's result) and locks it
+  /// down for untrusted bytes: every loader is blocked except the buffer loaders for JPEG, PNG,
+  /// WebP, GIF and HEIF; the operation cache is off (each upload is seen once); at most two
+  /// worker threads per pipeline. Must succeed before Process() is called.
+  /// Errors: kInternal "vips_init_failed".
+  static Result<void> InitVips(const char* argv0);
+
+  /// See ImageProcessor::Process. Also kInternal "vips_not_initialised" when InitVips() has not
+  /// succeeded, and kInternal "processing_failed" when encoding a variant fails.
+  Result<ProcessedImage> Process(std::string_view bytes, const SniffResult& sniffed,
+                                 const ProcessingLimits& limits) override;
+};
+
+}  // namespace imgup

@@ -1,0 +1,127 @@
+"""Fixtures of the black-box HTTP suite.
+
+- `server`: one `imgup serve --port 0` for the whole session on a fresh data dir; stopped with
+  SIGTERM at the end, and its exit code must be 0.
+- `start_server(...)`: more servers (own data dir, extra flags, API keys), stopped the same way.
+- `client` / `make_client(server, key=...)`: a requests.Session whose every response is checked
+  against docs/openapi.json with openapi-core (path and method must exist, the status must be
+  documented, headers and body must match). A mismatch fails the test that saw it.
+
+Environment: IMGUP_BIN (default build/dev/imgup), IMGUP_CORPORA (default ../shared/corpora).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import pytest
+
+from imgup_testkit import (
+    Client,
+    Contract,
+    Server,
+    ServerFactory,
+    imgup_bin,
+    stop_checked,
+    store_state,
+)
+
+
+_CONTRACTS: list[Contract] = []
+
+
+@pytest.fixture(scope="session")
+def contract() -> Contract:
+    c = Contract()
+    _CONTRACTS.append(c)
+    return c
+
+
+def pytest_terminal_summary(terminalreporter):
+    """How many exchanges were checked against docs/openapi.json, and which documented
+    responses no test produced (for information: 500s cannot be provoked from outside)."""
+    for c in _CONTRACTS:
+        documented = {(path, method, int(status))
+                      for path, item in c.doc["paths"].items()
+                      for method, op in item.items() if isinstance(op, dict) and "responses" in op
+                      for status in op["responses"]}
+        missing = sorted(documented - c.seen)
+        terminalreporter.write_line(f"openapi: {c.checked} exchanges checked against {c.path.name}; "
+                                    f"{len(documented) - len(missing)}/{len(documented)} documented responses seen")
+        others = [m for m in missing if m[2] != 500]
+        if others and not terminalreporter.stats.get("deselected"):
+            terminalreporter.write_line("openapi: documented but never seen: " +
+                                        ", ".join(f"{m.upper()} {p} {s}" for p, m, s in others))
+
+
+@pytest.fixture(scope="session")
+def binary() -> Path:
+    path = imgup_bin()
+    if not path.exists():
+        pytest.fail(f"imgup binary not found at {path}: build it with `ninja -C build/dev imgup` "
+                    "or point IMGUP_BIN at one")
+    return path
+
+
+@pytest.fixture(scope="session")
+def server(binary, tmp_path_factory) -> Server:
+    root = tmp_path_factory.mktemp("session")
+    srv = Server(root / "data", log_dir=root).start()
+    yield srv
+    stop_checked(srv, "session server")
+
+
+@pytest.fixture
+def start_server(binary, tmp_path_factory):
+    factory = ServerFactory(tmp_path_factory)
+    yield factory
+    factory.close()
+
+
+@pytest.fixture(scope="module")
+def module_server_factory(binary, tmp_path_factory):
+    """Like start_server, for servers that live as long as the test module."""
+    factory = ServerFactory(tmp_path_factory)
+    yield factory
+    factory.close()
+
+
+@pytest.fixture(scope="module")
+def module_server(module_server_factory):
+    """A server of the test module's own (for tests that need a known set of images)."""
+    return module_server_factory()
+
+
+@pytest.fixture
+def make_client(contract):
+    clients = []
+
+    def make(srv: Server, key: Optional[str] = None, key_style: str = "bearer", keep_alive: bool = False) -> Client:
+        c = Client(srv.url, contract, key=key, key_style=key_style, keep_alive=keep_alive)
+        clients.append(c)
+        return c
+
+    yield make
+    for c in clients:
+        c.close()
+
+
+@pytest.fixture
+def client(server, make_client) -> Client:
+    return make_client(server)
+
+
+@pytest.fixture
+def data_dir(server) -> Path:
+    return server.data_dir
+
+
+@pytest.fixture
+def nothing_left(server):
+    """Snapshot of the session server's store; call the returned function to assert that nothing
+    was added since (no file under blobs/, no row in images)."""
+    from imgup_testkit import assert_nothing_left
+
+    before = store_state(server.data_dir)
+    return lambda: assert_nothing_left(server.data_dir, before)
