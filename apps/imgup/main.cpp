@@ -22,11 +22,13 @@
 #include "core/auth.hpp"
 #include "core/fsck.hpp"
 #include "core/handlers.hpp"
+#include "core/processing_service.hpp"
 #include "core/record_json.hpp"
 #include "core/router.hpp"
 #include "core/sha256.hpp"
 #include "core/ulid.hpp"
 #include "core/upload_service.hpp"
+#include "imaging/vips_image_processor.hpp"
 #include "transport/http/http_server.hpp"
 
 namespace fs = std::filesystem;
@@ -115,6 +117,10 @@ struct ServeOptions {
   std::uint64_t max_pixels = 100'000'000;
   std::size_t threads = 16;
   bool fsync = false;
+  std::size_t workers = 2;  // image processing threads
+  std::uint32_t max_frames = 1000;
+  bool keep_gps = false;
+  std::string failed_originals = "remove";
 };
 
 int Serve(const ServeOptions& options) {
@@ -140,18 +146,6 @@ int Serve(const ServeOptions& options) {
     std::cerr << "imgup: start-up fsck repaired " << FsckJson(startup).dump() << "\n";
   }
 
-  SystemClock clock;
-  UlidGenerator ids;
-  UploadLimits limits;
-  limits.max_pixels = options.max_pixels;
-  UploadService service(*stores.blobs, *stores.records, clock, ids, limits);
-  ApiKeyAuthenticator authenticator(*stores.records);
-  Router router(authenticator);
-  ApiConfig api_config;
-  api_config.max_body_bytes = options.max_body_bytes;
-  api_config.version = kVersion;
-  RegisterApiRoutes(router, service, api_config);
-
   std::mutex log_mutex;
   auto log_line = [&log_mutex](const std::string& line) {
     std::lock_guard<std::mutex> lock(log_mutex);
@@ -159,6 +153,52 @@ int Serve(const ServeOptions& options) {
     std::fputc('\n', stdout);
     std::fflush(stdout);
   };
+
+  // The image pipeline, off the request path: uploads are queued to a bounded worker pool.
+  if (auto vips = VipsImageProcessor::InitVips("imgup"); !vips) Die(vips.error().message);
+  VipsImageProcessor processor;
+  ProcessingPolicy policy;
+  policy.limits.max_pixels = options.max_pixels;
+  policy.limits.max_frames = options.max_frames;
+  policy.limits.keep_gps = options.keep_gps;
+  policy.failed_originals = options.failed_originals == "quarantine"
+                                ? FailedOriginalPolicy::kQuarantine
+                                : FailedOriginalPolicy::kRemove;
+  ProcessingService processing(*stores.blobs, *stores.records, processor, policy);
+  SystemClock clock;
+  WorkerPool workers(options.workers, /*capacity=*/64, [&](const RecordRef& ref) {
+    const auto start = std::chrono::steady_clock::now();
+    auto result = processing.Process(ref.owner, ref.id);
+    const double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    nlohmann::json line = {
+        {"ts", FormatRfc3339(clock.NowMs())},
+        {"level", result ? "info" : "error"},
+        {"msg", "processed"},
+        {"owner", ref.owner},
+        {"id", ref.id},
+        {"duration_ms", static_cast<double>(static_cast<std::int64_t>(ms * 1000)) / 1000}};
+    if (result) {
+      line["status"] = ToString(result->status);
+      if (!result->failure_reason.empty()) line["failure_reason"] = result->failure_reason;
+    } else {
+      line["error"] = result.error().slug;
+      line["error_detail"] = result.error().detail;
+    }
+    log_line(line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  });
+
+  UlidGenerator ids;
+  UploadLimits limits;
+  limits.max_pixels = options.max_pixels;
+  UploadService service(*stores.blobs, *stores.records, clock, ids, limits, &workers);
+  ApiKeyAuthenticator authenticator(*stores.records);
+  Router router(authenticator);
+  ApiConfig api_config;
+  api_config.max_body_bytes = options.max_body_bytes;
+  api_config.version = kVersion;
+  api_config.pending_processing = [&workers] { return workers.Pending(); };
+  RegisterApiRoutes(router, service, api_config);
 
   HttpServerOptions server_options;
   server_options.host = options.host;
@@ -176,9 +216,22 @@ int Serve(const ServeOptions& options) {
               << ", finishing in-flight requests\n";
     server.Stop();
   });
+  // Records a crash left "processing" are queued again, without holding up the server.
+  std::thread requeue([&] {
+    auto pending = stores.records->ListByStatus(ImageStatus::kProcessing, 100'000);
+    if (!pending) return;
+    if (!pending->empty()) {
+      std::cerr << "imgup: resuming " << pending->size() << " image(s) left processing\n";
+    }
+    for (const RecordRef& ref : *pending) {
+      if (!workers.Enqueue(ref)) break;  // shutting down
+    }
+  });
   std::cerr << "imgup: listening on http://" << options.host << ":" << *port << std::endl;
   server.Serve();
   signal_thread.join();
+  workers.Shutdown();
+  requeue.join();
   std::cerr << "imgup: stopped\n";
   return 0;
 }
@@ -407,6 +460,21 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 1024));
   serve_cmd->add_flag("--fsync", serve.fsync, "fsync every blob (survives power loss)")
       ->envname("IMGUP_FSYNC");
+  serve_cmd->add_option("--workers", serve.workers, "Image processing threads")
+      ->envname("IMGUP_WORKERS")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
+  serve_cmd->add_option("--max-frames", serve.max_frames, "Most frames of an animation")
+      ->envname("IMGUP_MAX_FRAMES")
+      ->capture_default_str();
+  serve_cmd->add_flag("--keep-gps", serve.keep_gps, "Keep GPS EXIF in records (owner only)")
+      ->envname("IMGUP_KEEP_GPS");
+  serve_cmd
+      ->add_option("--failed-originals", serve.failed_originals,
+                   "What happens to an original that fails to decode")
+      ->envname("IMGUP_FAILED_ORIGINALS")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"remove", "quarantine"}));
 
   // Client commands
   ClientOptions client;

@@ -11,7 +11,7 @@ namespace {
 
 using OwnerId = std::pair<std::string, std::string>;
 
-/// The (owner, id) a blob belongs to: originals/{owner}/{id} or
+/// The (owner, id) a blob belongs to: originals/{owner}/{id}, quarantine/{owner}/{id} or
 /// variants/{owner}/{id}/{name}. Anything else under those prefixes belongs to no record.
 std::optional<OwnerId> BlobOwner(std::string_view key) {
   std::vector<std::string_view> parts;
@@ -21,7 +21,7 @@ std::optional<OwnerId> BlobOwner(std::string_view key) {
     if (slash == std::string_view::npos) break;
     key.remove_prefix(slash + 1);
   }
-  const bool original = parts.size() == 3 && parts[0] == "originals";
+  const bool original = parts.size() == 3 && (parts[0] == "originals" || parts[0] == "quarantine");
   const bool variant = parts.size() == 4 && parts[0] == "variants";
   if (!original && !variant) return std::nullopt;
   return OwnerId{std::string(parts[1]), std::string(parts[2])};
@@ -35,7 +35,7 @@ Result<FsckReport> RunFsck(BlobStore& blobs, MetadataStore& records, const FsckO
   // blob look orphaned only while it is young (the grace period), and a record look blobless
   // only until the Head check below.
   std::vector<BlobEntry> listed;
-  for (std::string_view prefix : {"originals/", "variants/"}) {
+  for (std::string_view prefix : {"originals/", "quarantine/", "variants/"}) {
     auto entries = blobs.List(prefix);
     if (!entries) return tl::unexpected(std::move(entries.error()));
     listed.insert(listed.end(), std::make_move_iterator(entries->begin()),
@@ -50,6 +50,11 @@ Result<FsckReport> RunFsck(BlobStore& blobs, MetadataStore& records, const FsckO
   FsckReport report;
   std::set<OwnerId> live;
   for (const RecordRef& ref : *refs) {
+    if (ref.key.empty()) {
+      // A failed image whose original was removed by policy: a record that owns no bytes.
+      live.emplace(ref.owner, ref.id);
+      continue;
+    }
     bool present = blob_keys.contains(ref.key);
     if (!present) {
       // Not in the listing: it may have been written since, or live outside originals/.

@@ -362,6 +362,29 @@ Result<HttpResponse> StaticFile(const RouteContext& context, std::string_view na
   return response;
 }
 
+Result<HttpResponse> HandleSimilar(UploadService& service, const RouteContext& context) {
+  constexpr int kDefaultMaxDistance = 10;
+  int max_distance = kDefaultMaxDistance;
+  if (auto text = context.request.Query("max_distance")) {
+    const auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), max_distance);
+    if (ec != std::errc{} || end != text->data() + text->size() || max_distance < 0 ||
+        max_distance > 64) {
+      return BadField("invalid_query", "max_distance must be a whole number from 0 to 64");
+    }
+  }
+  auto limit = ParseLimit(context.request.Query("limit"));
+  if (!limit) return tl::unexpected(limit.error());
+  auto similar = service.FindSimilar(context.owner, context.Param("id"), max_distance, *limit);
+  if (!similar) return tl::unexpected(similar.error());
+  nlohmann::json items = nlohmann::json::array();
+  for (const auto& match : *similar) {
+    nlohmann::json item = RecordToJson(match.record);
+    item["distance"] = match.distance;
+    items.push_back(std::move(item));
+  }
+  return JsonResponse(200, nlohmann::json{{"items", std::move(items)}}.dump());
+}
+
 }  // namespace
 
 Error PayloadTooLarge(std::size_t limit_bytes) {
@@ -425,10 +448,15 @@ void RegisterApiRoutes(Router& router, UploadService& service, const ApiConfig& 
   });
   router.Add("GET", "/images/{id}/content",
              [&service](const RouteContext& c) { return HandleContent(service, c); });
-  const std::string health = nlohmann::json{{"status", "ok"}, {"version", config.version}}.dump();
+  router.Add("GET", "/images/{id}/similar",
+             [&service](const RouteContext& c) { return HandleSimilar(service, c); });
   router.Add(
       "GET", "/health",
-      [health](const RouteContext&) -> Result<HttpResponse> { return JsonResponse(200, health); },
+      [config](const RouteContext&) -> Result<HttpResponse> {
+        nlohmann::json health = {{"status", "ok"}, {"version", config.version}};
+        if (config.pending_processing) health["processing"] = config.pending_processing();
+        return JsonResponse(200, health.dump());
+      },
       /*is_public=*/true);
   router.Add(
       "GET", "/openapi.json",

@@ -1,6 +1,7 @@
 #pragma once
 // The API handlers: each turns a request into one service call and the result into a response.
 #include <cstddef>
+#include <functional>
 #include <string>
 
 #include "core/router.hpp"
@@ -11,6 +12,8 @@ namespace imgup {
 struct ApiConfig {
   std::size_t max_body_bytes = 10 * 1024 * 1024;  // larger bodies get 413
   std::string version = "0.1.0";
+  /// Images queued or being processed right now (reported by GET /health); none when unset.
+  std::function<std::size_t()> pending_processing;
 };
 
 /// Registers every route of the HTTP API (DESIGN.md) on `router`.

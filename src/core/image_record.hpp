@@ -22,6 +22,18 @@ struct VariantInfo {
   std::string key;           // blob key; never sent to clients
 };
 
+/// What the full decode learns about the pixels (zero/empty until the record is processed).
+struct ImageInfo {
+  std::uint32_t bit_depth = 0;  // bits per sample: 8, 16
+  std::uint32_t bands = 0;      // samples per pixel, alpha included
+  bool has_alpha = false;
+  bool animated = false;
+  std::uint32_t frame_count = 0;
+  std::string icc_profile;  // the embedded ICC profile's description, "" when none
+
+  bool Known() const { return bands != 0; }
+};
+
 struct ImageRecord {
   std::string id;                   // ULID: time-sortable, 26 characters
   std::string owner;                // never sent to clients; every query is scoped to it
@@ -41,6 +53,7 @@ struct ImageRecord {
   std::string placeholder;                      // BlurHash ("" = none yet)
   std::string dominant_color;                   // "#rrggbb" ("" = none yet)
   std::string phash;                            // 16 hex digits ("" = none yet)
+  ImageInfo info;                               // from the full decode
   std::vector<std::string> tags;
   std::string description;
 };
@@ -64,6 +77,12 @@ struct ListQuery {
 struct ImagePage {
   std::vector<ImageRecord> items;
   std::optional<std::string> next_before_id;  // set when more records may follow
+};
+
+/// A record's perceptual hash, for near-duplicate search.
+struct PhashEntry {
+  std::string id;
+  std::string phash;
 };
 
 /// Where a record points, for consistency checks (fsck).

@@ -56,13 +56,19 @@ class MetadataStore {
   /// Applies `patch` and returns the updated record. Errors: kNotFound.
   virtual Result<ImageRecord> Update(std::string_view owner, std::string_view id,
                                      const ImagePatch& patch) = 0;
-  /// Replaces the derived fields (status, failure_reason, width, height, format, variants,
-  /// exif_json, placeholder, dominant_color, phash) of an existing record. Errors: kNotFound.
+  /// Replaces the derived fields (status, failure_reason, key, width, height, format, variants,
+  /// exif_json, placeholder, dominant_color, phash, info) of an existing record.
+  /// Errors: kNotFound.
   virtual Result<void> SaveDerived(const ImageRecord& record) = 0;
   /// Deletes the owner's record `id`. Errors: kNotFound.
   virtual Result<void> Remove(std::string_view owner, std::string_view id) = 0;
   /// Every record's owner, id and key, for consistency checks.
   virtual Result<std::vector<RecordRef>> ListRefs() = 0;
+  /// Up to `limit` records (of every owner) in `status`, oldest first: the records a crash left
+  /// in `processing` are picked up again at start-up.
+  virtual Result<std::vector<RecordRef>> ListByStatus(ImageStatus status, std::size_t limit) = 0;
+  /// The owner's records that have a perceptual hash, for near-duplicate search.
+  virtual Result<std::vector<PhashEntry>> ListPhashes(std::string_view owner) = 0;
 };
 
 struct ApiKeyInfo {

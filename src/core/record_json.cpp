@@ -40,6 +40,12 @@ nlohmann::json RecordToJson(const ImageRecord& record) {
       {"phash", optional_string(record.phash)},
       {"tags", record.tags},
       {"description", record.description},
+      {"bit_depth", record.info.Known() ? nlohmann::json(record.info.bit_depth) : nullptr},
+      {"bands", record.info.Known() ? nlohmann::json(record.info.bands) : nullptr},
+      {"has_alpha", record.info.Known() ? nlohmann::json(record.info.has_alpha) : nullptr},
+      {"animated", record.info.Known() ? nlohmann::json(record.info.animated) : nullptr},
+      {"frame_count", record.info.Known() ? nlohmann::json(record.info.frame_count) : nullptr},
+      {"icc_profile", optional_string(record.info.icc_profile)},
       {"urls",
        {{"self", "/images/" + record.id}, {"content", "/images/" + record.id + "/content"}}},
   };

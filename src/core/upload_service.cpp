@@ -1,5 +1,6 @@
 #include "core/upload_service.hpp"
 
+#include <algorithm>
 #include <string>
 
 #include "core/filename.hpp"
@@ -108,7 +109,7 @@ Result<UploadOutcome> UploadService::Upload(UploadRequest request) {
   record.width = sniffed->DisplayWidth();
   record.height = sniffed->DisplayHeight();
   record.sha256 = sha256;
-  record.status = ImageStatus::kReady;
+  record.status = queue_ != nullptr ? ImageStatus::kProcessing : ImageStatus::kReady;
   record.tags = std::move(request.tags);
   record.description = std::move(request.description);
 
@@ -125,6 +126,11 @@ Result<UploadOutcome> UploadService::Upload(UploadRequest request) {
       if (existing) return UploadOutcome{std::move(*existing), true};
     }
     return tl::unexpected(inserted.error());
+  }
+  if (queue_ != nullptr) {
+    // A record that could not be queued (shutting down) stays "processing" and is queued
+    // again at the next start.
+    (void)queue_->Enqueue(RecordRef{record.owner, record.id, record.key});
   }
   return UploadOutcome{std::move(record), false};
 }
@@ -166,6 +172,12 @@ Result<Content> UploadService::GetContent(std::string_view owner, std::string_vi
                                           std::string_view variant) {
   auto record = Get(owner, id);
   if (!record) return tl::unexpected(record.error());
+  if (record->status == ImageStatus::kFailed) {
+    // It failed the full decode: its bytes are never served.
+    return Fail(ErrorCode::kUnprocessable, "image_failed",
+                "Image " + record->id + " failed processing (" + record->failure_reason +
+                    ") and is not served");
+  }
   if (variant.empty() || variant == "original") {
     auto bytes = blobs_.Get(record->key);
     if (!bytes) return tl::unexpected(bytes.error());
@@ -181,6 +193,32 @@ Result<Content> UploadService::GetContent(std::string_view owner, std::string_vi
   if (!bytes) return tl::unexpected(bytes.error());
   std::string digest = Sha256Hex(*bytes);
   return Content{std::move(*bytes), it->second.content_type, std::move(digest), record->filename};
+}
+
+Result<std::vector<UploadService::SimilarImage>> UploadService::FindSimilar(std::string_view owner,
+                                                                            std::string_view id,
+                                                                            int max_distance,
+                                                                            std::size_t limit) {
+  auto record = Get(owner, id);
+  if (!record) return tl::unexpected(record.error());
+  std::vector<SimilarImage> similar;
+  if (record->phash.empty()) return similar;
+  auto hashes = records_.ListPhashes(owner);
+  if (!hashes) return tl::unexpected(hashes.error());
+  std::vector<std::pair<int, std::string>> near;
+  for (const PhashEntry& entry : *hashes) {
+    if (entry.id == record->id) continue;
+    const int distance = PhashDistance(record->phash, entry.phash);
+    if (distance <= max_distance) near.emplace_back(distance, entry.id);
+  }
+  std::sort(near.begin(), near.end());
+  if (near.size() > limit) near.resize(limit);
+  for (auto& [distance, other_id] : near) {
+    auto other = records_.Get(owner, other_id);
+    if (!other) continue;  // deleted meanwhile
+    similar.push_back(SimilarImage{std::move(*other), distance});
+  }
+  return similar;
 }
 
 }  // namespace imgup

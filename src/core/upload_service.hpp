@@ -8,6 +8,7 @@
 #include "core/error.hpp"
 #include "core/image_record.hpp"
 #include "core/ports.hpp"
+#include "core/processing_service.hpp"
 
 namespace imgup {
 
@@ -51,9 +52,16 @@ Result<void> ValidateAnnotations(const std::vector<std::string>& tags,
 
 class UploadService {
  public:
+  /// With a `queue`, new records start "processing" and are queued for the ImageProcessor;
+  /// without one (no pipeline configured) they are "ready" at once.
   UploadService(BlobStore& blobs, MetadataStore& records, Clock& clock, IdGenerator& ids,
-                UploadLimits limits)
-      : blobs_(blobs), records_(records), clock_(clock), ids_(ids), limits_(limits) {}
+                UploadLimits limits, ProcessingQueue* queue = nullptr)
+      : blobs_(blobs),
+        records_(records),
+        clock_(clock),
+        ids_(ids),
+        limits_(limits),
+        queue_(queue) {}
 
   /// Validates, stores the bytes (blob first), then records the metadata. The same owner
   /// uploading the same bytes gets the existing record with duplicate = true. On any error
@@ -68,6 +76,15 @@ class UploadService {
   /// The bytes of the original or of a variant ("thumb", "medium"). Errors: kNotFound.
   Result<Content> GetContent(std::string_view owner, std::string_view id, std::string_view variant);
 
+  struct SimilarImage {
+    ImageRecord record;
+    int distance = 0;  // Hamming distance of the perceptual hashes, 0-64
+  };
+  /// The owner's other images whose perceptual hash is within `max_distance` of this one's,
+  /// nearest first, at most `limit`. Empty while the image has no hash yet.
+  Result<std::vector<SimilarImage>> FindSimilar(std::string_view owner, std::string_view id,
+                                                int max_distance, std::size_t limit);
+
   const UploadLimits& limits() const { return limits_; }
 
  private:
@@ -76,6 +93,7 @@ class UploadService {
   Clock& clock_;
   IdGenerator& ids_;
   UploadLimits limits_;
+  ProcessingQueue* queue_;
 };
 
 }  // namespace imgup

@@ -147,9 +147,7 @@ std::string DominantColor(std::span<const std::uint8_t> pixels, int channels) {
   // Ties go to the first cell in index order, so the answer does not depend on pixel order.
   const Cell& best = *std::max_element(cells.begin(), cells.end(),
                                        [](const Cell& a, const Cell& b) { return a.n < b.n; });
-  auto mean = [&](std::uint64_t sum) {
-    return static_cast<unsigned>((sum + best.n / 2) / best.n);
-  };
+  auto mean = [&](std::uint64_t sum) { return static_cast<unsigned>((sum + best.n / 2) / best.n); };
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out = "#";
   for (const unsigned v : {mean(best.r), mean(best.g), mean(best.b)}) {

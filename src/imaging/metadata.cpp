@@ -182,8 +182,7 @@ class Tiff {
 
   std::optional<std::string> Text(std::uint32_t ifd, std::uint16_t tag) const {
     const auto e = Find(ifd, tag);
-    if (!e || (e->type != kAscii && e->type != kUndefined && e->type != kByte))
-      return std::nullopt;
+    if (!e || (e->type != kAscii && e->type != kUndefined && e->type != kByte)) return std::nullopt;
     return NonEmpty(CleanText(e->data));
   }
 

@@ -2,13 +2,8 @@
 
 #include <algorithm>
 #include <array>
-#include <bit>
 #include <cmath>
 #include <numbers>
-#include <optional>
-#include <string_view>
-
-#include "core/image_processor.hpp"
 
 namespace imgup {
 namespace {
@@ -29,25 +24,6 @@ const std::array<std::array<double, kN>, kK>& DctBasis() {
     return b;
   }();
   return basis;
-}
-
-std::optional<std::uint64_t> ParseHex64(std::string_view hex) {
-  if (hex.size() != 16) return std::nullopt;
-  std::uint64_t v = 0;
-  for (const char c : hex) {
-    unsigned d = 0;
-    if (c >= '0' && c <= '9') {
-      d = static_cast<unsigned>(c - '0');
-    } else if (c >= 'a' && c <= 'f') {
-      d = static_cast<unsigned>(c - 'a' + 10);
-    } else if (c >= 'A' && c <= 'F') {
-      d = static_cast<unsigned>(c - 'A' + 10);
-    } else {
-      return std::nullopt;
-    }
-    v = (v << 4) | d;
-  }
-  return v;
 }
 
 }  // namespace
@@ -84,13 +60,6 @@ std::string PerceptualHash(std::span<const std::uint8_t, kPhashSide * kPhashSide
   std::string out(16, '0');
   for (std::size_t i = 0; i < 16; ++i) out[i] = kHex[(bits >> (60 - 4 * i)) & 0xF];
   return out;
-}
-
-int PhashDistance(std::string_view a, std::string_view b) {
-  const auto x = ParseHex64(a);
-  const auto y = ParseHex64(b);
-  if (!x || !y) return 64;
-  return std::popcount(*x ^ *y);
 }
 
 }  // namespace imgup

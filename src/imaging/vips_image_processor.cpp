@@ -1,7 +1,6 @@
 #include "imaging/vips_image_processor.hpp"
 
 #include <malloc.h>
-#include <vips/vips8>
 #include <webp/encode.h>
 
 #include <algorithm>
@@ -18,6 +17,7 @@
 #include <string>
 #include <thread>
 #include <utility>
+#include <vips/vips8>
 
 #include "imaging/blurhash.hpp"
 #include "imaging/metadata.hpp"
@@ -76,10 +76,12 @@ Result<void> StartVips(const char* argv0) {
     g_available[i] = g_type_from_name(kLoaderTypes[i]) != 0;
     if (g_available[i]) vips_operation_block_set(kLoaderTypes[i], FALSE);
   }
-  // libvips' pipelines run on short-lived worker threads and glibc gives threads new arenas (up
-  // to eight per core), each keeping its freed pages: peak RSS then creeps up by tens of MB over
-  // a few hundred jobs. Two arenas keep it flat and cost nothing measurable (bench/README.md).
-  mallopt(M_ARENA_MAX, 2);
+  // Each decode allocates ~10 MB of region buffers on libvips' worker threads. With glibc's
+  // default of up to eight arenas per core, every arena keeps its own freed copy and peak RSS
+  // creeps from 57 to 66+ MB over a few dozen 12 MP jobs; one arena keeps it at 56 MB with no
+  // measurable cost (per-thread tcaches still serve small allocations without the lock). This
+  // is process-wide: it belongs to whoever embeds libvips, which is this adapter.
+  mallopt(M_ARENA_MAX, 1);
   // Every upload is decoded once: cached operations would only pin memory (and user bytes).
   vips_cache_set_max(0);
   vips_cache_set_max_files(0);
@@ -263,8 +265,8 @@ Result<ProcessedImage> Run(std::string_view bytes, const SniffResult& sniffed,
   if (kind == LoaderKind::kGif && !SniffImage(bytes)) {
     // libnsgif (libvips 8.14) decodes a GIF cut short between or even inside frames without
     // complaint; the sniffer's walk of every block to the trailer does not let one through.
-    return Fail(ErrorCode::kUnprocessable, "decode_failed", "The image data is corrupt or truncated.",
-                "GIF blocks do not reach the trailer");
+    return Fail(ErrorCode::kUnprocessable, "decode_failed",
+                "The image data is corrupt or truncated.", "GIF blocks do not reach the trailer");
   }
   const BorrowedBlob blob(bytes);
   bool decoded = false;
@@ -352,9 +354,8 @@ Result<ProcessedImage> Run(std::string_view bytes, const SniffResult& sniffed,
     // The medium's encode is the longest step left and needs nothing else: it runs on its own
     // thread while this one makes the thumb, the placeholder and the hash. (A std::async future
     // waits in its destructor, so the encoder never outlives `medium`, even on an exception.)
-    auto medium_webp = std::async(std::launch::async, [&medium] {
-      return EncodeWebp(medium, kMediumMethod);
-    });
+    auto medium_webp =
+        std::async(std::launch::async, [&medium] { return EncodeWebp(medium, kMediumMethod); });
     out.variants.push_back({"thumb", EncodeWebp(thumb, kThumbMethod),
                             static_cast<std::uint32_t>(thumb.width()),
                             static_cast<std::uint32_t>(thumb.height()), "image/webp"});
@@ -363,20 +364,21 @@ Result<ProcessedImage> Run(std::string_view bytes, const SniffResult& sniffed,
     out.dominant_color = DominantColor(Pixels(thumb), thumb.bands());
     VImage opaque = thumb;
     if (thumb.has_alpha()) {
-      opaque = thumb.flatten(VImage::option()->set("background", std::vector<double>{255, 255, 255}))
-                   .cast(VIPS_FORMAT_UCHAR);
+      opaque =
+          thumb.flatten(VImage::option()->set("background", std::vector<double>{255, 255, 255}))
+              .cast(VIPS_FORMAT_UCHAR);
     }
-    const VImage tiny =
-        ResizeTo(opaque, Fit({static_cast<std::uint32_t>(opaque.width()),
-                              static_cast<std::uint32_t>(opaque.height())},
-                             kPlaceholderEdge))
-            .copy_memory();
+    const VImage tiny = ResizeTo(opaque, Fit({static_cast<std::uint32_t>(opaque.width()),
+                                              static_cast<std::uint32_t>(opaque.height())},
+                                             kPlaceholderEdge))
+                            .copy_memory();
     out.placeholder = EncodeBlurHash(Pixels(tiny), static_cast<std::uint32_t>(tiny.width()),
                                      static_cast<std::uint32_t>(tiny.height()),
                                      static_cast<std::size_t>(tiny.width()) * 3, 4, 3);
-    const VImage grey = ResizeTo(opaque.colourspace(VIPS_INTERPRETATION_B_W).cast(VIPS_FORMAT_UCHAR),
-                                 {kPhashSide, kPhashSide})
-                            .copy_memory();
+    const VImage grey =
+        ResizeTo(opaque.colourspace(VIPS_INTERPRETATION_B_W).cast(VIPS_FORMAT_UCHAR),
+                 {kPhashSide, kPhashSide})
+            .copy_memory();
     const auto grey_pixels = Pixels(grey);
     if (grey.bands() != 1 || grey_pixels.size() != kPhashSide * kPhashSide)
       return Fail(ErrorCode::kInternal, "processing_failed", "The image could not be processed.",

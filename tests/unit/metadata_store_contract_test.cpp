@@ -85,6 +85,7 @@ ImageRecord WithDerivedFields(ImageRecord r) {
   r.placeholder = "LEHV6nWB2yk8pyo0adR*.7kCMdnj";
   r.dominant_color = "#a1b2c3";
   r.phash = "0123456789abcdef";
+  r.info = ImageInfo{16, 4, true, true, 12, "Display P3"};
   return r;
 }
 
@@ -116,6 +117,12 @@ void ExpectSameRecord(const ImageRecord& actual, const ImageRecord& expected) {
   EXPECT_EQ(actual.placeholder, expected.placeholder);
   EXPECT_EQ(actual.dominant_color, expected.dominant_color);
   EXPECT_EQ(actual.phash, expected.phash);
+  EXPECT_EQ(actual.info.bit_depth, expected.info.bit_depth);
+  EXPECT_EQ(actual.info.bands, expected.info.bands);
+  EXPECT_EQ(actual.info.has_alpha, expected.info.has_alpha);
+  EXPECT_EQ(actual.info.animated, expected.info.animated);
+  EXPECT_EQ(actual.info.frame_count, expected.info.frame_count);
+  EXPECT_EQ(actual.info.icc_profile, expected.info.icc_profile);
   EXPECT_EQ(actual.tags, expected.tags);
   EXPECT_EQ(actual.description, expected.description);
 }
@@ -459,6 +466,39 @@ TYPED_TEST_P(MetadataStoreContractTest, ListRefsCoversEveryOwner) {
   EXPECT_EQ(refs->size(), 3u);
 }
 
+TYPED_TEST_P(MetadataStoreContractTest, ListByStatusFindsOldestFirstAcrossOwners) {
+  for (std::uint64_t i = 1; i <= 5; ++i) {
+    ImageRecord record = MakeRecord(i % 2 ? "alice" : "bob", i);
+    record.status = i == 3 ? ImageStatus::kReady : ImageStatus::kProcessing;
+    this->InsertOrDie(record);
+  }
+  auto processing = this->store_->ListByStatus(ImageStatus::kProcessing, 3);
+  ASSERT_TRUE(processing);
+  std::vector<std::string> ids;
+  for (const auto& ref : *processing) ids.push_back(ref.id);
+  EXPECT_EQ(ids, (std::vector<std::string>{Id(1), Id(2), Id(4)}));
+  EXPECT_EQ((*processing)[1].owner, "bob");
+  // Once processed, a record is no longer listed.
+  ImageRecord done = WithDerivedFields(MakeRecord("alice", 1));
+  ASSERT_TRUE(this->store_->SaveDerived(done));
+  EXPECT_EQ(this->store_->ListByStatus(ImageStatus::kProcessing, 10)->size(), 3u);
+  EXPECT_TRUE(this->store_->ListByStatus(ImageStatus::kFailed, 10)->empty());
+}
+
+TYPED_TEST_P(MetadataStoreContractTest, ListPhashesIsScopedToTheOwner) {
+  this->InsertOrDie(WithDerivedFields(MakeRecord("alice", 1)));
+  this->InsertOrDie(MakeRecord("alice", 2));  // not processed: no hash yet
+  ImageRecord bobs = WithDerivedFields(MakeRecord("bob", 3));
+  bobs.phash = "fedcba9876543210";
+  this->InsertOrDie(bobs);
+  auto alice = this->store_->ListPhashes("alice");
+  ASSERT_TRUE(alice);
+  ASSERT_EQ(alice->size(), 1u);
+  EXPECT_EQ((*alice)[0].id, Id(1));
+  EXPECT_EQ((*alice)[0].phash, "0123456789abcdef");
+  EXPECT_TRUE(this->store_->ListPhashes("carol")->empty());
+}
+
 TYPED_TEST_P(MetadataStoreContractTest, ConcurrentInsertsAndReadsAllSucceed) {
   constexpr int kThreads = 8;
   constexpr int kPerThread = 30;
@@ -521,7 +561,8 @@ REGISTER_TYPED_TEST_SUITE_P(
     ContentCanBeUploadedAgainAfterRemoval, PaginationWalksEveryRecordNewestFirstOnce,
     NextCursorOnlyWhenMoreRecordsFollow, FiltersCombineWithPagination,
     UpdateChangesTagsAndDescription, SaveDerivedReplacesOnlyDerivedFields, RemoveDeletesTheRecord,
-    ListRefsCoversEveryOwner, ConcurrentInsertsAndReadsAllSucceed,
+    ListRefsCoversEveryOwner, ListByStatusFindsOldestFirstAcrossOwners,
+    ListPhashesIsScopedToTheOwner, ConcurrentInsertsAndReadsAllSucceed,
     ConcurrentDuplicateInsertsLetExactlyOneWin);
 
 using MetadataStoreImplementations = ::testing::Types<MemoryRecords, SqliteRecords>;

@@ -37,6 +37,12 @@ class FailingInsertStore final : public MetadataStore {
     return inner_.Remove(o, i);
   }
   Result<std::vector<RecordRef>> ListRefs() override { return inner_.ListRefs(); }
+  Result<std::vector<RecordRef>> ListByStatus(ImageStatus s, std::size_t n) override {
+    return inner_.ListByStatus(s, n);
+  }
+  Result<std::vector<PhashEntry>> ListPhashes(std::string_view o) override {
+    return inner_.ListPhashes(o);
+  }
 
  private:
   MetadataStore& inner_;

@@ -69,13 +69,20 @@ CREATE TABLE api_keys (
   created_ms INTEGER NOT NULL
 );
 )sql"},
+    // What the full decode learns about the pixels (bit depth, bands, alpha, frames, ICC), as
+    // JSON; and the index the start-up scan for records left in 'processing' uses.
+    {2, R"sql(
+ALTER TABLE images ADD COLUMN info_json TEXT NOT NULL DEFAULT '';
+CREATE INDEX images_status_id ON images (status, id);
+)sql"},
 };
 
 // Qualified with the alias "i": every query reads records as "FROM images i".
 constexpr const char* kRecordColumns =
     "i.id, i.owner, i.filename, i.content_type, i.format, i.uploaded_at_ms, i.key, "
     "i.size_bytes, i.width, i.height, i.sha256, i.status, i.failure_reason, i.variants_json, "
-    "i.exif_json, i.placeholder, i.dominant_color, i.phash, i.tags_json, i.description";
+    "i.exif_json, i.placeholder, i.dominant_color, i.phash, i.tags_json, i.description, "
+    "i.info_json";
 
 tl::unexpected<Error> NotFound() {
   return Fail(ErrorCode::kNotFound, "not_found", "No image with this id.");
@@ -102,6 +109,17 @@ std::string VariantsToJson(const std::map<std::string, VariantInfo>& variants) {
                   {"key", variant.key}};
   }
   return json.dump();
+}
+
+std::string InfoToJson(const ImageInfo& info) {
+  if (!info.Known()) return "";
+  return nlohmann::json{{"bit_depth", info.bit_depth},
+                        {"bands", info.bands},
+                        {"has_alpha", info.has_alpha},
+                        {"animated", info.animated},
+                        {"frame_count", info.frame_count},
+                        {"icc_profile", info.icc_profile}}
+      .dump();
 }
 
 std::string TagsToJson(const std::vector<std::string>& tags) { return nlohmann::json(tags).dump(); }
@@ -143,6 +161,15 @@ Result<ImageRecord> ReadRecord(const sqlite::Statement& row) {
         variant.key = value.value("key", std::string());
         record.variants.emplace(name, std::move(variant));
       }
+    }
+    if (const std::string_view text = row.ColumnView(20); !text.empty()) {
+      const auto info = nlohmann::json::parse(text.begin(), text.end());
+      record.info.bit_depth = info.at("bit_depth").get<std::uint32_t>();
+      record.info.bands = info.at("bands").get<std::uint32_t>();
+      record.info.has_alpha = info.at("has_alpha").get<bool>();
+      record.info.animated = info.at("animated").get<bool>();
+      record.info.frame_count = info.at("frame_count").get<std::uint32_t>();
+      record.info.icc_profile = info.at("icc_profile").get<std::string>();
     }
     if (const std::string_view text = row.ColumnView(18); text != "[]") {
       record.tags = nlohmann::json::parse(text.begin(), text.end()).get<std::vector<std::string>>();
@@ -390,15 +417,16 @@ Result<void> SqliteMetadataStore::Insert(const ImageRecord& record) {
     auto insert = writer_.Cached(
         "INSERT INTO images (id, owner, filename, content_type, format, uploaded_at_ms, key, "
         "size_bytes, width, height, sha256, status, failure_reason, variants_json, exif_json, "
-        "placeholder, dominant_color, phash, tags_json, description) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        "placeholder, dominant_color, phash, tags_json, description, info_json) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     if (!insert) return tl::unexpected(std::move(insert.error()));
     auto bound = (*insert)->BindAll(
         record.id, record.owner, record.filename, record.content_type, record.format,
         record.uploaded_at_ms, record.key, record.size_bytes, record.width, record.height,
         record.sha256, ToString(record.status), record.failure_reason,
         VariantsToJson(record.variants), record.exif_json, record.placeholder,
-        record.dominant_color, record.phash, TagsToJson(record.tags), record.description);
+        record.dominant_color, record.phash, TagsToJson(record.tags), record.description,
+        InfoToJson(record.info));
     if (!bound) return bound;
     if (auto ran = (*insert)->Run(); !ran) return ran;
   }
@@ -509,14 +537,15 @@ Result<ImageRecord> SqliteMetadataStore::Update(std::string_view owner, std::str
 Result<void> SqliteMetadataStore::SaveDerived(const ImageRecord& record) {
   std::lock_guard<std::mutex> lock(writer_mutex_);
   auto update = writer_.Cached(
-      "UPDATE images SET status = ?, failure_reason = ?, width = ?, height = ?, format = ?, "
-      "variants_json = ?, exif_json = ?, placeholder = ?, dominant_color = ?, phash = ? "
-      "WHERE id = ? AND owner = ?");
+      "UPDATE images SET status = ?, failure_reason = ?, key = ?, width = ?, height = ?, "
+      "format = ?, variants_json = ?, exif_json = ?, placeholder = ?, dominant_color = ?, "
+      "phash = ?, info_json = ? WHERE id = ? AND owner = ?");
   if (!update) return tl::unexpected(std::move(update.error()));
-  auto bound = (*update)->BindAll(ToString(record.status), record.failure_reason, record.width,
-                                  record.height, record.format, VariantsToJson(record.variants),
-                                  record.exif_json, record.placeholder, record.dominant_color,
-                                  record.phash, record.id, record.owner);
+  auto bound = (*update)->BindAll(ToString(record.status), record.failure_reason, record.key,
+                                  record.width, record.height, record.format,
+                                  VariantsToJson(record.variants), record.exif_json,
+                                  record.placeholder, record.dominant_color, record.phash,
+                                  InfoToJson(record.info), record.id, record.owner);
   if (!bound) return bound;
   if (auto ran = (*update)->Run(); !ran) return ran;
   if (writer_.Changes() == 0) return NotFound();
@@ -532,6 +561,42 @@ Result<void> SqliteMetadataStore::Remove(std::string_view owner, std::string_vie
   if (auto ran = (*remove)->Run(); !ran) return ran;
   if (writer_.Changes() == 0) return NotFound();
   return {};
+}
+
+Result<std::vector<RecordRef>> SqliteMetadataStore::ListByStatus(ImageStatus status,
+                                                                 std::size_t limit) {
+  auto reader = AcquireReader();
+  if (!reader) return tl::unexpected(std::move(reader.error()));
+  auto stmt = reader->db().Cached(
+      "SELECT owner, id, key FROM images WHERE status = ? ORDER BY id LIMIT ?");
+  if (!stmt) return tl::unexpected(std::move(stmt.error()));
+  if (auto bound = (*stmt)->BindAll(ToString(status), static_cast<std::int64_t>(limit)); !bound) {
+    return tl::unexpected(std::move(bound.error()));
+  }
+  std::vector<RecordRef> refs;
+  for (;;) {
+    auto row = (*stmt)->Step();
+    if (!row) return tl::unexpected(std::move(row.error()));
+    if (!*row) return refs;
+    refs.push_back(
+        RecordRef{(*stmt)->ColumnText(0), (*stmt)->ColumnText(1), (*stmt)->ColumnText(2)});
+  }
+}
+
+Result<std::vector<PhashEntry>> SqliteMetadataStore::ListPhashes(std::string_view owner) {
+  auto reader = AcquireReader();
+  if (!reader) return tl::unexpected(std::move(reader.error()));
+  auto stmt = reader->db().Cached(
+      "SELECT id, phash FROM images WHERE owner = ? AND phash != '' ORDER BY id DESC");
+  if (!stmt) return tl::unexpected(std::move(stmt.error()));
+  if (auto bound = (*stmt)->BindAll(owner); !bound) return tl::unexpected(std::move(bound.error()));
+  std::vector<PhashEntry> entries;
+  for (;;) {
+    auto row = (*stmt)->Step();
+    if (!row) return tl::unexpected(std::move(row.error()));
+    if (!*row) return entries;
+    entries.push_back(PhashEntry{(*stmt)->ColumnText(0), (*stmt)->ColumnText(1)});
+  }
 }
 
 Result<std::vector<RecordRef>> SqliteMetadataStore::ListRefs() {

@@ -48,6 +48,8 @@ class SqliteMetadataStore final : public MetadataStore, public ApiKeyStore {
                              const ImagePatch& patch) override;
   Result<void> SaveDerived(const ImageRecord& record) override;
   Result<void> Remove(std::string_view owner, std::string_view id) override;
+  Result<std::vector<RecordRef>> ListByStatus(ImageStatus status, std::size_t limit) override;
+  Result<std::vector<PhashEntry>> ListPhashes(std::string_view owner) override;
   Result<std::vector<RecordRef>> ListRefs() override;
 
   // ApiKeyStore

@@ -1,198 +1,682 @@
 #include "transport/http/http_server.hpp"
 
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/bind_handler.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/serializer.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
 #include <chrono>
-
-#include <httplib.h>
+#include <cstdint>
+#include <exception>
+#include <limits>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "core/handlers.hpp"
+#include "core/record_json.hpp"
 #include "core/request_log.hpp"
 
 namespace imgup {
 
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = boost::asio::ip::tcp;
+using SteadyClock = std::chrono::steady_clock;
+using ErrorCodeT = boost::system::error_code;
+
+namespace http_detail {
+
+class Connection;
+
+/// Everything the server shares with its connections. Outlives them: Serve() returns only when
+/// the io_context ran out of work, that is when every connection is gone.
+struct ServerCore {
+  ServerCore(const Router& router_in, HttpServerOptions options_in, Clock& clock_in,
+             IdGenerator& ids_in, std::function<void(const std::string&)> log_line_in)
+      : router(router_in),
+        options(std::move(options_in)),
+        clock(clock_in),
+        ids(ids_in),
+        log_line(std::move(log_line_in)) {}
+
+  const Router& router;
+  const HttpServerOptions options;
+  Clock& clock;
+  IdGenerator& ids;
+  const std::function<void(const std::string&)> log_line;
+
+  asio::io_context ioc;
+  // The acceptor, its retry timer and `accept_paused` live on this strand.
+  asio::strand<asio::io_context::executor_type> accept_strand = asio::make_strand(ioc);
+  tcp::acceptor acceptor{accept_strand};
+  asio::steady_timer accept_retry{accept_strand};
+  bool accept_paused = false;
+  std::optional<asio::thread_pool> workers;  // exists while Serve() runs
+  std::atomic<bool> stopping{false};
+
+  std::mutex mutex;  // guards `connections`
+  std::unordered_map<Connection*, std::weak_ptr<Connection>> connections;
+
+  void Run();
+  void DoAccept();
+  void OnAccept(const ErrorCodeT& ec, tcp::socket socket);
+  void StopOnStrand();
+  void Forget(Connection* connection);
+  void LogError(std::string_view what) noexcept;
+  void LogRequest(const HttpRequest& request, const HttpResponse& response,
+                  SteadyClock::time_point start) noexcept;
+};
+
 namespace {
 
-HttpRequest ToRequest(const httplib::Request& in, std::string request_id) {
+std::string_view View(beast::string_view text) { return {text.data(), text.size()}; }
+
+bool IsHttpError(const ErrorCodeT& ec) {
+  return ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category();
+}
+
+/// "/a%20b?x=1" → path "/a b" and query [("x", "1")]. An absolute-form target keeps its path.
+void SplitTarget(std::string_view target, HttpRequest& out) {
+  for (std::string_view scheme : {"http://", "https://"}) {
+    if (target.size() >= scheme.size() && AsciiLower(target.substr(0, scheme.size())) == scheme) {
+      const std::string_view rest = target.substr(scheme.size());
+      const std::size_t slash = rest.find_first_of("/?");
+      target = slash == std::string_view::npos ? std::string_view("/") : rest.substr(slash);
+      if (!target.empty() && target.front() == '?') {
+        out.path = "/";
+        out.query = ParseQueryString(target.substr(1));
+        return;
+      }
+      break;
+    }
+  }
+  const std::size_t question = target.find('?');
+  const std::string_view raw_path = target.substr(0, question);
+  // A malformed escape is kept verbatim: such a path matches no route and gets 404.
+  std::optional<std::string> decoded = PercentDecode(raw_path, /*plus_is_space=*/false);
+  out.path = decoded ? std::move(*decoded) : std::string(raw_path);
+  if (question != std::string_view::npos) out.query = ParseQueryString(target.substr(question + 1));
+}
+
+/// What a request line and header give; the body is added once it has been read.
+HttpRequest ToRequest(const bhttp::request<bhttp::string_body>& in, const std::string& remote,
+                      std::string request_id) {
   HttpRequest out;
-  out.method = in.method;
-  out.path = in.path;
-  for (const auto& [key, value] : in.params) out.query.emplace_back(key, value);
-  for (const auto& [key, value] : in.headers) out.headers.emplace_back(AsciiLower(key), value);
-  out.remote_addr = in.remote_addr;
+  const std::string_view method = View(in.method_string());
+  out.method.reserve(method.size());
+  for (char c : method) {
+    out.method.push_back(c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c);
+  }
+  SplitTarget(View(in.target()), out);
+  for (const auto& field : in) {
+    out.headers.emplace_back(AsciiLower(View(field.name_string())),
+                             std::string(View(field.value())));
+  }
+  out.remote_addr = remote;
   out.request_id = std::move(request_id);
   return out;
 }
 
-void WriteResponse(const HttpResponse& in, httplib::Response& out) {
-  out.status = in.status;
-  std::string content_type;
-  for (const auto& [key, value] : in.headers) {
-    if (AsciiLower(key) == "content-type") {
-      content_type = value;
-    } else {
-      out.set_header(key, value);
+HttpResponse InternalError(const HttpRequest& request, std::string what) {
+  HttpResponse response = ProblemResponse(
+      Error{ErrorCode::kInternal, "internal", "An internal error occurred.", std::move(what)},
+      request.request_id);
+  response.route = request.path;
+  return response;
+}
+
+/// The Beast message for `in`. The transport owns Content-Length, Transfer-Encoding and
+/// Connection; HEAD gets the headers of GET without the body, 204 and 304 never have one.
+bhttp::response<bhttp::string_body> ToBeast(const HttpResponse& in, bool head) {
+  bhttp::response<bhttp::string_body> out;
+  out.version(11);
+  out.result(static_cast<unsigned>(in.status));
+  bool has_type = false;
+  for (const auto& [name, value] : in.headers) {
+    const std::string lower = AsciiLower(name);
+    if (lower == "content-length" || lower == "transfer-encoding" || lower == "connection") {
+      continue;
     }
+    if (lower == "content-type") has_type = true;
+    out.insert(name, value);
   }
-  if (in.status != 204 && in.status != 304) {
-    out.set_content(in.body, content_type.empty() ? "application/octet-stream" : content_type);
-  }
+  if (in.status == 204 || in.status == 304 || (in.status >= 100 && in.status < 200)) return out;
+  if (!has_type) out.set(bhttp::field::content_type, "application/octet-stream");
+  out.content_length(in.body.size());
+  if (!head) out.body() = in.body;
+  return out;
+}
+
+bool WantsClose(const HttpResponse& response) {
+  return AsciiLower(response.Header("Connection")) == "close";
 }
 
 }  // namespace
 
+/// One client connection. Every member is used on the connection's strand, except `request_`
+/// and `response_`, which the worker running the handler owns between Handle() and Respond().
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(ServerCore& server, tcp::socket socket)
+      : server_(server), options_(server.options), stream_(std::move(socket)) {
+    ErrorCodeT ec;
+    const tcp::endpoint peer = stream_.socket().remote_endpoint(ec);
+    if (!ec) remote_ = peer.address().to_string();
+    stream_.socket().set_option(tcp::no_delay(true), ec);
+  }
+  ~Connection() { server_.Forget(this); }
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  asio::any_io_executor executor() { return stream_.get_executor(); }
+
+  void Start() { WaitForRequest(std::chrono::seconds(options_.header_timeout_s)); }
+
+  /// Graceful stop: an idle connection closes now; one with a request finishes it first.
+  void OnStop() {
+    if (state_ == State::kIdle) Close();
+  }
+
+ private:
+  enum class State { kIdle, kReading, kHandling, kWriting, kLingering, kClosed };
+
+  // --- waiting for a request -------------------------------------------------------------
+
+  void WaitForRequest(SteadyClock::duration timeout) {
+    if (state_ == State::kClosed) return;
+    state_ = State::kIdle;
+    if (server_.stopping.load()) return Close();
+    if (buffer_.size() > 0) return BeginRequest();  // pipelined
+    stream_.expires_after(timeout);
+    stream_.async_read_some(
+        buffer_.prepare(kFirstRead),
+        beast::bind_front_handler(&Connection::OnFirstBytes, shared_from_this()));
+  }
+
+  void OnFirstBytes(const ErrorCodeT& ec, std::size_t n) {
+    buffer_.commit(n);
+    if (state_ == State::kClosed) return;
+    if (ec) return Close();  // EOF, the idle timeout, or closed by Stop()
+    BeginRequest();
+  }
+
+  // --- reading a request -----------------------------------------------------------------
+
+  void BeginRequest() {
+    state_ = State::kReading;
+    start_ = SteadyClock::now();
+    deadline_ = start_ + std::chrono::seconds(options_.request_timeout_s);
+    head_ = false;
+    close_after_ = false;
+    request_ = HttpRequest{};
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(
+        options_.header_limit_bytes, std::numeric_limits<std::uint32_t>::max())));
+    // The declared length is checked by OnHeader, so that it can answer 413 itself. (An empty
+    // optional here would make Beast 1.74 refuse every body.)
+    parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
+    stream_.expires_at(
+        std::min(start_ + std::chrono::seconds(options_.header_timeout_s), deadline_));
+    bhttp::async_read_header(stream_, buffer_, *parser_,
+                             beast::bind_front_handler(&Connection::OnHeader, shared_from_this()));
+  }
+
+  void OnHeader(const ErrorCodeT& ec, std::size_t /*bytes*/) {
+    if (state_ == State::kClosed) return;
+    if (ec == bhttp::error::header_limit) return Refuse(HeadersTooLarge(), 431);
+    if (ec == bhttp::error::end_of_stream) return Close();
+    if (ec && IsHttpError(ec)) return Refuse(InvalidRequest(ec));
+    if (ec) return Close();  // timeout, reset
+
+    const auto& message = parser_->get();
+    request_ = ToRequest(message, remote_, server_.ids.NewId(server_.clock.NowMs()));
+    head_ = request_.method == "HEAD";
+
+    const boost::optional<std::uint64_t> length = parser_->content_length();
+    if (length && *length > options_.max_body_bytes)
+      return Refuse(PayloadTooLarge(options_.max_body_bytes));
+    // Beast counts a chunked body down from this as it arrives: 413 once the limit is crossed.
+    parser_->body_limit(options_.max_body_bytes);
+
+    if (!parser_->is_done() && message.version() >= 11) {
+      if (AsciiLower(View(message[bhttp::field::expect])) == "100-continue") {
+        static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+        stream_.expires_after(std::chrono::seconds(options_.write_timeout_s));
+        asio::async_write(
+            stream_, asio::buffer(kContinue.data(), kContinue.size()),
+            beast::bind_front_handler(&Connection::OnContinueSent, shared_from_this()));
+        return;
+      }
+    }
+    ReadBody();
+  }
+
+  void OnContinueSent(const ErrorCodeT& ec, std::size_t /*bytes*/) {
+    if (state_ == State::kClosed) return;
+    if (ec) return Close();
+    ReadBody();
+  }
+
+  void ReadBody() {
+    if (parser_->is_done()) return Handle();
+    stream_.expires_at(
+        std::min(SteadyClock::now() + std::chrono::seconds(options_.read_timeout_s), deadline_));
+    bhttp::async_read_some(stream_, buffer_, *parser_,
+                           beast::bind_front_handler(&Connection::OnBody, shared_from_this()));
+  }
+
+  void OnBody(const ErrorCodeT& ec, std::size_t /*bytes*/) {
+    if (state_ == State::kClosed) return;
+    if (ec == bhttp::error::body_limit) return Refuse(PayloadTooLarge(options_.max_body_bytes));
+    if (ec && IsHttpError(ec)) return Refuse(InvalidRequest(ec));
+    if (ec) return Close();
+    ReadBody();
+  }
+
+  // --- answering -------------------------------------------------------------------------
+
+  /// Runs the router on a worker: handlers may block, connections must not wait for them.
+  void Handle() {
+    state_ = State::kHandling;
+    stream_.expires_never();
+    request_.body = std::move(parser_->get().body());
+    keep_alive_ = parser_->keep_alive();
+    http10_ = parser_->get().version() < 11;
+    parser_.reset();
+    asio::post(*server_.workers,
+               [self = shared_from_this(), work = asio::make_work_guard(server_.ioc)]() mutable {
+                 self->RunHandler();
+                 // Back to the strand; the guard keeps Serve() running until the answer is written.
+                 asio::post(self->executor(), [self, guard = std::move(work)] { self->Respond(); });
+               });
+  }
+
+  void RunHandler() noexcept {
+    HttpResponse response;
+    try {
+      try {
+        response = server_.router.Dispatch(request_);
+      } catch (const std::exception& e) {
+        response = InternalError(request_, e.what());
+      } catch (...) {
+        response = InternalError(request_, "unknown exception");
+      }
+      response.SetHeader("X-Request-Id", request_.request_id);
+      close_after_ = WantsClose(response);
+      response_.emplace(ToBeast(response, head_));
+    } catch (const std::exception& e) {  // e.g. out of memory while copying the response
+      response = InternalError(request_, e.what());
+      response.SetHeader("X-Request-Id", request_.request_id);
+      close_after_ = true;
+      try {
+        response_.emplace(ToBeast(response, head_));
+      } catch (...) {
+        response_.reset();
+      }
+    }
+    server_.LogRequest(request_, response, start_);
+  }
+
+  void Respond() {
+    if (state_ == State::kClosed) return;
+    if (!response_) return Close();
+    const bool keep = keep_alive_ && !close_after_ && !server_.stopping.load();
+    close_after_ = !keep;
+    response_->keep_alive(keep);
+    if (keep && http10_) response_->set(bhttp::field::connection, "keep-alive");
+    linger_ = false;
+    Write();
+  }
+
+  /// An answer given before the request was read completely (413, 400, 431): the connection
+  /// closes after it, and the rest of the request is drained so that the client sees it.
+  void Refuse(const Error& error, int status = 0) {
+    if (request_.request_id.empty()) {
+      // The header did not parse: log what there is of the request line.
+      if (parser_) {
+        const auto& message = parser_->get();
+        request_.method = std::string(View(message.method_string()));
+        if (!message.target().empty()) SplitTarget(View(message.target()), request_);
+      }
+      request_.remote_addr = remote_;
+      request_.request_id = server_.ids.NewId(server_.clock.NowMs());
+    }
+    HttpResponse response = ProblemResponse(error, request_.request_id);
+    if (status != 0) {
+      // No ErrorCode maps to this status (431): adjust the response and the problem.
+      response.status = status;
+      nlohmann::json problem = nlohmann::json::parse(response.body, nullptr, false);
+      if (problem.is_object()) {
+        problem["status"] = status;
+        if (status == 431) problem["title"] = "Request Header Fields Too Large";
+        response.body = problem.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      }
+    }
+    response.SetHeader("X-Request-Id", request_.request_id);
+    response.route = request_.path;
+    server_.LogRequest(request_, response, start_);
+    parser_.reset();
+    response_.emplace(ToBeast(response, /*head=*/false));
+    response_->keep_alive(false);
+    close_after_ = true;
+    linger_ = true;
+    Write();
+  }
+
+  void Write() {
+    state_ = State::kWriting;
+    serializer_.emplace(*response_);
+    WriteSome();
+  }
+
+  void WriteSome() {
+    stream_.expires_after(std::chrono::seconds(options_.write_timeout_s));
+    bhttp::async_write_some(stream_, *serializer_,
+                            beast::bind_front_handler(&Connection::OnWritten, shared_from_this()));
+  }
+
+  void OnWritten(const ErrorCodeT& ec, std::size_t /*bytes*/) {
+    if (state_ == State::kClosed) return;
+    if (ec) return Close();
+    if (!serializer_->is_done()) return WriteSome();
+    serializer_.reset();
+    response_.reset();
+    request_ = HttpRequest{};
+    if (close_after_) {
+      // Unread bytes (a body refused early, pipelined requests) would turn close() into a
+      // reset that can destroy the answer on its way: drain them first.
+      if (linger_ || buffer_.size() > 0) return Linger();
+      return ShutdownAndClose();
+    }
+    WaitForRequest(std::chrono::seconds(options_.keep_alive_timeout_s));
+  }
+
+  // --- closing ---------------------------------------------------------------------------
+
+  void Linger() {
+    state_ = State::kLingering;
+    buffer_.consume(buffer_.size());
+    ErrorCodeT ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    linger_deadline_ = SteadyClock::now() + std::chrono::milliseconds(options_.linger_timeout_ms);
+    linger_bytes_ = 0;
+    drain_.resize(kDrainChunk);
+    DrainSome();
+  }
+
+  void DrainSome() {
+    stream_.expires_at(linger_deadline_);
+    stream_.async_read_some(asio::buffer(drain_),
+                            beast::bind_front_handler(&Connection::OnDrained, shared_from_this()));
+  }
+
+  void OnDrained(const ErrorCodeT& ec, std::size_t n) {
+    if (state_ == State::kClosed) return;
+    linger_bytes_ += n;
+    if (ec || linger_bytes_ >= options_.linger_max_bytes) return Close();
+    DrainSome();
+  }
+
+  void ShutdownAndClose() {
+    ErrorCodeT ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    Close();
+  }
+
+  void Close() {
+    if (state_ == State::kClosed) return;
+    state_ = State::kClosed;
+    stream_.close();
+  }
+
+  // --- early answers ---------------------------------------------------------------------
+
+  Error HeadersTooLarge() const {
+    return Error{ErrorCode::kInvalidArgument,
+                 "headers_too_large",
+                 "The request line and header fields are larger than the limit of " +
+                     std::to_string(options_.header_limit_bytes) + " bytes",
+                 {}};
+  }
+
+  static Error InvalidRequest(const ErrorCodeT& ec) {
+    return Error{ErrorCode::kInvalidArgument, "invalid_request",
+                 "The request is not valid HTTP/1.1: " + ec.message(), ec.message()};
+  }
+
+  static constexpr std::size_t kFirstRead = 8 * 1024;
+  static constexpr std::size_t kDrainChunk = 64 * 1024;
+
+  ServerCore& server_;
+  const HttpServerOptions& options_;
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::string remote_;
+  State state_ = State::kIdle;
+
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  HttpRequest request_;
+  std::optional<bhttp::response<bhttp::string_body>> response_;
+  std::optional<bhttp::response_serializer<bhttp::string_body>> serializer_;
+  SteadyClock::time_point start_;
+  SteadyClock::time_point deadline_;
+  bool head_ = false;
+  bool http10_ = false;
+  bool keep_alive_ = false;
+  bool close_after_ = false;
+  bool linger_ = false;
+
+  SteadyClock::time_point linger_deadline_;
+  std::size_t linger_bytes_ = 0;
+  std::vector<char> drain_;
+};
+
+void ServerCore::Run() {
+  for (;;) {
+    try {
+      ioc.run();
+      return;
+    } catch (const std::exception& e) {
+      LogError(std::string("http: ") + e.what());
+    } catch (...) {
+      LogError("http: unknown exception");
+    }
+  }
+}
+
+void ServerCore::DoAccept() {
+  if (stopping.load() || !acceptor.is_open()) return;
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (connections.size() >= options.max_connections) {
+      accept_paused = true;  // Forget() resumes
+      return;
+    }
+  }
+  acceptor.async_accept(asio::make_strand(ioc), [this](const ErrorCodeT& ec, tcp::socket socket) {
+    OnAccept(ec, std::move(socket));
+  });
+}
+
+void ServerCore::OnAccept(const ErrorCodeT& ec, tcp::socket socket) {
+  if (ec == asio::error::operation_aborted || stopping.load()) {
+    ErrorCodeT ignored;
+    socket.close(ignored);
+    return;
+  }
+  if (ec) {
+    // Out of descriptors and the like: try again shortly rather than spin.
+    LogError("http: accept failed: " + ec.message());
+    accept_retry.expires_after(std::chrono::milliseconds(100));
+    accept_retry.async_wait([this](const ErrorCodeT& wait_ec) {
+      if (!wait_ec) DoAccept();
+    });
+    return;
+  }
+  auto connection = std::make_shared<Connection>(*this, std::move(socket));
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    connections.emplace(connection.get(), connection);
+  }
+  asio::dispatch(connection->executor(), [connection] { connection->Start(); });
+  DoAccept();
+}
+
+void ServerCore::StopOnStrand() {
+  ErrorCodeT ignored;
+  acceptor.close(ignored);
+  accept_retry.cancel();
+  std::vector<std::shared_ptr<Connection>> open;
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    for (auto& [raw, weak] : connections) {
+      if (auto connection = weak.lock()) open.push_back(std::move(connection));
+    }
+  }
+  for (auto& connection : open) {
+    asio::post(connection->executor(), [connection] { connection->OnStop(); });
+  }
+}
+
+void ServerCore::Forget(Connection* connection) {
+  bool resume = false;
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    connections.erase(connection);
+    resume = connections.size() < options.max_connections;
+  }
+  if (resume && !stopping.load()) {
+    asio::post(accept_strand, [this] {
+      if (accept_paused) {
+        accept_paused = false;
+        DoAccept();
+      }
+    });
+  }
+}
+
+void ServerCore::LogError(std::string_view what) noexcept {
+  try {
+    nlohmann::json line = {
+        {"ts", FormatRfc3339(clock.NowMs())}, {"level", "error"}, {"msg", std::string(what)}};
+    log_line(line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  } catch (...) {
+  }
+}
+
+void ServerCore::LogRequest(const HttpRequest& request, const HttpResponse& response,
+                            SteadyClock::time_point start) noexcept {
+  try {
+    const double ms = std::chrono::duration<double, std::milli>(SteadyClock::now() - start).count();
+    log_line(FormatRequestLog(clock.NowMs(), request, response, ms));
+  } catch (...) {
+  }
+}
+
+}  // namespace http_detail
+
 HttpServer::HttpServer(const Router& router, HttpServerOptions options, Clock& clock,
                        IdGenerator& ids, std::function<void(const std::string&)> log_line)
-    : router_(router),
-      options_(std::move(options)),
-      clock_(clock),
-      ids_(ids),
-      log_line_(std::move(log_line)),
-      server_(std::make_unique<httplib::Server>()) {
-  httplib::Server& server = *server_;
-  const std::size_t threads = options_.threads;
-  server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-  server.set_read_timeout(options_.read_timeout_s, 0);
-  server.set_write_timeout(options_.write_timeout_s, 0);
-  server.set_keep_alive_timeout(options_.keep_alive_timeout_s);
-  server.set_payload_max_length(options_.max_body_bytes);
-
-  // Answers one request through the router and logs it.
-  auto answer = [this](HttpRequest& request, httplib::Response& res,
-                       std::chrono::steady_clock::time_point start) {
-    HttpResponse response = router_.Dispatch(request);
-    response.SetHeader("X-Request-Id", request.request_id);
-    WriteResponse(response, res);
-    const double ms =
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
-            .count();
-    log_line_(FormatRequestLog(clock_.NowMs(), request, response, ms));
-  };
-
-  // A 413 for a body that will not be read; the connection is closed after it.
-  auto too_large = [this](HttpRequest& request, httplib::Response& res,
-                          std::chrono::steady_clock::time_point start) {
-    HttpResponse response = ProblemResponse(PayloadTooLarge(options_.max_body_bytes),
-                                            request.request_id);
-    response.route = request.path;
-    response.SetHeader("X-Request-Id", request.request_id);
-    response.SetHeader("Connection", "close");
-    WriteResponse(response, res);
-    const double ms =
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
-            .count();
-    log_line_(FormatRequestLog(clock_.NowMs(), request, response, ms));
-  };
-
-  auto declared_too_large = [this](const httplib::Request& req) {
-    const std::string length = req.get_header_value("Content-Length");
-    if (length.empty()) return false;
-    errno = 0;
-    char* end = nullptr;
-    const unsigned long long value = std::strtoull(length.c_str(), &end, 10);
-    return errno != 0 || *end != '\0' || value > options_.max_body_bytes;
-  };
-
-  auto without_body = [this, answer](const httplib::Request& req, httplib::Response& res) {
-    const auto start = std::chrono::steady_clock::now();
-    HttpRequest request = ToRequest(req, ids_.NewId(clock_.NowMs()));
-    request.body = req.body;
-    answer(request, res, start);
-  };
-
-  // Requests with a body: the size is checked before a byte of the body is read.
-  auto with_body = [this, answer, too_large, declared_too_large](
-                       const httplib::Request& req, httplib::Response& res,
-                       const httplib::ContentReader& content_reader) {
-    const auto start = std::chrono::steady_clock::now();
-    HttpRequest request = ToRequest(req, ids_.NewId(clock_.NowMs()));
-    if (declared_too_large(req)) {
-      too_large(request, res, start);
-      return;
-    }
-    bool over_limit = false;
-    // httplib parses multipart bodies itself when it sees a multipart Content-Type; imgup's core
-    // parses them (Lambda hands it raw bodies too), so hide the type while the raw body is read.
-    // The Request is a non-const object owned by httplib for this call, so this is well-defined.
-    auto& headers = const_cast<httplib::Headers&>(req.headers);
-    auto content_type = headers.find("Content-Type");
-    std::string saved_type;
-    if (content_type != headers.end()) {
-      saved_type = std::move(content_type->second);
-      content_type->second = "application/octet-stream";
-    }
-    content_reader([&](const char* data, std::size_t length) {
-      if (request.body.size() + length > options_.max_body_bytes) {
-        over_limit = true;
-        return false;
-      }
-      if (request.body.empty()) {
-        const std::string declared = req.get_header_value("Content-Length");
-        if (!declared.empty()) request.body.reserve(std::stoull(declared));
-      }
-      request.body.append(data, length);
-      return true;
-    });
-    if (content_type != headers.end()) content_type->second = std::move(saved_type);
-    if (over_limit) {
-      too_large(request, res, start);
-      return;
-    }
-    answer(request, res, start);
-  };
-
-  server.set_expect_100_continue_handler(
-      [this, too_large, declared_too_large](const httplib::Request& req, httplib::Response& res) {
-        if (!declared_too_large(req)) return 100;
-        HttpRequest request = ToRequest(req, ids_.NewId(clock_.NowMs()));
-        too_large(request, res, std::chrono::steady_clock::now());
-        return 413;
-      });
-
-  server.Get(".*", without_body);
-  server.Options(".*", without_body);
-  server.Post(".*", with_body);
-  server.Put(".*", with_body);
-  server.Patch(".*", with_body);
-  server.Delete(".*", with_body);
-
-  // Last resort: nothing thrown by a handler may take the server down.
-  server.set_exception_handler(
-      [this](const httplib::Request& req, httplib::Response& res, std::exception_ptr error) {
-        std::string what = "unknown exception";
-        try {
-          std::rethrow_exception(error);
-        } catch (const std::exception& e) {
-          what = e.what();
-        } catch (...) {
-        }
-        HttpRequest request = ToRequest(req, ids_.NewId(clock_.NowMs()));
-        HttpResponse response = ProblemResponse(
-            Error{ErrorCode::kInternal, "internal", "An internal error occurred.", what},
-            request.request_id);
-        response.route = request.path;
-        response.SetHeader("X-Request-Id", request.request_id);
-        WriteResponse(response, res);
-        log_line_(FormatRequestLog(clock_.NowMs(), request, response, 0));
-      });
-}
+    : core_(std::make_unique<http_detail::ServerCore>(router, std::move(options), clock, ids,
+                                                      std::move(log_line))) {}
 
 HttpServer::~HttpServer() = default;
 
 Result<int> HttpServer::Bind() {
-  int port = options_.port;
-  if (port == 0) {
-    port = server_->bind_to_any_port(options_.host);
-  } else if (!server_->bind_to_port(options_.host, port)) {
-    port = -1;
+  http_detail::ServerCore& core = *core_;
+  const HttpServerOptions& options = core.options;
+  const std::string where = options.host + ":" + std::to_string(options.port);
+  if (options.port < 0 || options.port > 65535) {
+    return Fail(ErrorCode::kUnavailable, "bind_failed", "cannot listen on " + where,
+                "port out of range");
   }
-  if (port < 0) {
-    return Fail(ErrorCode::kUnavailable, "bind_failed",
-                "cannot listen on " + options_.host + ":" + std::to_string(options_.port));
+  const auto port = static_cast<unsigned short>(options.port);
+
+  std::vector<tcp::endpoint> endpoints;
+  ErrorCodeT ec;
+  const asio::ip::address literal = asio::ip::make_address(options.host, ec);
+  if (!ec) {
+    endpoints.emplace_back(literal, port);
+  } else {
+    tcp::resolver resolver(core.ioc);
+    auto results = resolver.resolve(options.host, std::to_string(port),
+                                    tcp::resolver::passive | tcp::resolver::numeric_service, ec);
+    if (ec) {
+      return Fail(ErrorCode::kUnavailable, "bind_failed", "cannot listen on " + where,
+                  ec.message());
+    }
+    for (const auto& entry : results) endpoints.push_back(entry.endpoint());
+    // "localhost": prefer 127.0.0.1, as the other transports and the docs do.
+    std::stable_partition(endpoints.begin(), endpoints.end(),
+                          [](const tcp::endpoint& e) { return e.address().is_v4(); });
   }
-  return port;
+
+  std::string failure = "no address";
+  for (const tcp::endpoint& endpoint : endpoints) {
+    tcp::acceptor& acceptor = core.acceptor;
+    ErrorCodeT ignored;
+    if (acceptor.is_open()) acceptor.close(ignored);
+    if (acceptor.open(endpoint.protocol(), ec) ||
+        acceptor.set_option(asio::socket_base::reuse_address(true), ec) ||
+        acceptor.bind(endpoint, ec) ||
+        acceptor.listen(asio::socket_base::max_listen_connections, ec)) {
+      failure = ec.message();
+      acceptor.close(ignored);
+      continue;
+    }
+    const tcp::endpoint bound = acceptor.local_endpoint(ec);
+    if (ec) {
+      failure = ec.message();
+      acceptor.close(ignored);
+      continue;
+    }
+    return static_cast<int>(bound.port());
+  }
+  return Fail(ErrorCode::kUnavailable, "bind_failed", "cannot listen on " + where, failure);
 }
 
-void HttpServer::Serve() { server_->listen_after_bind(); }
+void HttpServer::Serve() {
+  http_detail::ServerCore& core = *core_;
+  if (core.stopping.load() || !core.acceptor.is_open()) return;
+  core.workers.emplace(std::max<std::size_t>(1, core.options.threads));
+  asio::post(core.accept_strand, [&core] { core.DoAccept(); });
+  std::vector<std::thread> io;
+  for (std::size_t i = 1; i < core.options.io_threads; ++i)
+    io.emplace_back([&core] { core.Run(); });
+  core.Run();  // returns when nothing is left: acceptor closed, every connection gone
+  for (std::thread& thread : io) thread.join();
+  core.workers->join();
+  core.workers.reset();
+}
 
-void HttpServer::Stop() { server_->stop(); }
+void HttpServer::Stop() {
+  http_detail::ServerCore* core = core_.get();
+  core->stopping.store(true);
+  asio::post(core->accept_strand, [core] { core->StopOnStrand(); });
+}
 
 }  // namespace imgup

@@ -1,6 +1,10 @@
 #pragma once
-// The local HTTP transport: cpp-httplib in front of the transport-agnostic Router.
-#include <atomic>
+// The local HTTP transport: an asynchronous HTTP/1.1 server (Boost.Beast on Boost.Asio) in front
+// of the transport-agnostic Router.
+//
+// Connections are served by a few I/O threads and never hold a thread while they wait for the
+// client; handlers (which may block on SQLite or files) run on a separate pool of `threads`
+// workers. Every limit below is enforced by the transport before the Router sees the request.
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -10,43 +14,51 @@
 #include "core/ports.hpp"
 #include "core/router.hpp"
 
-namespace httplib {
-class Server;
-}
-
 namespace imgup {
 
+namespace http_detail {
+struct ServerCore;
+}
+
 struct HttpServerOptions {
-  std::string host = "127.0.0.1";
-  int port = 8080;                                // 0 picks a free port
+  std::string host = "127.0.0.1";  // an IPv4 or IPv6 literal, or a name such as "localhost"
+  int port = 8080;                 // 0 picks a free port
   std::size_t max_body_bytes = 10 * 1024 * 1024;  // larger bodies get 413 before being read
-  std::size_t threads = 16;                       // worker threads (one per open connection)
-  int read_timeout_s = 30;                        // per read on a connection
-  int write_timeout_s = 30;
-  int keep_alive_timeout_s = 5;
+  std::size_t threads = 16;            // workers running handlers (idle connections use none)
+  std::size_t io_threads = 1;          // threads doing network I/O and HTTP parsing
+  std::size_t max_connections = 1024;  // further clients wait in the listen backlog
+  std::size_t header_limit_bytes = 16 * 1024;  // request line + header fields; more gets 431
+  int header_timeout_s = 10;     // first byte of a request to the end of its header; also how
+                                 // long a new connection may stay silent
+  int request_timeout_s = 60;    // total time to read one request (header and body)
+  int read_timeout_s = 30;       // longest wait for the next bytes of a body
+  int write_timeout_s = 30;      // longest wait for the client to take more of a response
+  int keep_alive_timeout_s = 5;  // an idle keep-alive connection is closed after this
+  int linger_timeout_ms = 2000;  // after an early answer (413, 400, 431), how long the rest of
+  std::size_t linger_max_bytes = 4 * 1024 * 1024;  // the request is read and dropped, at most
 };
 
 class HttpServer {
  public:
-  /// `log_line` receives one JSON line per request.
+  /// `log_line` receives one JSON line per request (and a JSON line per transport error).
   HttpServer(const Router& router, HttpServerOptions options, Clock& clock, IdGenerator& ids,
              std::function<void(const std::string&)> log_line);
   ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
 
   /// Binds the listening socket. Returns the bound port. Errors: kUnavailable.
   Result<int> Bind();
-  /// Serves until Stop(); returns after in-flight requests have finished.
+  /// Serves until Stop(); returns after in-flight requests have finished and their responses
+  /// have been written. Returns at once when Stop() was called before.
   void Serve();
-  /// Stops accepting; in-flight requests finish. Safe from another thread.
+  /// Stops accepting and closes idle connections at once; requests being read or handled
+  /// finish, then their connections close. Safe from any thread, at any time (also before
+  /// Serve(), which then returns promptly).
   void Stop();
 
  private:
-  const Router& router_;
-  HttpServerOptions options_;
-  Clock& clock_;
-  IdGenerator& ids_;
-  std::function<void(const std::string&)> log_line_;
-  std::unique_ptr<httplib::Server> server_;
+  std::unique_ptr<http_detail::ServerCore> core_;
 };
 
 }  // namespace imgup

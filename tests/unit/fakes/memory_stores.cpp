@@ -251,6 +251,8 @@ Result<void> MemoryMetadataStore::SaveDerived(const ImageRecord& record) {
   stored.placeholder = record.placeholder;
   stored.dominant_color = record.dominant_color;
   stored.phash = record.phash;
+  stored.key = record.key;
+  stored.info = record.info;
   return {};
 }
 
@@ -261,6 +263,30 @@ Result<void> MemoryMetadataStore::Remove(std::string_view owner, std::string_vie
   if (it == records_.end() || it->second.owner != owner) return RecordNotFound();
   records_.erase(it);
   return {};
+}
+
+Result<std::vector<RecordRef>> MemoryMetadataStore::ListByStatus(ImageStatus status,
+                                                                 std::size_t limit) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (auto failure = TakeFailure("ListByStatus")) return tl::unexpected(std::move(*failure));
+  std::vector<RecordRef> refs;
+  for (const auto& [id, record] : records_) {  // id order is age order
+    if (refs.size() == limit) break;
+    if (record.status == status) refs.push_back({record.owner, id, record.key});
+  }
+  return refs;
+}
+
+Result<std::vector<PhashEntry>> MemoryMetadataStore::ListPhashes(std::string_view owner) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (auto failure = TakeFailure("ListPhashes")) return tl::unexpected(std::move(*failure));
+  std::vector<PhashEntry> entries;
+  for (auto it = records_.rbegin(); it != records_.rend(); ++it) {
+    if (it->second.owner == owner && !it->second.phash.empty()) {
+      entries.push_back({it->first, it->second.phash});
+    }
+  }
+  return entries;
 }
 
 Result<std::vector<RecordRef>> MemoryMetadataStore::ListRefs() {

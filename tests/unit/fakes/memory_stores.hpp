@@ -69,6 +69,8 @@ class MemoryMetadataStore final : public MetadataStore, public ApiKeyStore {
   Result<void> SaveDerived(const ImageRecord& record) override;
   Result<void> Remove(std::string_view owner, std::string_view id) override;
   Result<std::vector<RecordRef>> ListRefs() override;
+  Result<std::vector<RecordRef>> ListByStatus(ImageStatus status, std::size_t limit) override;
+  Result<std::vector<PhashEntry>> ListPhashes(std::string_view owner) override;
 
   // ApiKeyStore
   Result<void> AddKey(std::string_view name, std::string_view key_sha256_hex,

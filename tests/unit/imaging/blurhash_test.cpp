@@ -5,8 +5,8 @@
 
 #include <array>
 #include <cmath>
-#include <cstdio>
 #include <cstdint>
+#include <cstdio>
 #include <fstream>
 #include <random>
 #include <string>
@@ -128,13 +128,12 @@ TEST(BlurHash, RefusesBadArguments) {
 
 std::vector<std::uint8_t> Fill(std::size_t n, std::array<std::uint8_t, 4> px, int channels) {
   std::vector<std::uint8_t> out;
-  for (std::size_t i = 0; i < n; ++i)
-    out.insert(out.end(), px.begin(), px.begin() + channels);
+  for (std::size_t i = 0; i < n; ++i) out.insert(out.end(), px.begin(), px.begin() + channels);
   return out;
 }
 
 TEST(DominantColor, PicksTheMostCommonColourNotTheMean) {
-  auto px = Fill(60, {200, 30, 30, 255}, 3);           // red, the majority
+  auto px = Fill(60, {200, 30, 30, 255}, 3);          // red, the majority
   const auto blue = Fill(40, {20, 40, 220, 255}, 3);  // blue
   px.insert(px.end(), blue.begin(), blue.end());
   EXPECT_EQ(DominantColor(px, 3), "#c81e1e");

@@ -103,8 +103,7 @@ class TiffWriter {
 inline std::string CameraExif(bool little_endian, std::uint32_t orientation = 1) {
   TiffWriter w(little_endian);
   return w.Build(
-      {Ascii(0x010F, "imgup-test-camera"), Ascii(0x0110, "Model X100"),
-       Short(0x0112, orientation)},
+      {Ascii(0x010F, "imgup-test-camera"), Ascii(0x0110, "Model X100"), Short(0x0112, orientation)},
       {Rationals(0x829A, {10, 2500}), Rationals(0x829D, {28, 10}), Short(0x8827, 200),
        Ascii(0x9003, "2023:06:01 14:30:00"), Ascii(0x9011, "+02:00"), Rationals(0x920A, {50, 1}),
        Ascii(0xA434, "EF50mm f/1.8")},

@@ -1,10 +1,10 @@
 #include "imaging/metadata.hpp"
 
 #include <gtest/gtest.h>
-#include <vips/vips8>
 
 #include <random>
 #include <string>
+#include <vips/vips8>
 
 #include "imaging/exif_builder.hpp"
 
@@ -45,9 +45,7 @@ TEST(ParseExif, AcceptsTheJpegApp1Prefix) {
   ExpectCamera(ParseExif(std::string("Exif\0\0", 6) + CameraExif(false, 6), true), true);
 }
 
-TEST(ParseExif, DropsGpsUnlessKept) {
-  ExpectCamera(ParseExif(CameraExif(true, 6), false), false);
-}
+TEST(ParseExif, DropsGpsUnlessKept) { ExpectCamera(ParseExif(CameraExif(true, 6), false), false); }
 
 TEST(ParseExif, TakenAtWithoutAnOffsetHasNone) {
   TiffWriter w(true);
@@ -56,13 +54,14 @@ TEST(ParseExif, TakenAtWithoutAnOffsetHasNone) {
 }
 
 TEST(ParseExif, RejectsMalformedDatesAndOffsets) {
-  for (const char* bad : {"0000:00:00 00:00:00", "2001:13:03 04:05:06", "2001:02:03", "    :  :  "}) {
+  for (const char* bad :
+       {"0000:00:00 00:00:00", "2001:13:03 04:05:06", "2001:02:03", "    :  :  "}) {
     TiffWriter w(true);
     EXPECT_FALSE(ParseExif(w.Build({}, {Ascii(0x9003, bad)}, {}), false).taken_at) << bad;
   }
   TiffWriter w(true);
-  const auto e =
-      ParseExif(w.Build({}, {Ascii(0x9003, "2001:02:03 04:05:06"), Ascii(0x9011, "2h")}, {}), false);
+  const auto e = ParseExif(
+      w.Build({}, {Ascii(0x9003, "2001:02:03 04:05:06"), Ascii(0x9011, "2h")}, {}), false);
   EXPECT_EQ(e.taken_at, "2001-02-03T04:05:06");
 }
 
@@ -84,17 +83,18 @@ TEST(ParseExif, WritesExposuresAsPhotographersDo) {
 TEST(ParseExif, CleansText) {
   TiffWriter w(true);
   const auto e = ParseExif(
-      w.Build({Ascii(0x010F, "Can\xff\x01on  "), Ascii(0x0110, "  caf\xc3\xa9\xc3")}, {}, {}), false);
+      w.Build({Ascii(0x010F, "Can\xff\x01on  "), Ascii(0x0110, "  caf\xc3\xa9\xc3")}, {}, {}),
+      false);
   EXPECT_EQ(e.make, "Canon");
   EXPECT_EQ(e.model, "caf\xc3\xa9");  // the valid é kept, the cut-off sequence dropped
 }
 
 TEST(ParseExif, IgnoresOutOfRangeValues) {
   TiffWriter w(true);
-  const auto e = ParseExif(
-      w.Build({Short(0x0112, 9)}, {}, {Ascii(0x0001, "X"), Rationals(0x0002, {52, 1, 0, 1, 0, 1}),
-                                       Ascii(0x0003, "E"), Rationals(0x0004, {13, 1, 0, 1, 0, 1})}),
-      true);
+  const auto e = ParseExif(w.Build({Short(0x0112, 9)}, {},
+                                   {Ascii(0x0001, "X"), Rationals(0x0002, {52, 1, 0, 1, 0, 1}),
+                                    Ascii(0x0003, "E"), Rationals(0x0004, {13, 1, 0, 1, 0, 1})}),
+                           true);
   EXPECT_FALSE(e.orientation);
   EXPECT_FALSE(e.gps_latitude);  // "X" is no hemisphere
   EXPECT_FALSE(e.gps_longitude);
@@ -137,8 +137,9 @@ std::string U32Be(std::uint32_t v) {
 }
 
 TEST(IccDescription, ReadsAVersion2TextDescription) {
-  EXPECT_EQ(IccDescription(Profile("desc" + U32Be(0) + U32Be(12) + std::string("Adobe RGB\0\0\0", 12))),
-            "Adobe RGB");
+  EXPECT_EQ(
+      IccDescription(Profile("desc" + U32Be(0) + U32Be(12) + std::string("Adobe RGB\0\0\0", 12))),
+      "Adobe RGB");
 }
 
 TEST(IccDescription, ReadsAVersion4LocalizedDescription) {
@@ -168,7 +169,8 @@ TEST(IccDescription, ReadsLibvipsBuiltInProfiles) {
 }
 
 TEST(IccDescription, SurvivesEveryTruncation) {
-  const std::string full = Profile("desc" + U32Be(0) + U32Be(12) + std::string("Adobe RGB\0\0\0", 12));
+  const std::string full =
+      Profile("desc" + U32Be(0) + U32Be(12) + std::string("Adobe RGB\0\0\0", 12));
   for (std::size_t n = 0; n < full.size(); ++n) EXPECT_EQ(IccDescription(full.substr(0, n)), "");
   EXPECT_EQ(IccDescription(Profile("desc" + U32Be(0) + U32Be(0xFFFFFFF0))), "");
   EXPECT_EQ(IccDescription(Profile("XYZ " + U32Be(0) + U32Be(0))), "");

@@ -44,7 +44,8 @@ std::string NaivePhash(const Grey& g) {
           s += g[y * kPhashSide + x] *
                std::cos(std::numbers::pi * (2.0 * static_cast<double>(x) + 1) * u / (2 * n)) *
                std::cos(std::numbers::pi * (2.0 * static_cast<double>(y) + 1) * v / (2 * n));
-      const double au = std::sqrt((u == 0 ? 1.0 : 2.0) / n), av = std::sqrt((v == 0 ? 1.0 : 2.0) / n);
+      const double au = std::sqrt((u == 0 ? 1.0 : 2.0) / n),
+                   av = std::sqrt((v == 0 ? 1.0 : 2.0) / n);
       c[static_cast<std::size_t>(v * 8 + u)] = s * au * av;
     }
   std::vector<double> ac(c.begin() + 1, c.end());
@@ -134,7 +135,7 @@ TEST(PhashDistance, CountsDifferingBits) {
 
 TEST(PhashDistance, MalformedHashesAreAsFarAsPossible) {
   EXPECT_EQ(PhashDistance("", "0000000000000000"), 64);
-  EXPECT_EQ(PhashDistance("000000000000000", "000000000000000"), 64);   // 15 digits
+  EXPECT_EQ(PhashDistance("000000000000000", "000000000000000"), 64);     // 15 digits
   EXPECT_EQ(PhashDistance("00000000000000000", "0000000000000000"), 64);  // 17 digits
   EXPECT_EQ(PhashDistance("000000000000000g", "0000000000000000"), 64);
   EXPECT_EQ(PhashDistance("0000000000000000", " 000000000000000"), 64);

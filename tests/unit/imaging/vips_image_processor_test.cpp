@@ -2,7 +2,6 @@
 
 #include <gtest/gtest.h>
 #include <sys/resource.h>
-#include <vips/vips8>
 
 #include <algorithm>
 #include <array>
@@ -18,6 +17,7 @@
 #include <string>
 #include <utility>
 #include <vector>
+#include <vips/vips8>
 
 #include "core/sniff.hpp"
 #include "fakes/temp_dir.hpp"
@@ -69,9 +69,11 @@ VImage Synthetic(int w, int h, double seed = 1.0) {
   const VImage r = x * 200 + 30;
   const VImage g = y * 180 + (x * (6.0 * seed)).sin() * 20 + 40;
   const VImage b = ((x - 0.5) * (x - 0.5) + (y - 0.4) * (y - 0.4)) * -600 + 220;
-  const VImage noise = VImage::gaussnoise(
-      w, h,
-      VImage::option()->set("sigma", 6.0)->set("mean", 0.0)->set("seed", static_cast<int>(seed * 1000)));
+  const VImage noise = VImage::gaussnoise(w, h,
+                                          VImage::option()
+                                              ->set("sigma", 6.0)
+                                              ->set("mean", 0.0)
+                                              ->set("seed", static_cast<int>(seed * 1000)));
   return Srgb(VImage::bandjoin({r + noise, g + noise, b + noise}));
 }
 
@@ -124,8 +126,8 @@ std::string PngBomb() {
   std::string zlib = "\x78\x01";
   zlib += '\x01';  // final stored block
   const auto n = static_cast<std::uint16_t>(raw.size());
-  zlib += {static_cast<char>(n & 0xFF), static_cast<char>(n >> 8),
-           static_cast<char>(~n & 0xFF), static_cast<char>((~n >> 8) & 0xFF)};
+  zlib += {static_cast<char>(n & 0xFF), static_cast<char>(n >> 8), static_cast<char>(~n & 0xFF),
+           static_cast<char>((~n >> 8) & 0xFF)};
   zlib += raw;
   std::uint32_t a = 1, b = 0;
   for (const char c : raw) {
@@ -400,9 +402,10 @@ TEST_F(VipsImageProcessorTest, CmykJpegBecomesSrgb) {
 
 TEST_F(VipsImageProcessorTest, SixteenBitPngKeepsItsColours) {
   const VImage eight = Synthetic(300, 200);
-  const VImage sixteen = (eight.cast(VIPS_FORMAT_USHORT) * 257)
-                             .cast(VIPS_FORMAT_USHORT)
-                             .copy(VImage::option()->set("interpretation", VIPS_INTERPRETATION_RGB16));
+  const VImage sixteen =
+      (eight.cast(VIPS_FORMAT_USHORT) * 257)
+          .cast(VIPS_FORMAT_USHORT)
+          .copy(VImage::option()->set("interpretation", VIPS_INTERPRETATION_RGB16));
   const auto r = Run(Png(sixteen));
   ASSERT_TRUE(r) << Describe(r);
   EXPECT_EQ(r->bit_depth, 16u);
@@ -417,8 +420,8 @@ TEST_F(VipsImageProcessorTest, GreyWithAlphaKeepsAlphaAndStaysGrey) {
   const VImage xy = VImage::xyz(240, 160);
   const VImage grey = (xy[0] + 10).cast(VIPS_FORMAT_UCHAR);
   const VImage alpha = (xy[1] * (255.0 / 160)).cast(VIPS_FORMAT_UCHAR);
-  const VImage ga = grey.bandjoin(alpha).copy(
-      VImage::option()->set("interpretation", VIPS_INTERPRETATION_B_W));
+  const VImage ga =
+      grey.bandjoin(alpha).copy(VImage::option()->set("interpretation", VIPS_INTERPRETATION_B_W));
   const auto r = Run(Png(ga));
   ASSERT_TRUE(r) << Describe(r);
   EXPECT_EQ(r->bands, 2u);
@@ -446,8 +449,8 @@ TEST_F(VipsImageProcessorTest, AnimatedGifGivesItsFirstFrame) {
 }
 
 TEST_F(VipsImageProcessorTest, AnimatedWebpGivesItsFirstFrame) {
-  const auto r =
-      Run(Webp(Animation({{20, 20, 220}, {220, 220, 20}}, 1500, 1000), VImage::option()->set("Q", 90)));
+  const auto r = Run(
+      Webp(Animation({{20, 20, 220}, {220, 220, 20}}, 1500, 1000), VImage::option()->set("Q", 90)));
   ASSERT_TRUE(r) << Describe(r);
   EXPECT_EQ(r->format, "webp");
   EXPECT_TRUE(r->animated);
@@ -472,7 +475,8 @@ TEST_F(VipsImageProcessorTest, HeicAndAvifFromHeifEnc) {
   TempDir dir;
   const fs::path png = dir.path() / "in.png";
   const std::string source = Png(Synthetic(640, 400));
-  std::ofstream(png, std::ios::binary).write(source.data(), static_cast<std::streamsize>(source.size()));
+  std::ofstream(png, std::ios::binary)
+      .write(source.data(), static_cast<std::streamsize>(source.size()));
   for (const auto& [format, flag] : {std::pair{"heif", ""}, std::pair{"avif", "--avif "}}) {
     SCOPED_TRACE(format);
     const fs::path out = dir.path() / (std::string("out.") + format);
@@ -558,8 +562,8 @@ TEST_F(VipsImageProcessorTest, ScriptInAJpegCommentDoesNotSurvive) {
 
 TEST_F(VipsImageProcessorTest, WideGamutProfileIsConvertedToSrgb) {
   // sRGB (200, 60, 40) stored as Display P3 numbers, with libvips' P3 profile embedded.
-  const VImage p3 =
-      Solid(200, 120, {200, 60, 40}).icc_transform("p3", VImage::option()->set("input_profile", "srgb"));
+  const VImage p3 = Solid(200, 120, {200, 60, 40})
+                        .icc_transform("p3", VImage::option()->set("input_profile", "srgb"));
   const std::string bytes = Png(p3);
   const VImage stored = Load(bytes);
   // Served without colour management, the numbers in the file would be visibly off.
@@ -574,8 +578,8 @@ TEST_F(VipsImageProcessorTest, WideGamutProfileIsConvertedToSrgb) {
 }
 
 TEST_F(VipsImageProcessorTest, EmbeddedProfileIsNamed) {
-  const VImage tagged = Synthetic(200, 100).icc_transform(
-      "srgb", VImage::option()->set("input_profile", "srgb"));
+  const VImage tagged =
+      Synthetic(200, 100).icc_transform("srgb", VImage::option()->set("input_profile", "srgb"));
   const auto r = Run(Png(tagged));
   ASSERT_TRUE(r) << Describe(r);
   EXPECT_NE(r->icc_profile.find("sRGB"), std::string::npos) << r->icc_profile;
@@ -633,12 +637,14 @@ std::map<std::string, std::string> FormatsToTruncate() {
   std::map<std::string, std::string> fixtures = {
       {"jpeg", Jpeg(photo)},
       {"progressive jpeg", Jpeg(photo, VImage::option()->set("interlace", true))},
-      {"cmyk jpeg", Jpeg(photo.icc_transform("cmyk", VImage::option()->set("input_profile", "srgb")))},
+      {"cmyk jpeg",
+       Jpeg(photo.icc_transform("cmyk", VImage::option()->set("input_profile", "srgb")))},
       {"png", Png(photo)},
       {"interlaced png", Png(photo, VImage::option()->set("interlace", true))},
-      {"16-bit png", Png((photo.cast(VIPS_FORMAT_USHORT) * 257)
-                             .cast(VIPS_FORMAT_USHORT)
-                             .copy(VImage::option()->set("interpretation", VIPS_INTERPRETATION_RGB16)))},
+      {"16-bit png",
+       Png((photo.cast(VIPS_FORMAT_USHORT) * 257)
+               .cast(VIPS_FORMAT_USHORT)
+               .copy(VImage::option()->set("interpretation", VIPS_INTERPRETATION_RGB16)))},
       {"gif", Gif(photo)},
       {"animated gif", Gif(Animation({{200, 10, 10}, {10, 200, 10}, {10, 10, 200}}, 300, 200))},
       {"webp", Webp(photo)},
@@ -646,7 +652,8 @@ std::map<std::string, std::string> FormatsToTruncate() {
       {"animated webp", Webp(Animation({{200, 10, 10}, {10, 200, 10}, {10, 10, 200}}, 300, 200))},
   };
   const std::string source = Png(photo);
-  std::ofstream(png, std::ios::binary).write(source.data(), static_cast<std::streamsize>(source.size()));
+  std::ofstream(png, std::ios::binary)
+      .write(source.data(), static_cast<std::streamsize>(source.size()));
   if (std::system(("heif-enc -q 60 " + png.string() + " -o " + heic.string() + " >/dev/null 2>&1")
                       .c_str()) == 0) {
     std::ifstream in(heic, std::ios::binary);
@@ -667,8 +674,8 @@ TEST_F(VipsImageProcessorTest, TruncatedFilesOfEveryFormatFailToDecode) {
     for (const double fraction : {0.2, 0.5, 0.8, 0.95}) {
       SCOPED_TRACE(fraction);
       // Its own allocation, so that AddressSanitizer sees any read past the end.
-      const std::string cut = bytes.substr(
-          0, static_cast<std::size_t>(static_cast<double>(bytes.size()) * fraction));
+      const std::string cut =
+          bytes.substr(0, static_cast<std::size_t>(static_cast<double>(bytes.size()) * fraction));
       // Given the whole file's header facts, the processor itself must find the damage.
       const auto r = processor_.Process(cut, *sniffed, {});
       ASSERT_FALSE(r) << Describe(r);
@@ -757,8 +764,10 @@ TEST_F(VipsImageProcessorTest, PerceptualHashFindsCopiesAndNotOtherPhotos) {
       EXPECT_LE(d, 10) << name;
     }
   }
-  const std::string landscape = Phash(processor_, test::CorpusFile("exif-orientation/Landscape_1.jpg"));
-  const std::string portrait = Phash(processor_, test::CorpusFile("exif-orientation/Portrait_1.jpg"));
+  const std::string landscape =
+      Phash(processor_, test::CorpusFile("exif-orientation/Landscape_1.jpg"));
+  const std::string portrait =
+      Phash(processor_, test::CorpusFile("exif-orientation/Portrait_1.jpg"));
   const std::string synthetic = Phash(processor_, Jpeg(Synthetic(1800, 1200)));
   EXPECT_GT(PhashDistance(landscape, portrait), 20);
   EXPECT_GT(PhashDistance(landscape, synthetic), 20);
@@ -779,8 +788,8 @@ TEST_F(VipsImageProcessorTest, PlaceholderAndColourFollowTheImage) {
 }
 
 TEST_F(VipsImageProcessorTest, ConcurrentJobsGiveTheSameAnswers) {
-  std::vector<std::string> inputs = {Jpeg(Synthetic(2000, 1500, 1.0)), Png(Synthetic(300, 500, 2.0)),
-                                     Webp(Synthetic(1300, 900, 3.0)),
+  std::vector<std::string> inputs = {Jpeg(Synthetic(2000, 1500, 1.0)),
+                                     Png(Synthetic(300, 500, 2.0)), Webp(Synthetic(1300, 900, 3.0)),
                                      test::CorpusFile("exif-orientation/Portrait_5.jpg")};
   std::vector<std::string> expected;
   for (const auto& bytes : inputs) expected.push_back(Phash(processor_, bytes));
