@@ -2,7 +2,9 @@
 
 #include <curl/curl.h>
 
+#include <cstdio>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 namespace imgup::cli {
@@ -100,6 +102,28 @@ ClientResponse Client::Perform(const std::string& method, const std::string& pat
   curl_easy_getinfo(curl, CURLINFO_CONTENT_TYPE, &type);
   if (type != nullptr) response.content_type = type;
   return response;
+}
+
+std::string HumanBytes(std::uint64_t bytes) {
+  char buf[32];
+  if (bytes >= 1024 * 1024) {
+    std::snprintf(buf, sizeof buf, "%.1f MB", static_cast<double>(bytes) / (1024.0 * 1024.0));
+  } else if (bytes >= 1024) {
+    std::snprintf(buf, sizeof buf, "%.1f KB", static_cast<double>(bytes) / 1024.0);
+  } else {
+    std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(bytes));
+  }
+  return buf;
+}
+
+std::string DescribeFailure(const ClientResponse& response) {
+  if (response.status == 0) return response.error;
+  auto problem = nlohmann::json::parse(response.body, nullptr, false);
+  if (!problem.is_discarded() && problem.is_object() && problem.contains("detail")) {
+    return std::to_string(response.status) + " " + problem.value("code", "") + ": " +
+           problem.value("detail", "");
+  }
+  return "HTTP " + std::to_string(response.status);
 }
 
 }  // namespace imgup::cli

@@ -1,5 +1,6 @@
 #pragma once
 // A small HTTP client (libcurl) for the CLI commands that talk to a running imgup server.
+#include <cstdint>
 #include <functional>
 #include <string>
 
@@ -35,5 +36,11 @@ class Client {
   std::string api_key_;
   void* curl_;  // CURL*, reused so connections are kept alive
 };
+
+/// "1.2 MB", "340.0 KB", "12 B".
+std::string HumanBytes(std::uint64_t bytes);
+
+/// The problem+json code and detail of a failed response, or the transport error.
+std::string DescribeFailure(const ClientResponse& response);
 
 }  // namespace imgup::cli

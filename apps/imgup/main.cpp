@@ -30,6 +30,7 @@
 #include "core/upload_service.hpp"
 #include "imaging/vips_image_processor.hpp"
 #include "transport/http/http_server.hpp"
+#include "upload_command.hpp"
 
 namespace fs = std::filesystem;
 using namespace imgup;
@@ -245,71 +246,10 @@ struct ClientOptions {
   bool json = false;
 };
 
-/// Prints the problem+json detail of a failed response, or the transport error.
-std::string DescribeFailure(const cli::ClientResponse& response) {
-  if (response.status == 0) return response.error;
-  auto problem = nlohmann::json::parse(response.body, nullptr, false);
-  if (!problem.is_discarded() && problem.contains("detail")) {
-    return std::to_string(response.status) + " " + problem.value("code", "") + ": " +
-           problem.value("detail", "");
-  }
-  return "HTTP " + std::to_string(response.status);
-}
-
-std::string HumanBytes(std::uint64_t bytes) {
-  char buf[32];
-  if (bytes >= 1024 * 1024) {
-    std::snprintf(buf, sizeof buf, "%.1f MB", static_cast<double>(bytes) / (1024.0 * 1024.0));
-  } else if (bytes >= 1024) {
-    std::snprintf(buf, sizeof buf, "%.1f KB", static_cast<double>(bytes) / 1024.0);
-  } else {
-    std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(bytes));
-  }
-  return buf;
-}
-
-int Upload(const ClientOptions& options, const std::vector<std::string>& files) {
-  cli::Client client(options.url, options.key);
-  int failures = 0;
-  nlohmann::json results = nlohmann::json::array();
-  const bool tty = isatty(fileno(stderr)) != 0;
-  for (const std::string& file : files) {
-    const std::string name = fs::path(file).filename().string();
-    cli::UploadProgress progress = [&](std::uint64_t sent, std::uint64_t total) {
-      if (options.json) return;
-      std::fprintf(stderr, "%s%s %3d%% %s/%s", tty ? "\r\033[K" : "", name.c_str(),
-                   static_cast<int>(total ? sent * 100 / total : 0), HumanBytes(sent).c_str(),
-                   HumanBytes(total).c_str());
-      if (!tty) std::fputc('\n', stderr);
-    };
-    const cli::ClientResponse response = client.UploadFile(file, progress);
-    if (!options.json && tty) std::fputs("\r\033[K", stderr);
-    const bool ok = response.status == 200 || response.status == 201;
-    auto body = nlohmann::json::parse(response.body, nullptr, false);
-    if (options.json) {
-      nlohmann::json result = {{"file", file}, {"ok", ok}, {"status", response.status}};
-      if (ok) result["record"] = body;
-      if (!ok) result["error"] = DescribeFailure(response);
-      results.push_back(std::move(result));
-    } else if (ok) {
-      std::cout << body.value("id", "") << "  " << file
-                << (response.status == 200 ? "  (duplicate: already uploaded)" : "") << "\n";
-    } else {
-      std::cerr << "imgup: " << file << ": " << DescribeFailure(response) << "\n";
-    }
-    if (!ok) ++failures;
-  }
-  if (options.json) std::cout << results.dump(2) << "\n";
-  if (failures > 0 && !options.json) {
-    std::cerr << "imgup: " << failures << " of " << files.size() << " uploads failed\n";
-  }
-  return failures > 0 ? 1 : 0;
-}
-
 int List(const ClientOptions& options, int limit) {
   cli::Client client(options.url, options.key);
   const cli::ClientResponse response = client.Get("/images?limit=" + std::to_string(limit));
-  if (response.status != 200) Die(DescribeFailure(response));
+  if (response.status != 200) Die(cli::DescribeFailure(response));
   if (options.json) {
     std::cout << response.body << "\n";
     return 0;
@@ -322,7 +262,7 @@ int List(const ClientOptions& options, int limit) {
         std::to_string(item.value("width", 0)) + "x" + std::to_string(item.value("height", 0));
     std::printf("%-26s  %-10s  %11s  %-9s  %-24s  %s\n", item.value("id", "").c_str(),
                 item.value("content_type", "").c_str(),
-                HumanBytes(item.value("size_bytes", std::uint64_t{0})).c_str(), pixels.c_str(),
+                cli::HumanBytes(item.value("size_bytes", std::uint64_t{0})).c_str(), pixels.c_str(),
                 item.value("uploaded_at", "").c_str(), item.value("filename", "").c_str());
   }
   return 0;
@@ -333,24 +273,25 @@ int GetImage(const ClientOptions& options, const std::string& id, const std::str
   cli::Client client(options.url, options.key);
   if (output.empty()) {
     const cli::ClientResponse response = client.Get("/images/" + id);
-    if (response.status != 200) Die(DescribeFailure(response));
+    if (response.status != 200) Die(cli::DescribeFailure(response));
     std::cout << nlohmann::json::parse(response.body, nullptr, false).dump(2) << "\n";
     return 0;
   }
   const cli::ClientResponse response = client.Get("/images/" + id + "/content?variant=" + variant);
-  if (response.status != 200) Die(DescribeFailure(response));
+  if (response.status != 200) Die(cli::DescribeFailure(response));
   std::ofstream out(output, std::ios::binary);
   out.write(response.body.data(), static_cast<std::streamsize>(response.body.size()));
   if (!out) Die("cannot write " + output);
   if (!options.json)
-    std::cerr << "imgup: wrote " << HumanBytes(response.body.size()) << " to " << output << "\n";
+    std::cerr << "imgup: wrote " << cli::HumanBytes(response.body.size()) << " to " << output
+              << "\n";
   return 0;
 }
 
 int Remove(const ClientOptions& options, const std::string& id) {
   cli::Client client(options.url, options.key);
   const cli::ClientResponse response = client.Delete("/images/" + id);
-  if (response.status != 204) Die(DescribeFailure(response));
+  if (response.status != 204) Die(cli::DescribeFailure(response));
   if (options.json) {
     std::cout << nlohmann::json{{"id", id}, {"deleted", true}}.dump() << "\n";
   } else {
@@ -484,10 +425,14 @@ int main(int argc, char** argv) {
     cmd->add_flag("--json", client.json, "Machine-readable output");
   };
   std::vector<std::string> upload_files;
-  auto* upload_cmd = app.add_subcommand("upload", "Upload image files");
-  upload_cmd->add_option("files", upload_files, "Image files")
+  std::size_t upload_jobs = 4;
+  auto* upload_cmd = app.add_subcommand("upload", "Upload image files and folders");
+  upload_cmd->add_option("paths", upload_files, "Image files, or folders to upload recursively")
       ->required()
-      ->check(CLI::ExistingFile);
+      ->check(CLI::ExistingPath);
+  upload_cmd->add_option("-j,--jobs", upload_jobs, "Uploads in parallel")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
   add_client_options(upload_cmd);
 
   int list_limit = 50;
@@ -540,7 +485,9 @@ int main(int argc, char** argv) {
 
   curl_global_init(CURL_GLOBAL_DEFAULT);
   if (serve_cmd->parsed()) return Serve(serve);
-  if (upload_cmd->parsed()) return Upload(client, upload_files);
+  if (upload_cmd->parsed()) {
+    return cli::RunUpload(client.url, client.key, client.json, upload_jobs, upload_files);
+  }
   if (ls_cmd->parsed()) return List(client, list_limit);
   if (get_cmd->parsed()) return GetImage(client, image_id, variant, output);
   if (rm_cmd->parsed()) return Remove(client, image_id);
