@@ -34,7 +34,8 @@ constexpr std::uint32_t kMediumEdge = 1024;
 constexpr std::uint32_t kThumbEdge = 256;
 constexpr std::uint32_t kPlaceholderEdge = 32;
 constexpr int kWebpQuality = 80;
-// libwebp's method (libvips' "effort"): 4 is its default; see EncodeWebp and bench/README.md.
+// libwebp's method (libvips' "effort", sharp's default too). Method 2 encodes a 1024 px medium
+// about 35 ms faster for files ~3% larger; kept at 4 while the budget allows.
 constexpr int kMediumMethod = 4;
 constexpr int kThumbMethod = 4;
 
