@@ -1,9 +1,7 @@
 #include "transport/http/http_server.hpp"
 
 #include <algorithm>
-#include <array>
 #include <atomic>
-#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -177,8 +175,9 @@ bool WantsClose(const HttpResponse& response) {
 
 }  // namespace
 
-/// One client connection. Every member is used on the connection's strand, except `request_`
-/// and `response_`, which the worker running the handler owns between Handle() and Respond().
+/// One client connection. Every member is used on the connection's strand, except `request_`,
+/// `response_` and `close_after_`, which the worker running the handler owns between Handle()
+/// and Respond() (the posts between them order the accesses).
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   Connection(ServerCore& server, tcp::socket socket)
@@ -307,11 +306,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
     keep_alive_ = parser_->keep_alive();
     http10_ = parser_->get().version() < 11;
     parser_.reset();
+    // The work guard keeps Serve() running until the answer is on its way back to the strand.
     asio::post(*server_.workers,
                [self = shared_from_this(), work = asio::make_work_guard(server_.ioc)]() mutable {
                  self->RunHandler();
-                 // Back to the strand; the guard keeps Serve() running until the answer is written.
-                 asio::post(self->executor(), [self, guard = std::move(work)] { self->Respond(); });
+                 asio::post(self->executor(), [self] { self->Respond(); });
+                 // Dropped while `work` still holds the io_context: should this be the last
+                 // reference, ~Connection must find the loop running.
+                 self.reset();
                });
   }
 

@@ -34,8 +34,11 @@ struct HttpServerOptions {
   int read_timeout_s = 30;       // longest wait for the next bytes of a body
   int write_timeout_s = 30;      // longest wait for the client to take more of a response
   int keep_alive_timeout_s = 5;  // an idle keep-alive connection is closed after this
-  int linger_timeout_ms = 2000;  // after an early answer (413, 400, 431), how long the rest of
-  std::size_t linger_max_bytes = 4 * 1024 * 1024;  // the request is read and dropped, at most
+  // After an answer given before the request was read (413, 400, 431), the rest of what the
+  // client sends is read and dropped for this long, up to this many bytes, so that the client
+  // receives the answer rather than a connection reset.
+  int linger_timeout_ms = 2000;
+  std::size_t linger_max_bytes = 4 * 1024 * 1024;
 };
 
 class HttpServer {
