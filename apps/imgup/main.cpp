@@ -120,6 +120,7 @@ struct ServeOptions {
   bool fsync = false;
   std::size_t workers = 2;  // image processing threads
   std::uint32_t max_frames = 1000;
+  std::uint32_t max_decode_ms = 30'000;
   bool keep_gps = false;
   std::string failed_originals = "remove";
 };
@@ -162,6 +163,7 @@ int Serve(const ServeOptions& options) {
   policy.limits.max_pixels = options.max_pixels;
   policy.limits.max_frames = options.max_frames;
   policy.limits.keep_gps = options.keep_gps;
+  policy.limits.max_decode_ms = options.max_decode_ms;
   policy.failed_originals = options.failed_originals == "quarantine"
                                 ? FailedOriginalPolicy::kQuarantine
                                 : FailedOriginalPolicy::kRemove;
@@ -407,6 +409,9 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 64));
   serve_cmd->add_option("--max-frames", serve.max_frames, "Most frames of an animation")
       ->envname("IMGUP_MAX_FRAMES")
+      ->capture_default_str();
+  serve_cmd->add_option("--max-decode-ms", serve.max_decode_ms, "Longest decode of one image")
+      ->envname("IMGUP_MAX_DECODE_MS")
       ->capture_default_str();
   serve_cmd->add_flag("--keep-gps", serve.keep_gps, "Keep GPS EXIF in records (owner only)")
       ->envname("IMGUP_KEEP_GPS");

@@ -17,6 +17,7 @@ struct ProcessingLimits {
   std::uint64_t max_pixels = 100'000'000;  // per frame, checked from the header before decoding
   std::uint32_t max_frames = 1000;         // animated images
   bool keep_gps = false;                   // keep GPS EXIF in the record (owner-only)
+  std::uint32_t max_decode_ms = 30'000;    // the decode is stopped after this long
 };
 
 struct DerivedVariant {
@@ -61,6 +62,7 @@ class ImageProcessor {
   /// Decodes the whole image with the loader for its sniffed type only, and derives the record's
   /// metadata, the variants, the placeholder and the hashes from one decode.
   /// Errors: kUnprocessable "image_too_large" (pixel or frame cap, before the full decode),
+  /// kUnprocessable "processing_timeout" (the decode ran longer than max_decode_ms),
   /// kUnprocessable "decode_failed" (corrupt or truncated data), kUnsupportedMediaType
   /// "unsupported_media_type" (a type the build cannot load).
   virtual Result<ProcessedImage> Process(std::string_view bytes, const SniffResult& sniffed,

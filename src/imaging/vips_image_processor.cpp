@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <future>
@@ -261,8 +262,30 @@ Result<ProcessedImage> TooLarge(std::string detail) {
               "The image exceeds the allowed size in pixels or frames.", std::move(detail));
 }
 
+/// Stops a libvips evaluation that runs past a deadline: libvips calls "eval" as it computes
+/// an image's pixels, and a killed image fails its evaluation with an error.
+struct Deadline {
+  std::chrono::steady_clock::time_point at;
+  bool expired = false;
+
+  static void OnEval(VipsImage* image, VipsProgress*, void* data) {
+    auto* self = static_cast<Deadline*>(data);
+    if (std::chrono::steady_clock::now() > self->at) {
+      self->expired = true;
+      vips_image_set_kill(image, TRUE);
+    }
+  }
+  /// Makes `image` report its progress to this deadline.
+  void Watch(const VImage& image) {
+    vips_image_set_progress(image.get_image(), TRUE);
+    g_signal_connect(image.get_image(), "eval", G_CALLBACK(OnEval), this);
+  }
+};
+
 Result<ProcessedImage> Run(std::string_view bytes, const SniffResult& sniffed,
                            const ProcessingLimits& limits, LoaderKind kind) {
+  Deadline deadline{std::chrono::steady_clock::now() +
+                    std::chrono::milliseconds(limits.max_decode_ms)};
   if (kind == LoaderKind::kGif && !SniffImage(bytes)) {
     // libnsgif (libvips 8.14) decodes a GIF cut short between or even inside frames without
     // complaint; the sniffer's walk of every block to the trailer does not let one through.
@@ -335,10 +358,14 @@ Result<ProcessedImage> Run(std::string_view bytes, const SniffResult& sniffed,
     }
     // Pulling the medium through the pipeline decodes every pixel of the (first) frame: this is
     // the full validation, and the only time the original's pixels exist, a strip at a time.
-    VImage medium = ResizeTo(frame, medium_size).copy_memory();
+    VImage resized = ResizeTo(frame, medium_size);
+    deadline.Watch(resized);
+    VImage medium = resized.copy_memory();
     if (animated && in.height() > frame_height) {
       // The other frames must decode too; they stream through a sum and are dropped.
-      (void)in.crop(0, frame_height, in.width(), in.height() - frame_height).avg();
+      VImage rest = in.crop(0, frame_height, in.width(), in.height() - frame_height);
+      deadline.Watch(rest);
+      (void)rest.avg();
     }
     decoded = true;
 
@@ -394,6 +421,11 @@ Result<ProcessedImage> Run(std::string_view bytes, const SniffResult& sniffed,
                 "out of memory");
   } catch (const std::exception& e) {  // VError, EncodeWebp's runtime_error, std::async's
     vips_error_clear();
+    if (deadline.expired) {
+      return Fail(ErrorCode::kUnprocessable, "processing_timeout",
+                  "The image took too long to decode.",
+                  "stopped after " + std::to_string(limits.max_decode_ms) + " ms");
+    }
     if (!decoded)
       return Fail(ErrorCode::kUnprocessable, "decode_failed",
                   "The image data is corrupt or truncated.", e.what());

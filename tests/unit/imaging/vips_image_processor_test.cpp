@@ -511,6 +511,18 @@ TEST_F(VipsImageProcessorTest, LargeJpegUsesShrinkOnLoadAndKeepsExactSizes) {
   }
 }
 
+TEST_F(VipsImageProcessorTest, ADecodePastItsTimeLimitIsStopped) {
+  const std::string bytes = Jpeg(Synthetic(4000, 3000));
+  ProcessingLimits limits;
+  limits.max_decode_ms = 0;  // every evaluation is already late
+  const auto r = Run(bytes, limits);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kUnprocessable);
+  EXPECT_EQ(r.error().slug, "processing_timeout");
+  // The same image within the default limit is fine, so it was the clock that stopped it.
+  EXPECT_TRUE(Run(bytes));
+}
+
 TEST_F(VipsImageProcessorTest, GpsExifIsReadOnlyWhenKeptAndNeverServed) {
   const std::string exif = test::CameraExif(true);
   const std::string bytes =
