@@ -268,3 +268,10 @@ EOF
   echo "checks: imgup 201=$IMGUP_201 records=$IMGUP_RECORDS blobs=$IMGUP_BLOBS duplicates=$IMGUP_DUPS non-2xx=$IMGUP_NON2XX;" \
     "nginx 201=$NGINX_201 files=$NGINX_FILES non-2xx=$NGINX_NON2XX"
 fi
+
+# ---- 4. the image pipeline (issue 3): imgup's whole job vs sharp, ImageMagick, vipsthumbnail ----
+# bench/pipeline.sh installs its own tools, prints its own table; BENCH_SKIP_PIPELINE=1 skips it.
+if [ "${BENCH_SKIP_PIPELINE:-0}" != 1 ]; then
+  echo
+  IMGUP_BENCH_BUILD=$BUILD run "$ROOT/bench/pipeline.sh"
+fi

@@ -81,7 +81,13 @@ Result<ImageRecord> ProcessingService::Process(std::string_view owner, std::stri
   done.phash = processed->phash;
   done.info = ImageInfo{processed->bit_depth, processed->bands,       processed->has_alpha,
                         processed->animated,  processed->frame_count, processed->icc_profile};
-  if (auto saved = records_.SaveDerived(done); !saved) return tl::unexpected(saved.error());
+  if (auto saved = records_.SaveDerived(done); !saved) {
+    if (saved.error().code == ErrorCode::kNotFound) {
+      // Deleted while it was being processed: the variants just written belong to nobody.
+      for (const auto& [name, variant] : done.variants) (void)blobs_.Delete(variant.key);
+    }
+    return tl::unexpected(saved.error());
+  }
   return done;
 }
 
@@ -105,7 +111,12 @@ Result<ImageRecord> ProcessingService::MarkFailed(ImageRecord record, const Erro
   record.failure_reason = error.slug + ": " + error.message;
   record.variants.clear();
   // The record first: it must never point at bytes that are gone.
-  if (auto saved = records_.SaveDerived(record); !saved) return tl::unexpected(saved.error());
+  if (auto saved = records_.SaveDerived(record); !saved) {
+    if (saved.error().code == ErrorCode::kNotFound && record.key != original) {
+      (void)blobs_.Delete(record.key);  // deleted meanwhile: the quarantined copy is nobody's
+    }
+    return tl::unexpected(saved.error());
+  }
   if (record.key != original) (void)blobs_.Delete(original);
   return record;
 }

@@ -165,6 +165,8 @@ Result<void> UploadService::Delete(std::string_view owner, std::string_view id) 
   if (auto removed = records_.Remove(owner, id); !removed) return removed;
   // Leftovers after a failure here are orphans, which fsck removes.
   for (const auto& [name, variant] : record->variants) (void)blobs_.Delete(variant.key);
+  // A failed image whose original was removed by policy owns no bytes.
+  if (record->key.empty()) return {};
   return blobs_.Delete(record->key);
 }
 

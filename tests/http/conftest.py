@@ -7,7 +7,8 @@
   against docs/openapi.json with openapi-core (path and method must exist, the status must be
   documented, headers and body must match). A mismatch fails the test that saw it.
 
-Environment: IMGUP_BIN (default build/dev/imgup), IMGUP_CORPORA (default ../shared/corpora).
+Environment: IMGUP_BIN (default build/dev/imgup), IMGUP_CORPORA (default ../shared/corpora),
+IMGUP_PROCESSING_TIMEOUT (seconds an upload may take to leave "processing"; default 60).
 """
 
 from __future__ import annotations
@@ -120,7 +121,9 @@ def data_dir(server) -> Path:
 @pytest.fixture
 def nothing_left(server):
     """Snapshot of the session server's store; call the returned function to assert that nothing
-    was added since (no file under blobs/, no row in images)."""
+    was added since (no file under blobs/ -- originals/, variants/, quarantine/, .tmp/ -- and no
+    row in images). Both snapshots wait until the server's pipeline is idle, so that an earlier
+    test's upload still being processed does not count, and a late write does not escape."""
     from imgup_testkit import assert_nothing_left
 
     before = store_state(server.data_dir)

@@ -2,7 +2,15 @@
 builders and checks on the data directory.
 
 Nothing here knows how the server is written; it only sees the binary, HTTP and the files the
-storage layout documents (DIR/imgup.db, DIR/blobs/originals/{owner}/{id}, DIR/blobs/.tmp/).
+storage layout documents (DIR/imgup.db, DIR/blobs/originals/{owner}/{id},
+DIR/blobs/variants/{owner}/{id}/{thumb,medium}.webp, DIR/blobs/quarantine/{owner}/{id}, DIR/blobs/.tmp/).
+
+Uploads are processed asynchronously: a new upload answers 201 with status "processing" and a
+worker pool derives variants and metadata afterwards. `Server.wait_idle()` waits until nothing is
+queued or running (GET /health "processing" == 0) and no record is left "processing";
+`store_state()` waits for that before it snapshots a running server's store, so that a variant
+written late by an earlier upload is never mistaken for something a refused request left behind.
+`Client.wait_processed()` / `Client.upload_ready()` wait for one record.
 """
 
 from __future__ import annotations
@@ -47,6 +55,14 @@ ULID_IN_TEXT = re.compile(r"\b[0-9A-HJKMNP-TV-Z]{26}\b")
 LISTENING_RE = re.compile(r"imgup: listening on (http://127\.0\.0\.1:(\d+))\s*$")
 
 HTTP_TIMEOUT = 15  # seconds; no request of this suite should come near it
+# Seconds an upload may take to leave "processing" (sanitizer builds are several times slower).
+PROCESSING_TIMEOUT = float(os.environ.get("IMGUP_PROCESSING_TIMEOUT", "60"))
+
+# Record members the pipeline fills in (or changes) after the upload; everything else a record
+# holds is fixed at upload time (tags and description change only through PATCH).
+DERIVED_FIELDS = frozenset({"status", "failure_reason", "variants", "exif", "placeholder", "dominant_color", "phash",
+                            "bit_depth", "bands", "has_alpha", "animated", "frame_count", "icc_profile"})
+VARIANT_EDGES = {"thumb": 256, "medium": 1024}
 
 
 def imgup_bin() -> Path:
@@ -60,6 +76,17 @@ def sha256(data: bytes) -> str:
 # ---------------------------------------------------------------------------------------------
 # The server process
 # ---------------------------------------------------------------------------------------------
+
+# The server last started on each data dir (resolved path), so that store_state(data_dir) can wait
+# for its pipeline to be idle.
+_SERVERS_BY_DIR: dict[str, "Server"] = {}
+_SERVERS_LOCK = threading.Lock()
+
+
+def server_for(data_dir: Path) -> Optional["Server"]:
+    with _SERVERS_LOCK:
+        srv = _SERVERS_BY_DIR.get(str(Path(data_dir).resolve()))
+    return srv if srv is not None and srv.running else None
 
 
 class Server:
@@ -107,6 +134,8 @@ class Server:
                     self.proc.wait()
                 raise AssertionError(f"{' '.join(cmd)} did not print its listening line "
                                      f"(exit code {rc}); stderr:\n" + "".join(self.stderr_lines))
+        with _SERVERS_LOCK:
+            _SERVERS_BY_DIR[str(self.data_dir.resolve())] = self
         return self
 
     def _read_stderr(self, proc: subprocess.Popen) -> None:
@@ -139,6 +168,7 @@ class Server:
         return self.returncode
 
     def kill(self) -> None:
+        """SIGKILL, at once: no graceful anything."""
         assert self.proc is not None
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait()
@@ -171,6 +201,39 @@ class Server:
 
     def describe(self) -> str:
         return f"imgup serve {self.url} data={self.data_dir} args={self.args}"
+
+    # -- the image pipeline ------------------------------------------------------------------
+    def health(self) -> dict:
+        """GET /health (plain requests: pollers need no contract check; test_service checks it)."""
+        r = requests.get(self.url + "/health", timeout=HTTP_TIMEOUT, headers={"Connection": "close"})
+        assert r.status_code == 200, f"GET /health: {r.status_code} {r.text[:300]}"
+        body = r.json()
+        assert isinstance(body.get("processing"), int) and body["processing"] >= 0, (
+            f"GET /health must say how many images are queued or being processed: {body}")
+        return body
+
+    def records_processing(self) -> int:
+        """Records the store holds with status "processing"."""
+        if not (self.data_dir / "imgup.db").exists():
+            return 0
+        return db_rows(self.data_dir, "SELECT COUNT(*) AS n FROM images WHERE status = 'processing'")[0]["n"]
+
+    def wait_idle(self, timeout: float = PROCESSING_TIMEOUT) -> None:
+        """Waits until the pipeline has nothing queued or running (GET /health "processing" == 0)
+        and no record is left "processing" (after a restart, the records a crash left behind are
+        queued again by the server itself, not at once). Fails after `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            pending = self.health()["processing"]
+            stuck = self.records_processing() if pending == 0 else -1
+            if pending == 0 and stuck == 0:
+                # Settled twice in a row: a record queued between the two reads would show.
+                if self.health()["processing"] == 0 and self.records_processing() == 0:
+                    return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{self.describe()}: not idle after {timeout}s: /health processing={pending}, "
+                                     f"records still 'processing' in the store: {self.records_processing()}")
+            time.sleep(0.01)
 
 
 def run_cli(*args: str, timeout: float = 30, check: bool = False, input: Optional[bytes] = None
@@ -476,6 +539,29 @@ class Client:
         assert r.status_code == 201, f"upload refused: {r.status_code} {r.text}"
         return r.json()
 
+    def wait_processed(self, image_id: str, timeout: float = PROCESSING_TIMEOUT) -> dict:
+        """Polls GET /images/{id} until the record leaves "processing"; returns it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            r = self.get(f"/images/{image_id}")
+            assert r.status_code == 200, f"GET /images/{image_id} while waiting for processing: {r.status_code} {r.text}"
+            rec = r.json()
+            if rec["status"] != "processing":
+                return rec
+            if time.monotonic() > deadline:
+                raise AssertionError(f"image {image_id} still 'processing' after {timeout}s: {rec}")
+            time.sleep(0.01)
+
+    def upload_ready(self, data: bytes, **kw) -> dict:
+        """A new upload (201, "processing") that then becomes "ready": returns the ready record
+        (as GET /images/{id} gives it, without "duplicate")."""
+        rec = self.upload_ok(data, **kw)
+        assert_processing_record(rec)
+        final = self.wait_processed(rec["id"])
+        assert final["status"] == "ready", f"upload {rec['id']} ended {final['status']}: {final.get('failure_reason')}"
+        assert_same_upload(rec, final)
+        return final
+
     def raw(self, method: str, path: str, head_extra: Mapping[str, str], body_prefix: bytes, *,
             content_length: Optional[int] = None, send_rest: bytes = b"", timeout: float = 10.0,
             undocumented: Optional[str] = None) -> "RawResponse":
@@ -571,6 +657,11 @@ def image_ids(data_dir: Path) -> frozenset:
 
 
 def store_state(data_dir: Path) -> StoreState:
+    """Every file under blobs/ (originals/, variants/, quarantine/, .tmp/) and every image id.
+    When a server runs on `data_dir`, waits for its pipeline to be idle first (see wait_idle)."""
+    srv = server_for(data_dir)
+    if srv is not None:
+        srv.wait_idle()
     return StoreState(blob_files(data_dir), image_ids(data_dir))
 
 
@@ -580,6 +671,99 @@ def assert_nothing_left(data_dir: Path, before: StoreState) -> None:
     new_rows = sorted(after.image_ids - before.image_ids)
     assert not new_files, f"refused upload left files under blobs/: {new_files}"
     assert not new_rows, f"refused upload left rows in images: {new_rows}"
+
+
+def image_blobs(data_dir: Path, image_id: str) -> set[str]:
+    """Every file under blobs/ that belongs to image `image_id` (original, variants, quarantine)."""
+    return {f for f in blob_files(data_dir) if image_id in Path(f).parts}
+
+
+def variant_files(owner: str, image_id: str) -> set[str]:
+    """The blob files (relative to blobs/) of a ready image's two variants."""
+    return {f"variants/{owner}/{image_id}/{name}.webp" for name in VARIANT_EDGES}
+
+
+# ---------------------------------------------------------------------------------------------
+# Records and what the pipeline derives
+# ---------------------------------------------------------------------------------------------
+
+
+def assert_processing_record(rec: dict) -> None:
+    """A record just uploaded: "processing", nothing derived yet."""
+    assert rec["status"] == "processing", f"a new upload must answer status 'processing': {rec}"
+    derived = {k: rec[k] for k in ("exif", "placeholder", "dominant_color", "phash", "bit_depth", "bands",
+                                   "has_alpha", "animated", "frame_count", "icc_profile")}
+    assert all(v is None for v in derived.values()), f"derived members set before processing: {derived}"
+    assert rec["variants"] == {}, rec["variants"]
+    assert "failure_reason" not in rec
+
+
+def assert_same_upload(before: dict, after: dict) -> None:
+    """The members fixed at upload time are the same in both records."""
+    keep = (set(before) | set(after)) - DERIVED_FIELDS - {"duplicate"}
+    diff = {k: (before.get(k), after.get(k)) for k in sorted(keep) if before.get(k) != after.get(k)}
+    assert not diff, f"processing changed members fixed at upload (before, after): {diff}"
+
+
+def hamming(a_hex: str, b_hex: str) -> int:
+    return bin(int(a_hex, 16) ^ int(b_hex, 16)).count("1")
+
+
+BLURHASH_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz#$%*+,-.:;=?@[]^_{|}~"
+
+
+def blurhash_components(text: str) -> tuple[int, int]:
+    """Checks a BlurHash string's structure (Wolt's specification); returns (nx, ny)."""
+    assert isinstance(text, str) and len(text) >= 6, f"not a BlurHash: {text!r}"
+    bad = [c for c in text if c not in BLURHASH_ALPHABET]
+    assert not bad, f"BlurHash {text!r} has characters outside base83: {bad}"
+    size_flag = BLURHASH_ALPHABET.index(text[0])
+    nx, ny = size_flag % 9 + 1, size_flag // 9 + 1
+    assert len(text) == 4 + 2 * nx * ny, f"BlurHash {text!r}: {nx}x{ny} components need {4 + 2 * nx * ny} characters"
+    return nx, ny
+
+
+@dataclass
+class WebpInfo:
+    width: int
+    height: int
+    chunks: list  # fourcc strings in file order
+    vp8x_flags: int  # 0 without a VP8X chunk
+    has_alpha: bool  # VP8X alpha flag, or VP8L's alpha_is_used bit
+
+    VP8X_ICC, VP8X_ALPHA, VP8X_EXIF, VP8X_XMP, VP8X_ANIMATION = 0x20, 0x10, 0x08, 0x04, 0x02
+
+
+def webp_info(data: bytes) -> WebpInfo:
+    """Parses a WebP file's RIFF structure and its dimensions (VP8, VP8L or VP8X)."""
+    assert data[:4] == b"RIFF" and data[8:12] == b"WEBP", f"not a WebP file: {data[:16]!r}"
+    riff_size = struct.unpack("<I", data[4:8])[0]
+    assert riff_size + 8 == len(data), f"RIFF size {riff_size} + 8 != file size {len(data)}"
+    chunks, size, flags, alpha = [], None, 0, False
+    i = 12
+    while i < len(data):
+        assert i + 8 <= len(data), "truncated chunk header"
+        fourcc = data[i:i + 4].decode("latin-1")
+        n = struct.unpack("<I", data[i + 4:i + 8])[0]
+        payload = data[i + 8:i + 8 + n]
+        assert len(payload) == n, f"chunk {fourcc!r} truncated"
+        chunks.append(fourcc)
+        if fourcc == "VP8X":
+            flags = payload[0]
+            size = (int.from_bytes(payload[4:7], "little") + 1, int.from_bytes(payload[7:10], "little") + 1)
+            alpha = bool(flags & WebpInfo.VP8X_ALPHA)
+        elif fourcc == "VP8 " and size is None:
+            assert payload[3:6] == b"\x9d\x01\x2a", "VP8 key frame start code missing"
+            w, h = struct.unpack("<HH", payload[6:10])
+            size = (w & 0x3FFF, h & 0x3FFF)
+        elif fourcc == "VP8L" and size is None:
+            assert payload[0] == 0x2F, "VP8L signature missing"
+            bits = struct.unpack("<I", payload[1:5])[0]
+            size = ((bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1)
+            alpha = alpha or bool((bits >> 28) & 1)
+        i += 8 + n + (n & 1)
+    assert size is not None, f"no VP8/VP8L/VP8X chunk in {chunks}"
+    return WebpInfo(size[0], size[1], chunks, flags, alpha)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -9,10 +9,12 @@ from imgup_testkit import (
     Client,
     db_rows,
     expect_problem,
+    image_blobs,
     run_cli,
     sha256,
     store_state,
     unique_png,
+    variant_files,
 )
 
 UNKNOWN_ID = "01ARZ3NDEKTSV4RRFFQ69G5FAV"
@@ -40,9 +42,9 @@ def anon(keyed, make_client) -> Client:
 
 @pytest.fixture
 def alice_image(alice):
+    """One of alice's images, processed (status "ready")."""
     data = unique_png()
-    rec = alice.upload_ok(data, filename="alice.png", tags=["private"])
-    rec.pop("duplicate")
+    rec = alice.upload_ready(data, filename="alice.png", tags=["private"])
     return rec, data
 
 
@@ -60,6 +62,7 @@ def endpoints(image_id: str):
         ("PATCH", f"/images/{image_id}", {"json": {"description": "x"}}),
         ("DELETE", f"/images/{image_id}", {}),
         ("GET", f"/images/{image_id}/content", {}),
+        ("GET", f"/images/{image_id}/similar", {}),
     ]
 
 
@@ -69,9 +72,11 @@ def test_owner_of_keyed_upload(alice_image, keyed):
     row = db_rows(keyed.data_dir, "SELECT owner FROM images WHERE id = ?", (rec["id"],))[0]
     assert row["owner"] == "alice"
     assert (keyed.data_dir / "blobs" / "originals" / "alice" / rec["id"]).read_bytes() == data
+    assert image_blobs(keyed.data_dir, rec["id"]) == {rec["key"]} | variant_files("alice", rec["id"])
 
 
-@pytest.mark.parametrize("i", range(7), ids=["list", "upload-json", "upload-raw", "get", "patch", "delete", "content"])
+@pytest.mark.parametrize("i", range(8), ids=["list", "upload-json", "upload-raw", "get", "patch", "delete", "content",
+                                             "similar"])
 def test_missing_key(anon, keyed, alice_image, i):
     rec, _ = alice_image
     before = store_state(keyed.data_dir)
@@ -86,7 +91,8 @@ def test_missing_key(anon, keyed, alice_image, i):
     {"Authorization": "Bearer "},
     {"Authorization": "Basic YWxpY2U6cGFzcw=="},
 ])
-@pytest.mark.parametrize("i", range(7), ids=["list", "upload-json", "upload-raw", "get", "patch", "delete", "content"])
+@pytest.mark.parametrize("i", range(8), ids=["list", "upload-json", "upload-raw", "get", "patch", "delete", "content",
+                                             "similar"])
 def test_wrong_key(anon, keyed, alice_image, header, i):
     rec, _ = alice_image
     before = store_state(keyed.data_dir)
@@ -161,6 +167,24 @@ def test_other_owners_content_is_404(bob, alice_image):
     _same_but_request_id(theirs.json(), unknown.json(), rec["id"])
 
 
+@pytest.mark.parametrize("variant", ["thumb", "medium"])
+def test_other_owners_variant_is_404(bob, alice, alice_image, variant):
+    rec, _ = alice_image
+    assert alice.get(rec["urls"]["content"], params={"variant": variant}).status_code == 200
+    theirs = bob.get(rec["urls"]["content"], params={"variant": variant})
+    unknown = bob.get(f"/images/{UNKNOWN_ID}/content", params={"variant": variant})
+    expect_problem(theirs, 404, "not_found")
+    _same_but_request_id(theirs.json(), unknown.json(), rec["id"])
+
+
+def test_other_owners_similar_is_404(bob, alice_image):
+    rec, _ = alice_image
+    theirs = bob.get(f"/images/{rec['id']}/similar")
+    unknown = bob.get(f"/images/{UNKNOWN_ID}/similar")
+    expect_problem(theirs, 404, "not_found")
+    _same_but_request_id(theirs.json(), unknown.json(), rec["id"])
+
+
 def test_other_owner_cannot_patch(bob, alice, alice_image):
     rec, _ = alice_image
     theirs = bob.patch(f"/images/{rec['id']}", json={"description": "pwned", "tags": ["pwned"]})
@@ -178,6 +202,8 @@ def test_other_owner_cannot_delete(bob, alice, keyed, alice_image):
     _same_but_request_id(theirs.json(), unknown.json(), rec["id"])
     assert alice.get(f"/images/{rec['id']}").json() == rec
     assert (keyed.data_dir / "blobs" / rec["key"]).read_bytes() == data
+    assert {f for f in variant_files("alice", rec["id"]) if (keyed.data_dir / "blobs" / f).is_file()} == \
+        variant_files("alice", rec["id"]), "bob's DELETE removed alice's variants"
 
 
 def test_same_bytes_for_two_owners_are_two_images(alice, bob):

@@ -12,6 +12,7 @@ import pytest
 from imgup_testkit import (
     EXIF_ORIENTATION,
     SVG,
+    blob_files,
     corpus_file,
     db_rows,
     expect_problem,
@@ -20,6 +21,7 @@ from imgup_testkit import (
     sha256,
     ulids_in,
     unique_png,
+    variant_files,
 )
 
 
@@ -194,13 +196,16 @@ def _fsck(data, *extra):
 
 def test_fsck_on_a_clean_store(cli_server, make_client):
     c = make_client(cli_server)
-    c.upload_ok(unique_png())
+    rec = c.upload_ready(unique_png())
     c.close()
     assert cli_server.stop() == 0
+    files = blob_files(cli_server.data_dir)
+    assert variant_files("local", rec["id"]) <= files
     proc, report = _fsck(cli_server.data_dir)
     assert proc.returncode == 0, proc.stderr
     assert report["clean"] is True and report["orphan_blobs"] == [] and report["records_without_blob"] == []
     assert report["temp_files_removed"] == 0
+    assert blob_files(cli_server.data_dir) == files, "fsck of a clean store removed something (variants?)"
     text = run_cli("fsck", "--data", str(cli_server.data_dir))
     assert text.returncode == 0 and out(text).strip(), "fsck without --json prints a summary"
 
@@ -209,8 +214,8 @@ def test_fsck_repairs_leftovers(cli_server, make_client):
     """Plant what a crash can leave (an old temp file, an orphan blob, a record whose blob is
     gone): fsck reports each, repairs, and a second run finds the store clean."""
     c = make_client(cli_server)
-    kept = c.upload_ok(unique_png())
-    broken = c.upload_ok(unique_png())
+    kept = c.upload_ready(unique_png())
+    broken = c.upload_ready(unique_png())
     c.close()
     assert cli_server.stop() == 0
     data = cli_server.data_dir
@@ -222,7 +227,8 @@ def test_fsck_repairs_leftovers(cli_server, make_client):
     orphan_id = "01ARZ3NDEKTSV4RRFFQ69G5FAV"
     orphan = data / "blobs" / "originals" / "local" / orphan_id
     orphan.write_bytes(unique_png())
-    for f in (temp, orphan):
+    broken_variants = [data / "blobs" / v for v in variant_files("local", broken["id"])]
+    for f in (temp, orphan, *broken_variants):
         os.utime(f, (day_ago, day_ago))
     (data / "blobs" / broken["key"]).unlink()
 
@@ -233,6 +239,9 @@ def test_fsck_repairs_leftovers(cli_server, make_client):
     assert any(broken["id"] in str(e) for e in report["records_without_blob"]), report
     assert report["temp_files_removed"] >= 1
     assert not temp.exists() and not orphan.exists()
+    files = blob_files(data)
+    assert not variant_files("local", broken["id"]) & files, "the variants of a record fsck removed must go too"
+    assert variant_files("local", kept["id"]) <= files and kept["key"] in files
     assert not any(kept["id"] in str(e) for e in report["orphan_blobs"] + report["records_without_blob"])
 
     proc, report = _fsck(data)

@@ -17,6 +17,7 @@ RECORD = {
     "height": 1, "sha256": "a" * 64, "status": "ready", "variants": {}, "exif": None, "placeholder": None,
     "dominant_color": None, "phash": None, "tags": [], "description": "",
     "urls": {"self": f"/images/{ID}", "content": f"/images/{ID}/content"},
+    "bit_depth": None, "bands": None, "has_alpha": None, "animated": None, "frame_count": None, "icc_profile": None,
 }
 PROBLEM = {"type": "urn:imgup:problem:not_found", "title": "Not Found", "status": 404, "detail": "No such image",
            "code": "not_found", "request_id": "r1"}
@@ -32,6 +33,15 @@ def check(contract, method, path, status, headers, body, req_headers=None, req_b
 def test_conforming_exchanges_pass(contract):
     check(contract, "GET", f"/images/{ID}", 200, JSON, RECORD)
     check(contract, "GET", f"/images/{ID}", 404, PJSON, PROBLEM)
+    ready = {**RECORD, "variants": {"thumb": {"width": 1, "height": 1, "size_bytes": 40, "content_type": "image/webp"}},
+             "exif": {"make": "X", "orientation": 1}, "placeholder": "00TI:j", "dominant_color": "#0a0b0c",
+             "phash": "0123456789abcdef", "bit_depth": 8, "bands": 3, "has_alpha": False, "animated": False,
+             "frame_count": 1, "icc_profile": "sRGB"}
+    check(contract, "GET", f"/images/{ID}", 200, JSON, ready)
+    check(contract, "GET", f"/images/{ID}", 200, JSON,
+          {**RECORD, "status": "failed", "key": "", "failure_reason": "decode_failed: truncated"})
+    check(contract, "GET", f"/images/{ID}/similar", 200, JSON, {"items": [{**ready, "distance": 3}]})
+    check(contract, "GET", "/health", 200, JSON, {"status": "ok", "version": "1", "processing": 0})
     check(contract, "DELETE", f"/images/{ID}", 204, {"X-Request-Id": "r1"}, b"")
     up = json.dumps({"filename": "a.png", "content_type": "image/png", "image_base64": "iVBORw0KGgo="}).encode()
     check(contract, "POST", "/upload", 201, {**JSON, "Location": f"/images/{ID}"}, {**RECORD, "duplicate": False},
@@ -43,7 +53,8 @@ def test_conforming_exchanges_pass(contract):
 
 
 @pytest.mark.parametrize("case", [
-    "no-request-id", "undocumented-status", "extra-member", "missing-member", "wrong-type", "problem-id-mismatch",
+    "no-request-id", "undocumented-status", "extra-member", "missing-member", "wrong-type", "bad-dominant-color",
+    "similar-without-distance", "health-processing-negative", "problem-id-mismatch",
     "problem-type-mismatch", "problem-as-json", "wrong-code-for-status", "unknown-path", "unknown-method",
     "accepted-invalid-request", "upload-without-duplicate", "201-without-location", "204-with-body",
     "401-without-www-authenticate", "405-without-allow",
@@ -55,6 +66,9 @@ def test_mismatches_are_caught(contract, case):
         "extra-member": ("GET", f"/images/{ID}", 200, JSON, {**RECORD, "owner": "local"}),
         "missing-member": ("GET", f"/images/{ID}", 200, JSON, {k: v for k, v in RECORD.items() if k != "sha256"}),
         "wrong-type": ("GET", f"/images/{ID}", 200, JSON, {**RECORD, "width": "1"}),
+        "bad-dominant-color": ("GET", f"/images/{ID}", 200, JSON, {**RECORD, "dominant_color": "#FFF"}),
+        "similar-without-distance": ("GET", f"/images/{ID}/similar", 200, JSON, {"items": [RECORD]}),
+        "health-processing-negative": ("GET", "/health", 200, JSON, {"status": "ok", "version": "1", "processing": -1}),
         "problem-id-mismatch": ("GET", f"/images/{ID}", 404, PJSON, {**PROBLEM, "request_id": "other"}),
         "problem-type-mismatch": ("GET", f"/images/{ID}", 404, PJSON, {**PROBLEM, "type": "about:blank"}),
         "problem-as-json": ("GET", f"/images/{ID}", 404, JSON, PROBLEM),

@@ -1,5 +1,6 @@
 """kill -9 during 200 concurrent uploads, then restart on the same data dir: every acknowledged
-upload is there with the right bytes, nothing is torn, and `imgup fsck` leaves a clean store."""
+upload is there with the right bytes, nothing is torn, every record gets processed, and `imgup fsck`
+leaves a clean store."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
-from imgup_testkit import Client, db_rows, make_png, run_cli, sha256
+from imgup_testkit import Client, blob_files, db_rows, make_png, run_cli, sha256, variant_files
 
 N = 200
 WORKERS = 32
@@ -93,6 +94,14 @@ def test_kill_9_during_concurrent_uploads(start_server, contract):
         if not cursor:
             break
     assert set(listed) == row_ids
+
+    # Records the kill left "processing" are picked up again: once idle, every one is ready, with
+    # exactly its two variants.
+    srv.wait_idle()
+    statuses = {row["id"]: row["status"] for row in db_rows(data_dir, "SELECT id, status FROM images")}
+    assert set(statuses.values()) == {"ready"}, {s: list(statuses.values()).count(s) for s in set(statuses.values())}
+    variants = {f for f in blob_files(data_dir) if f.startswith("variants/")}
+    assert variants == {v for i in row_ids for v in variant_files("local", i)}, "missing or orphan variants"
 
     c.close()
     assert srv.stop() == 0

@@ -12,9 +12,12 @@ from imgup_testkit import (
     corpus_file,
     db_rows,
     expect_problem,
+    image_blobs,
     jpeg_with_comment,
     sha256,
     unique_png,
+    variant_files,
+    webp_info,
 )
 
 UNKNOWN_ID = "01ARZ3NDEKTSV4RRFFQ69G5FAV"
@@ -22,9 +25,9 @@ UNKNOWN_ID = "01ARZ3NDEKTSV4RRFFQ69G5FAV"
 
 @pytest.fixture
 def image(client):
+    """A processed (status "ready") image and its bytes."""
     data = unique_png(6, 4)
-    rec = client.upload_ok(data, filename="fixture.png", tags=["one"], description="first")
-    rec.pop("duplicate")
+    rec = client.upload_ready(data, filename="fixture.png", tags=["one"], description="first")
     return rec, data
 
 
@@ -147,14 +150,19 @@ def test_delete(client, server, image):
     rec, _ = image
     blob = server.data_dir / "blobs" / rec["key"]
     assert blob.exists()
+    assert image_blobs(server.data_dir, rec["id"]) == {rec["key"]} | variant_files("local", rec["id"])
     assert db_rows(server.data_dir, "SELECT id FROM images WHERE id = ?", (rec["id"],))
     r = client.delete(f"/images/{rec['id']}")
     assert r.status_code == 204
     assert r.content == b""
     assert not blob.exists(), f"{blob} still exists after DELETE"
+    assert image_blobs(server.data_dir, rec["id"]) == set(), "DELETE must remove the original and every variant"
+    assert not (server.data_dir / "blobs" / "variants" / "local" / rec["id"]).exists()
     assert not db_rows(server.data_dir, "SELECT id FROM images WHERE id = ?", (rec["id"],)), "row still in images"
     expect_problem(client.get(f"/images/{rec['id']}"), 404, "not_found")
     expect_problem(client.get(f"/images/{rec['id']}/content"), 404, "not_found")
+    expect_problem(client.get(f"/images/{rec['id']}/content", params={"variant": "thumb"}), 404, "not_found")
+    expect_problem(client.get(f"/images/{rec['id']}/similar"), 404, "not_found")
     expect_problem(client.delete(f"/images/{rec['id']}"), 404, "not_found")
 
 
@@ -248,17 +256,19 @@ def test_variant_original_explicit(client, image):
 
 
 @pytest.mark.parametrize("variant", ["thumb", "medium"])
-def test_variant_that_does_not_exist_yet(client, image, variant):
-    rec, _ = image
-    current = client.get(f"/images/{rec['id']}").json()
+def test_variant_of_a_ready_image(client, image, variant):
+    rec, data = image
+    v = rec["variants"][variant]
     r = client.get(f"/images/{rec['id']}/content", params={"variant": variant})
-    if variant in current["variants"]:
-        v = current["variants"][variant]
-        assert r.status_code == 200
-        assert r.headers["Content-Type"].split(";")[0] == v["content_type"]
-        assert len(r.content) == v["size_bytes"]
-    else:
-        expect_problem(r, 404, "not_found")
+    assert r.status_code == 200
+    assert r.headers["Content-Type"].split(";")[0] == v["content_type"] == "image/webp"
+    assert len(r.content) == v["size_bytes"] and r.content != data
+    assert r.headers["X-Content-Type-Options"] == "nosniff"
+    assert r.headers["ETag"] == f'"{sha256(r.content)}"', "a variant's ETag is the hash of its own bytes"
+    assert client.get(rec["urls"]["content"], params={"variant": variant},
+                      headers={"If-None-Match": r.headers["ETag"]}).status_code == 304
+    info = webp_info(r.content)
+    assert (info.width, info.height) == (v["width"], v["height"]) == (6, 4), "a 6x4 image is never upscaled"
 
 
 @pytest.mark.parametrize("variant", ["bogus", "", "ORIGINAL", "../original"])

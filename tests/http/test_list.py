@@ -10,6 +10,7 @@ import pytest
 from imgup_testkit import (
     EXIF_ORIENTATION,
     Client,
+    assert_same_upload,
     corpus_file,
     expect_problem,
     jpeg_with_comment,
@@ -34,10 +35,14 @@ def dataset(module_server, contract):
             data, ctype = unique_png(), "image/png"
         records.append(c.upload_ok(data, filename=f"img{i:02d}", content_type=ctype, tags=tags))
         time.sleep(0.004)
-    c.session.close()
-    for r in records:
-        r.pop("duplicate")
-    return records
+    # The records as they are once processed (the list shows them as they are now).
+    module_server.wait_idle()
+    settled = [c.get(f"/images/{r['id']}").json() for r in records]
+    for before, after in zip(records, settled):
+        assert after["status"] == "ready", after
+        assert_same_upload(before, after)
+    c.close()
+    return settled
 
 
 @pytest.fixture

@@ -17,9 +17,10 @@ from imgup_testkit import SPEC_PATH, expect_problem, make_png, sha256, unique_pn
 
 UNKNOWN_ID = "01ARZ3NDEKTSV4RRFFQ69G5FAV"
 STABLE_CODES = {"invalid_json", "missing_field", "invalid_field", "field_too_long", "invalid_base64", "empty_body",
-                "payload_too_large", "unsupported_media_type", "content_type_mismatch", "invalid_image",
-                "image_too_large", "not_found", "unauthorized", "method_not_allowed", "invalid_query",
-                "invalid_cursor", "internal"}
+                "invalid_multipart", "payload_too_large", "unsupported_media_type", "content_type_mismatch",
+                "invalid_image", "image_too_large", "image_failed", "not_found", "unauthorized",
+                "method_not_allowed", "invalid_query", "invalid_cursor", "internal", "invalid_request",
+                "headers_too_large"}
 
 
 def test_health(client):
@@ -27,6 +28,7 @@ def test_health(client):
     assert r.status_code == 200
     body = r.json()
     assert body["status"] == "ok" and body["version"]
+    assert isinstance(body["processing"], int) and body["processing"] >= 0
 
 
 def test_openapi_document_is_valid_3_1():
@@ -85,11 +87,13 @@ ALLOW = {
     "/images": {"GET"},
     f"/images/{UNKNOWN_ID}": {"GET", "PATCH", "DELETE"},
     f"/images/{UNKNOWN_ID}/content": {"GET"},
+    f"/images/{UNKNOWN_ID}/similar": {"GET"},
     "/health": {"GET"},
     "/openapi.json": {"GET"},
 }
 WRONG = [("/upload", "GET"), ("/upload", "PUT"), ("/upload", "DELETE"), ("/images", "POST"), ("/images", "DELETE"),
          (f"/images/{UNKNOWN_ID}", "POST"), (f"/images/{UNKNOWN_ID}", "PUT"), (f"/images/{UNKNOWN_ID}/content", "DELETE"),
+         (f"/images/{UNKNOWN_ID}/similar", "POST"),
          ("/health", "POST"), ("/openapi.json", "DELETE")]
 
 
@@ -210,8 +214,7 @@ def test_restart_keeps_everything(start_server, make_client):
     srv = start_server()
     c = make_client(srv)
     data = unique_png()
-    rec = c.upload_ok(data, tags=["kept"])
-    rec.pop("duplicate")
+    rec = c.upload_ready(data, tags=["kept"])
     c.close()
     assert srv.stop() == 0
     srv.start()

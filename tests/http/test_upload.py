@@ -18,10 +18,14 @@ from imgup_testkit import (
     gif,
     jpeg_size,
     jpeg_with_comment,
+    assert_processing_record,
+    assert_same_upload,
+    image_blobs,
     png_size,
     sha256,
     store_state,
     unique_png,
+    variant_files,
 )
 
 
@@ -48,7 +52,7 @@ def test_seed_payload_roundtrip(client, server):
     assert rec["size_bytes"] == len(data)
     assert rec["sha256"] == sha256(data)
     assert rec["key"] == f"originals/local/{rec['id']}"
-    assert rec["status"] == "ready"
+    assert_processing_record(rec)  # status "processing", nothing derived yet
     assert rec["tags"] == [] and rec["description"] == ""
     assert rec["urls"] == {"self": f"/images/{rec['id']}", "content": f"/images/{rec['id']}/content"}
     ts = parse_ts(rec["uploaded_at"])
@@ -57,7 +61,14 @@ def test_seed_payload_roundtrip(client, server):
     got = client.get(rec["urls"]["self"])
     assert got.status_code == 200
     expected = {k: v for k, v in rec.items() if k != "duplicate"}
-    assert got.json() == expected
+    if got.json()["status"] == "processing":
+        assert got.json() == expected
+    ready = client.wait_processed(rec["id"])
+    assert ready["status"] == "ready", ready
+    assert_same_upload(expected, ready)
+    assert set(ready) == set(expected), "the same members, processed or not"
+    assert set(ready["variants"]) == {"thumb", "medium"}
+    assert client.get(rec["urls"]["self"]).json() == ready
 
     content = client.get(rec["urls"]["content"])
     assert content.status_code == 200
@@ -72,6 +83,7 @@ def test_seed_payload_roundtrip(client, server):
     row = rows[0]
     assert (row["owner"], row["filename"], row["content_type"], row["key"], row["sha256"]) == (
         "local", "photo.png", "image/png", rec["key"], sha256(data))
+    assert image_blobs(server.data_dir, rec["id"]) == {rec["key"]} | variant_files("local", rec["id"])
 
 
 def test_jpeg_seed_payload(client):
@@ -138,7 +150,16 @@ def test_description_limit_counts_characters(client):
 
 
 def test_filename_of_1024_bytes_is_accepted(client):
+    """Up to 1024 bytes are accepted; the stored name is cut to 255 bytes, keeping the extension
+    (README: "at most 255 bytes; over 1024 bytes sent is 400")."""
     name = "n" * 1020 + ".png"
+    r = client.upload_json(unique_png(), filename=name)
+    assert r.status_code == 201, r.text
+    assert r.json()["filename"] == "n" * 251 + ".png"
+
+
+def test_filename_of_255_bytes_is_kept_whole(client):
+    name = "k" * 251 + ".png"
     r = client.upload_json(unique_png(), filename=name)
     assert r.status_code == 201, r.text
     assert r.json()["filename"] == name
@@ -191,16 +212,29 @@ def test_raw_upload_default_filename(client):
 
 def test_duplicate_returns_existing_record(client, server):
     data = unique_png()
-    first = client.upload_json(data, filename="one.png")
-    assert first.status_code == 201
+    first = client.upload_ready(data, filename="one.png")
     state = store_state(server.data_dir)
     again = client.upload_json(data, filename="two.png", tags=["x"])
     assert again.status_code == 200, again.text
     rec = again.json()
     assert rec["duplicate"] is True
-    assert {k: v for k, v in rec.items() if k != "duplicate"} == {
-        k: v for k, v in first.json().items() if k != "duplicate"}
+    assert {k: v for k, v in rec.items() if k != "duplicate"} == first
     assert store_state(server.data_dir) == state, "a duplicate must not store anything new"
+
+
+def test_duplicate_of_an_image_still_processing(client, server):
+    """A repeated upload while the first is still processing answers the same record and queues
+    nothing new: the image is processed once and ends ready."""
+    data = jpeg_with_comment(corpus_file(EXIF_ORIENTATION / "Landscape_4.jpg"), b"dup-processing")
+    first = client.upload_ok(data, filename="one.jpg", content_type="image/jpeg")
+    again = client.upload_json(data, filename="two.jpg", content_type="image/jpeg")
+    assert again.status_code == 200 and again.json()["duplicate"] is True, again.text
+    assert again.json()["id"] == first["id"]
+    assert_same_upload(first, again.json())
+    server.wait_idle()
+    final = client.get(f"/images/{first['id']}").json()
+    assert final["status"] == "ready"
+    assert image_blobs(server.data_dir, first["id"]) == {first["key"]} | variant_files("local", first["id"])
 
 
 def test_duplicate_across_request_forms(client):

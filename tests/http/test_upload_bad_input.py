@@ -27,6 +27,7 @@ from imgup_testkit import (
     png_ihdr,
     store_state,
     unique_png,
+    variant_files,
 )
 
 B64 = lambda data: base64.b64encode(data).decode("ascii")  # noqa: E731
@@ -469,8 +470,10 @@ def test_filename_is_sanitised(client, server, given, stored):
     assert rec["filename"] == stored
     assert rec["key"] == f"originals/local/{rec['id']}"
     assert client.get(rec["urls"]["self"]).json()["filename"] == stored
-    after = store_state(server.data_dir)
-    assert after.blob_files - before.blob_files == {rec["key"]}, "the only new blob is originals/local/{id}"
+    after = store_state(server.data_dir)  # once processed
+    assert after.blob_files - before.blob_files == {rec["key"]} | variant_files("local", rec["id"]), (
+        "the only new blobs are originals/local/{id} and variants/local/{id}/{thumb,medium}.webp")
+    assert after.image_ids - before.image_ids == {rec["id"]}
     assert not any(c in rec["filename"] for c in "/\x00\r\n\t")
 
 

@@ -329,6 +329,31 @@ TEST_F(FsBlobStoreTest, ObjectsSurviveReopening) {
   EXPECT_EQ(Open()->Get("originals/alice/01J1").value(), "bytes");
 }
 
+TEST_F(FsBlobStoreTest, PutsSucceedWhileDeletesEmptyTheirDirectories) {
+  // A Delete removes the directories it leaves empty; a Put into the same directories at that
+  // moment must still succeed (it recreates them).
+  auto store = Open();
+  std::atomic<int> failures{0};
+  auto churn = [&](const std::string& name) {
+    for (int i = 0; i < 300; ++i) {
+      const std::string key = "originals/owner/" + name + std::to_string(i);
+      if (auto put = store->Put(key, "x", "image/png"); !put) {
+        ADD_FAILURE() << "Put: " << put.error().slug << " " << put.error().detail;
+        ++failures;
+      }
+      if (auto deleted = store->Delete(key); !deleted) {
+        ADD_FAILURE() << "Delete: " << deleted.error().slug << " " << deleted.error().detail;
+        ++failures;
+      }
+    }
+  };
+  std::thread a(churn, "a"), b(churn, "b"), c(churn, "c");
+  a.join();
+  b.join();
+  c.join();
+  EXPECT_EQ(failures.load(), 0);
+}
+
 TEST_F(FsBlobStoreTest, WithFsyncStoresAndReplacesObjects) {
   auto store = Open({.fsync = true});
   ASSERT_TRUE(store->Put("variants/alice/01J1/thumb.webp", "one", "image/webp"));

@@ -266,6 +266,8 @@ Result<void> FsBlobStore::Put(std::string_view key, std::string_view data,
   for (int attempt = 0;; ++attempt) {
     std::error_code ec;
     created_dirs = fs::create_directories(target.parent_path(), ec) || created_dirs;
+    // ENOENT: a concurrent Delete removed an empty directory of the path while it was created.
+    if (ec == std::errc::no_such_file_or_directory && attempt < 10) continue;
     if (ec) {
       ::unlink(tmp.c_str());
       // A file where a directory must go: the key extends another object's key.
@@ -353,11 +355,16 @@ Result<void> FsBlobStore::Delete(std::string_view key) {
     if (errno == ENOENT || errno == ENOTDIR || errno == EISDIR) return {};
     return tl::unexpected(ErrnoError(errno, "delete", path));
   }
-  // Drop the directories the delete left empty (variants/{owner}/{id}/), deepest first; rmdir
-  // fails harmlessly on the first one that still holds something.
+  // Drop the per-image directories the delete left empty (variants/{owner}/{id}/), deepest
+  // first; rmdir fails harmlessly on the first one that still holds something. The shared ones
+  // near the root (originals/{owner}/) stay: removing them would race every Put into them.
+  constexpr std::size_t kSharedLevels = 2;
   std::string_view dir = key;
   for (auto slash = dir.rfind('/'); slash != std::string_view::npos; slash = dir.rfind('/')) {
     dir = dir.substr(0, slash);
+    if (static_cast<std::size_t>(std::count(dir.begin(), dir.end(), '/')) + 1 <= kSharedLevels) {
+      break;
+    }
     if (::rmdir(PathFor(dir).c_str()) != 0) break;
   }
   return {};
