@@ -212,6 +212,7 @@ std::string EncodeWebp(const VImage& image, int method) {
   if (WebPConfigInit(&config) == 0) throw std::runtime_error("libwebp version mismatch");
   config.quality = kWebpQuality;
   config.method = method;
+  config.thread_level = 1;  // libwebp overlaps its analysis and encoding passes on a second thread
   WebPPicture picture;
   if (WebPPictureInit(&picture) == 0) throw std::runtime_error("libwebp version mismatch");
   picture.width = image.width();
