@@ -6,7 +6,7 @@ JOBS ?= $(shell nproc)
 PYTEST := .venv/bin/pytest
 SOURCES = $(shell git ls-files '*.cpp' '*.hpp' 2>/dev/null || find src apps tests bench -name '*.[ch]pp')
 
-.PHONY: run deps build build-asan test unit unit-asan http http-asan format format-check tidy bench clean
+.PHONY: run deps build build-asan test unit unit-asan http http-asan e2e format format-check tidy bench clean
 
 deps:
 	@./scripts/install-deps.sh
@@ -23,9 +23,10 @@ build-asan: deps
 run: build
 	./build/dev/imgup serve --data ./data --host 127.0.0.1 --port 8080
 
-## Every check the project has: format, unit + contract tests, HTTP tests, and the same under
-## AddressSanitizer + UndefinedBehaviorSanitizer.
-test: format-check unit http unit-asan http-asan
+## Every check the project has: format, unit + contract tests, HTTP tests, the page in a real
+## browser and the Postman collection, and the unit + HTTP tests again under AddressSanitizer +
+## UndefinedBehaviorSanitizer.
+test: format-check unit http e2e unit-asan http-asan
 	@echo "make test: all checks passed"
 
 unit: build
@@ -33,6 +34,9 @@ unit: build
 
 http: build
 	IMGUP_BIN=$(CURDIR)/build/dev/imgup $(PYTEST) -q tests/http
+
+e2e: build
+	IMGUP_BIN=$(CURDIR)/build/dev/imgup tests/e2e/run.sh
 
 unit-asan: build-asan
 	ctest --preset asan -j $(JOBS)

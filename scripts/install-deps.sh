@@ -14,6 +14,8 @@ DEBS=(
   python3 python3-venv sqlite3 curl nginx wrk procps
   # the image pipeline (libvips) and the tools its tests use to make fixtures
   libvips-dev python3-blurhash libheif-examples webp gifsicle
+  # the end-to-end tests (tests/e2e): Debian's Chromium, driven by playwright-core from npm
+  chromium fonts-dejavu-core
 )
 
 missing=()
@@ -33,4 +35,13 @@ if [ ! -x .venv/bin/pytest ] || ! cmp -s scripts/requirements-test.txt .venv/.re
   python3 -m venv .venv
   .venv/bin/pip install -q --disable-pip-version-check -r scripts/requirements-test.txt
   cp scripts/requirements-test.txt .venv/.requirements
+fi
+
+# Node tools for the end-to-end tests (playwright-core, newman) in ./node_modules, from
+# package-lock.json. No browser download: the tests drive Debian's /usr/bin/chromium.
+if ! command -v npm >/dev/null; then
+  echo "install-deps: npm not found; the end-to-end tests (tests/e2e) need Node.js 20 with npm" >&2
+elif [ ! -d node_modules ] || ! cmp -s package-lock.json node_modules/.imgup-package-lock.json 2>/dev/null; then
+  PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error
+  cp package-lock.json node_modules/.imgup-package-lock.json
 fi

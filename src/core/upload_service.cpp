@@ -137,7 +137,7 @@ Result<UploadOutcome> UploadService::Upload(UploadRequest request) {
 
 Result<ImageRecord> UploadService::Get(std::string_view owner, std::string_view id) {
   if (!IsValidUlid(id)) {
-    return Fail(ErrorCode::kNotFound, "not_found", "No image with id " + std::string(id));
+    return Fail(ErrorCode::kNotFound, "not_found", "No image with this id.");
   }
   return records_.Get(owner, id);
 }
@@ -154,7 +154,7 @@ Result<ImageRecord> UploadService::Patch(std::string_view owner, std::string_vie
     return tl::unexpected(ok.error());
   }
   if (!IsValidUlid(id)) {
-    return Fail(ErrorCode::kNotFound, "not_found", "No image with id " + std::string(id));
+    return Fail(ErrorCode::kNotFound, "not_found", "No image with this id.");
   }
   return records_.Update(owner, id, patch);
 }
