@@ -52,7 +52,7 @@ format-check: deps
 	@echo "clang-format: clean"
 
 tidy: build
-	clang-tidy-16 -p build/dev --quiet $(filter %.cpp,$(SOURCES))
+	run-clang-tidy-16 -p build/dev -quiet -extra-arg=-Wno-unknown-warning-option $(filter src/% apps/%,$(filter %.cpp,$(SOURCES)))
 
 ## Benchmarks (numbers go to bench/README.md).
 bench: deps
