@@ -4,6 +4,7 @@
 #include <openssl/rand.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -119,6 +120,7 @@ struct ServeOptions {
   std::size_t threads = 16;
   bool fsync = false;
   std::size_t workers = 2;  // image processing threads
+  std::size_t queue_capacity = 10'000;
   std::uint32_t max_frames = 1000;
   std::uint32_t max_decode_ms = 30'000;
   bool keep_gps = false;
@@ -169,7 +171,12 @@ int Serve(const ServeOptions& options) {
                                 : FailedOriginalPolicy::kRemove;
   ProcessingService processing(*stores.blobs, *stores.records, processor, policy);
   SystemClock clock;
-  WorkerPool workers(options.workers, /*capacity=*/64, [&](const RecordRef& ref) {
+  // The queue holds only ids (the bytes are on disk and the record says "processing"), so it
+  // can absorb a long burst; when it is full, uploads wait for room.
+  WorkerPool workers(options.workers, options.queue_capacity, [&](const RecordRef& ref) {
+    // Derived work yields the CPU to requests: uploads are answered first, variants follow.
+    thread_local const bool niced = setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 10) == 0;
+    (void)niced;
     const auto start = std::chrono::steady_clock::now();
     auto result = processing.Process(ref.owner, ref.id);
     const double ms =
@@ -407,6 +414,12 @@ int main(int argc, char** argv) {
       ->envname("IMGUP_WORKERS")
       ->capture_default_str()
       ->check(CLI::Range(1, 64));
+  serve_cmd
+      ->add_option("--queue", serve.queue_capacity,
+                   "Images waiting for processing before uploads wait")
+      ->envname("IMGUP_QUEUE")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1'000'000));
   serve_cmd->add_option("--max-frames", serve.max_frames, "Most frames of an animation")
       ->envname("IMGUP_MAX_FRAMES")
       ->capture_default_str();

@@ -113,12 +113,9 @@ std::string VariantsToJson(const std::map<std::string, VariantInfo>& variants) {
 
 std::string InfoToJson(const ImageInfo& info) {
   if (!info.Known()) return "";
-  return nlohmann::json{{"bit_depth", info.bit_depth},
-                        {"bands", info.bands},
-                        {"has_alpha", info.has_alpha},
-                        {"animated", info.animated},
-                        {"frame_count", info.frame_count},
-                        {"icc_profile", info.icc_profile}}
+  return nlohmann::json{{"bit_depth", info.bit_depth},     {"bands", info.bands},
+                        {"has_alpha", info.has_alpha},     {"animated", info.animated},
+                        {"frame_count", info.frame_count}, {"icc_profile", info.icc_profile}}
       .dump();
 }
 
@@ -420,13 +417,13 @@ Result<void> SqliteMetadataStore::Insert(const ImageRecord& record) {
         "placeholder, dominant_color, phash, tags_json, description, info_json) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     if (!insert) return tl::unexpected(std::move(insert.error()));
-    auto bound = (*insert)->BindAll(
-        record.id, record.owner, record.filename, record.content_type, record.format,
-        record.uploaded_at_ms, record.key, record.size_bytes, record.width, record.height,
-        record.sha256, ToString(record.status), record.failure_reason,
-        VariantsToJson(record.variants), record.exif_json, record.placeholder,
-        record.dominant_color, record.phash, TagsToJson(record.tags), record.description,
-        InfoToJson(record.info));
+    auto bound =
+        (*insert)->BindAll(record.id, record.owner, record.filename, record.content_type,
+                           record.format, record.uploaded_at_ms, record.key, record.size_bytes,
+                           record.width, record.height, record.sha256, ToString(record.status),
+                           record.failure_reason, VariantsToJson(record.variants), record.exif_json,
+                           record.placeholder, record.dominant_color, record.phash,
+                           TagsToJson(record.tags), record.description, InfoToJson(record.info));
     if (!bound) return bound;
     if (auto ran = (*insert)->Run(); !ran) return ran;
   }
@@ -541,11 +538,10 @@ Result<void> SqliteMetadataStore::SaveDerived(const ImageRecord& record) {
       "format = ?, variants_json = ?, exif_json = ?, placeholder = ?, dominant_color = ?, "
       "phash = ?, info_json = ? WHERE id = ? AND owner = ?");
   if (!update) return tl::unexpected(std::move(update.error()));
-  auto bound = (*update)->BindAll(ToString(record.status), record.failure_reason, record.key,
-                                  record.width, record.height, record.format,
-                                  VariantsToJson(record.variants), record.exif_json,
-                                  record.placeholder, record.dominant_color, record.phash,
-                                  InfoToJson(record.info), record.id, record.owner);
+  auto bound = (*update)->BindAll(
+      ToString(record.status), record.failure_reason, record.key, record.width, record.height,
+      record.format, VariantsToJson(record.variants), record.exif_json, record.placeholder,
+      record.dominant_color, record.phash, InfoToJson(record.info), record.id, record.owner);
   if (!bound) return bound;
   if (auto ran = (*update)->Run(); !ran) return ran;
   if (writer_.Changes() == 0) return NotFound();
@@ -567,8 +563,8 @@ Result<std::vector<RecordRef>> SqliteMetadataStore::ListByStatus(ImageStatus sta
                                                                  std::size_t limit) {
   auto reader = AcquireReader();
   if (!reader) return tl::unexpected(std::move(reader.error()));
-  auto stmt = reader->db().Cached(
-      "SELECT owner, id, key FROM images WHERE status = ? ORDER BY id LIMIT ?");
+  auto stmt =
+      reader->db().Cached("SELECT owner, id, key FROM images WHERE status = ? ORDER BY id LIMIT ?");
   if (!stmt) return tl::unexpected(std::move(stmt.error()));
   if (auto bound = (*stmt)->BindAll(ToString(status), static_cast<std::int64_t>(limit)); !bound) {
     return tl::unexpected(std::move(bound.error()));
