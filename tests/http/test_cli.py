@@ -11,6 +11,7 @@ import pytest
 
 from imgup_testkit import (
     EXIF_ORIENTATION,
+    PNGSUITE,
     SVG,
     blob_files,
     corpus_file,
@@ -256,3 +257,38 @@ def test_fsck_repairs_leftovers(cli_server, make_client):
     assert r.status_code in (200, 404)
     if r.status_code == 200:
         assert sha256(r.content) == broken["sha256"]
+
+
+def test_folder_upload_of_pngsuite_in_parallel(cli_server, make_client):
+    """A folder upload: every valid PngSuite file is stored, every x*.png is reported refused, the
+    exit code says something failed, and --json gives a machine-readable account of each file."""
+    folder = PNGSUITE
+    files = sorted(p.name for p in folder.iterdir() if p.suffix == ".png")
+    bad = {name for name in files if name.startswith("x")}
+    proc = run_cli("upload", str(folder), "--jobs", "4", "--json", "--url", cli_server.url)
+    assert proc.returncode == 1, "a folder with refused files must exit non-zero"
+    report = json.loads(out(proc))
+    by_name = {os.path.basename(item["file"]): item for item in report["files"]}
+    assert set(by_name) == set(files)
+    assert {n for n, item in by_name.items() if not item["ok"]} == bad
+    for name in bad:
+        assert by_name[name]["status"] in (415, 422), (name, by_name[name])
+        assert by_name[name]["error"], name
+    good = [by_name[n] for n in files if n not in bad]
+    assert all(item["ok"] and item["record"]["id"] for item in good)
+    assert report["failed"] == len(bad)
+    assert report["stored"] + report["duplicates"] == len(good)
+    # PngSuite holds byte-identical files under different names: those come back as duplicates
+    # of a stored record, not as new records.
+    stored_ids = {item["record"]["id"] for item in good}
+    assert len(db_rows(cli_server.data_dir)) == len(stored_ids) == report["stored"]
+
+    # The same folder again: everything valid is now a duplicate, nothing new is stored.
+    again = json.loads(out(run_cli("upload", str(folder), "-j", "2", "--json", "--url", cli_server.url)))
+    assert again["stored"] == 0 and again["duplicates"] == len(good) and again["failed"] == len(bad)
+
+    # Without --json: a line per stored id on stdout, the refused files named on stderr.
+    plain = run_cli("upload", str(folder / "xs1n0g01.png"), str(folder / "basn0g01.png"), "--url", cli_server.url)
+    assert plain.returncode == 1
+    assert "xs1n0g01.png" in plain.stderr.decode() and "1 failed" in plain.stderr.decode()
+    assert len(ulids_in(out(plain))) == 1
