@@ -177,6 +177,22 @@ Result<ImageRecord> ReadRecord(const sqlite::Statement& row) {
   return record;
 }
 
+/// Steps `stmt` to its end, turning each row into a T with `read`.
+template <class T, class ReadRow>
+Result<std::vector<T>> CollectRows(sqlite::Statement& stmt, ReadRow read) {
+  std::vector<T> rows;
+  for (;;) {
+    auto row = stmt.Step();
+    if (!row) return tl::unexpected(std::move(row.error()));
+    if (!*row) return rows;
+    rows.push_back(read(stmt));
+  }
+}
+
+RecordRef ReadRef(const sqlite::Statement& row) {
+  return RecordRef{row.ColumnText(0), row.ColumnText(1), row.ColumnText(2)};
+}
+
 /// Steps `stmt` and collects every row as a record.
 Result<std::vector<ImageRecord>> ReadRecords(sqlite::Statement& stmt) {
   std::vector<ImageRecord> records;
@@ -569,14 +585,7 @@ Result<std::vector<RecordRef>> SqliteMetadataStore::ListByStatus(ImageStatus sta
   if (auto bound = (*stmt)->BindAll(ToString(status), static_cast<std::int64_t>(limit)); !bound) {
     return tl::unexpected(std::move(bound.error()));
   }
-  std::vector<RecordRef> refs;
-  for (;;) {
-    auto row = (*stmt)->Step();
-    if (!row) return tl::unexpected(std::move(row.error()));
-    if (!*row) return refs;
-    refs.push_back(
-        RecordRef{(*stmt)->ColumnText(0), (*stmt)->ColumnText(1), (*stmt)->ColumnText(2)});
-  }
+  return CollectRows<RecordRef>(**stmt, ReadRef);
 }
 
 Result<std::vector<PhashEntry>> SqliteMetadataStore::ListPhashes(std::string_view owner) {
@@ -586,13 +595,9 @@ Result<std::vector<PhashEntry>> SqliteMetadataStore::ListPhashes(std::string_vie
       "SELECT id, phash FROM images WHERE owner = ? AND phash != '' ORDER BY id DESC");
   if (!stmt) return tl::unexpected(std::move(stmt.error()));
   if (auto bound = (*stmt)->BindAll(owner); !bound) return tl::unexpected(std::move(bound.error()));
-  std::vector<PhashEntry> entries;
-  for (;;) {
-    auto row = (*stmt)->Step();
-    if (!row) return tl::unexpected(std::move(row.error()));
-    if (!*row) return entries;
-    entries.push_back(PhashEntry{(*stmt)->ColumnText(0), (*stmt)->ColumnText(1)});
-  }
+  return CollectRows<PhashEntry>(**stmt, [](const sqlite::Statement& row) {
+    return PhashEntry{row.ColumnText(0), row.ColumnText(1)};
+  });
 }
 
 Result<std::vector<RecordRef>> SqliteMetadataStore::ListRefs() {
@@ -600,14 +605,7 @@ Result<std::vector<RecordRef>> SqliteMetadataStore::ListRefs() {
   if (!reader) return tl::unexpected(std::move(reader.error()));
   auto stmt = reader->db().Cached("SELECT owner, id, key FROM images ORDER BY owner, id");
   if (!stmt) return tl::unexpected(std::move(stmt.error()));
-  std::vector<RecordRef> refs;
-  for (;;) {
-    auto row = (*stmt)->Step();
-    if (!row) return tl::unexpected(std::move(row.error()));
-    if (!*row) return refs;
-    refs.push_back(
-        RecordRef{(*stmt)->ColumnText(0), (*stmt)->ColumnText(1), (*stmt)->ColumnText(2)});
-  }
+  return CollectRows<RecordRef>(**stmt, ReadRef);
 }
 
 // ---- ApiKeyStore ----------------------------------------------------------------------------
@@ -662,13 +660,9 @@ Result<std::vector<ApiKeyInfo>> SqliteMetadataStore::ListKeys() {
   if (!reader) return tl::unexpected(std::move(reader.error()));
   auto stmt = reader->db().Cached("SELECT name, created_ms FROM api_keys ORDER BY name");
   if (!stmt) return tl::unexpected(std::move(stmt.error()));
-  std::vector<ApiKeyInfo> keys;
-  for (;;) {
-    auto row = (*stmt)->Step();
-    if (!row) return tl::unexpected(std::move(row.error()));
-    if (!*row) return keys;
-    keys.push_back(ApiKeyInfo{(*stmt)->ColumnText(0), (*stmt)->ColumnInt64(1)});
-  }
+  return CollectRows<ApiKeyInfo>(**stmt, [](const sqlite::Statement& row) {
+    return ApiKeyInfo{row.ColumnText(0), row.ColumnInt64(1)};
+  });
 }
 
 Result<void> SqliteMetadataStore::RemoveKey(std::string_view name) {
