@@ -67,9 +67,9 @@ inline ImageRecord SeedRecord(std::size_t index, const std::string& id, std::int
   record.sha256 = Sha256Hex(SeedBlobBytes(index));
   record.status = ImageStatus::kReady;
   record.variants["thumb"] =
-      VariantInfo{256, 192, 9'731, "image/webp", VariantKey(owner, id, "thumb")};
+      VariantInfo{256, 192, 9'731, "image/webp", VariantKey(owner, id, "thumb"), ""};
   record.variants["medium"] =
-      VariantInfo{1600, 1200, 148'220, "image/webp", VariantKey(owner, id, "medium")};
+      VariantInfo{1600, 1200, 148'220, "image/webp", VariantKey(owner, id, "medium"), ""};
   record.exif_json =
       R"({"make":"Canon","model":"EOS R6","lens":"RF24-105mm F4 L IS USM",)"
       R"("taken_at":"2026-07-14T09:31:02Z","exposure":"1/250","iso":200,"focal_length_mm":50})";

@@ -20,6 +20,7 @@ struct VariantInfo {
   std::uint64_t size_bytes = 0;
   std::string content_type;  // "image/webp"
   std::string key;           // blob key; never sent to clients
+  std::string sha256;        // of the variant's bytes (its ETag), computed once when it is made
 };
 
 /// What the full decode learns about the pixels (zero/empty until the record is processed).

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/sha256.hpp"
 #include "core/upload_service.hpp"
 
 namespace imgup {
@@ -67,8 +68,9 @@ Result<ImageRecord> ProcessingService::Process(std::string_view owner, std::stri
     if (auto put = blobs_.Put(key, variant.bytes, variant.content_type); !put) {
       return tl::unexpected(put.error());
     }
-    done.variants[variant.name] =
-        VariantInfo{variant.width, variant.height, variant.bytes.size(), variant.content_type, key};
+    done.variants[variant.name] = VariantInfo{
+        variant.width, variant.height,          variant.bytes.size(), variant.content_type,
+        key,           Sha256Hex(variant.bytes)};
   }
   done.status = ImageStatus::kReady;
   done.failure_reason.clear();

@@ -193,7 +193,8 @@ Result<Content> UploadService::GetContent(std::string_view owner, std::string_vi
   }
   auto bytes = blobs_.Get(it->second.key);
   if (!bytes) return tl::unexpected(bytes.error());
-  std::string digest = Sha256Hex(*bytes);
+  // Records made before variants carried their hash compute it here, per request.
+  std::string digest = it->second.sha256.empty() ? Sha256Hex(*bytes) : it->second.sha256;
   return Content{std::move(*bytes), it->second.content_type, std::move(digest), record->filename};
 }
 

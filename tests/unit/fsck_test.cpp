@@ -23,32 +23,11 @@ namespace {
 
 namespace fs = std::filesystem;
 
-/// ListQuery{.limit = n} with filters chained on: Query(50).Tag("cat").From(ms).
-struct Query {
-  explicit Query(std::size_t limit) { query.limit = limit; }
-  Query& Before(std::optional<std::string> id) {
-    query.before_id = std::move(id);
-    return *this;
-  }
-  Query& Type(std::string content_type) {
-    query.content_type = std::move(content_type);
-    return *this;
-  }
-  Query& Tag(std::string tag) {
-    query.tag = std::move(tag);
-    return *this;
-  }
-  Query& From(std::int64_t ms) {
-    query.from_ms = ms;
-    return *this;
-  }
-  Query& To(std::int64_t ms) {
-    query.to_ms = ms;
-    return *this;
-  }
-  operator ListQuery() const { return query; }  // NOLINT(google-explicit-constructor)
+ListQuery Limit(std::size_t n) {
   ListQuery query;
-};
+  query.limit = n;
+  return query;
+}
 
 constexpr std::int64_t kHourMs = 3'600'000;
 
@@ -345,7 +324,7 @@ TEST_F(SqliteMetadataStoreTest, ReadsDoNotWaitForAnotherConnectionsWrite) {
   // Readers still see the last committed state, at once (not after busy_timeout).
   auto read = std::async(std::launch::async, [&] {
     return std::make_pair((*store)->Get("alice", record.id).has_value(),
-                          (*store)->List("alice", Query(10)).value().items.size());
+                          (*store)->List("alice", Limit(10)).value().items.size());
   });
   ASSERT_EQ(read.wait_for(std::chrono::seconds(2)), std::future_status::ready);
   EXPECT_EQ(read.get(), std::make_pair(true, std::size_t{1}));
@@ -358,7 +337,7 @@ TEST_F(SqliteMetadataStoreTest, WorksWithASingleConnection) {
   ASSERT_TRUE(store) << store.error().detail;
   ASSERT_TRUE((*store)->Insert(MakeRecord("alice", 1)));
   ASSERT_TRUE((*store)->Insert(MakeRecord("alice", 2)));
-  auto page = (*store)->List("alice", Query(1));
+  auto page = (*store)->List("alice", Limit(1));
   ASSERT_TRUE(page);
   ASSERT_EQ(page->items.size(), 1u);
   EXPECT_EQ(page->items[0].id, SequentialIds::Format(2));

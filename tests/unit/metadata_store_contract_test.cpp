@@ -79,8 +79,8 @@ ImageRecord WithDerivedFields(ImageRecord r) {
   r.width = 4032;
   r.height = 3024;
   r.format = "heif";
-  r.variants["thumb"] = {256, 192, 9000, "image/webp", "variants/x/thumb.webp"};
-  r.variants["medium"] = {1024, 768, 80000, "image/webp", "variants/x/medium.webp"};
+  r.variants["thumb"] = {256, 192, 9000, "image/webp", "variants/x/thumb.webp", Sha(7)};
+  r.variants["medium"] = {1024, 768, 80000, "image/webp", "variants/x/medium.webp", Sha(8)};
   r.exif_json = R"({"make":"Canon","iso":100})";
   r.placeholder = "LEHV6nWB2yk8pyo0adR*.7kCMdnj";
   r.dominant_color = "#a1b2c3";
@@ -112,6 +112,7 @@ void ExpectSameRecord(const ImageRecord& actual, const ImageRecord& expected) {
     EXPECT_EQ(got.size_bytes, variant.size_bytes) << name;
     EXPECT_EQ(got.content_type, variant.content_type) << name;
     EXPECT_EQ(got.key, variant.key) << name;
+    EXPECT_EQ(got.sha256, variant.sha256) << name;
   }
   EXPECT_EQ(actual.exif_json, expected.exif_json);
   EXPECT_EQ(actual.placeholder, expected.placeholder);

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <functional>
 
+#include "core/sha256.hpp"
 #include "core/upload_service.hpp"
 #include "fakes/fixed_clock.hpp"
 #include "fakes/memory_stores.hpp"
@@ -93,6 +94,8 @@ TEST_F(ProcessingServiceTest, ReadyRecordHasEveryDerivedFieldAndVariantBlobs) {
   EXPECT_EQ(stored.phash, "0000000000000000");
   ASSERT_EQ(stored.variants.size(), 2u);
   EXPECT_EQ(blobs_.Get(stored.variants.at("thumb").key).value(), "thumb-bytes");
+  // The variant's hash (its ETag) is computed once, when it is made.
+  EXPECT_EQ(stored.variants.at("thumb").sha256, Sha256Hex("thumb-bytes"));
   // Delivered again (at-least-once): nothing changes, nothing is redone.
   processor_.fail = true;
   EXPECT_EQ(processing_.Process("local", record.id).value().status, ImageStatus::kReady);

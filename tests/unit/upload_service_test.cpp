@@ -163,7 +163,7 @@ TEST_F(UploadServiceTest, DeleteRemovesRecordAndEveryBlob) {
   ImageRecord record = outcome->record;
   const std::string thumb_key = VariantKey("local", record.id, "thumb");
   ASSERT_TRUE(blobs_.Put(thumb_key, "webp", "image/webp"));
-  record.variants["thumb"] = VariantInfo{1, 1, 4, "image/webp", thumb_key};
+  record.variants["thumb"] = VariantInfo{1, 1, 4, "image/webp", thumb_key, ""};
   ASSERT_TRUE(records_.SaveDerived(record));
   ASSERT_EQ(service_.GetContent("local", record.id, "thumb").value().bytes, "webp");
 

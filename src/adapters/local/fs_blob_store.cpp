@@ -17,29 +17,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr std::size_t kMaxKeyBytes = 1024;
 constexpr std::string_view kTmpDirName = ".tmp";
-
-bool IsKeyChar(char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
-         c == '_' || c == '-';
-}
-
-bool IsValidSegment(std::string_view segment) {
-  return !segment.empty() && segment != "." && segment != ".." &&
-         std::ranges::all_of(segment, IsKeyChar);
-}
-
-/// A prefix is valid when its complete segments form a valid key and its last, partial
-/// segment uses only key characters ("" and "originals/" are valid, "../" is not).
-bool IsValidPrefix(std::string_view prefix) {
-  if (prefix.size() > kMaxKeyBytes) return false;
-  const auto slash = prefix.rfind('/');
-  const std::string_view partial =
-      slash == std::string_view::npos ? prefix : prefix.substr(slash + 1);
-  if (slash != std::string_view::npos && !IsValidBlobKey(prefix.substr(0, slash))) return false;
-  return std::ranges::all_of(partial, IsKeyChar);
-}
 
 tl::unexpected<Error> InvalidKey(std::string_view key) {
   std::string shown(key.substr(0, 200));
@@ -161,9 +139,9 @@ Result<void> Walk(const fs::path& dir, const std::string& dir_key, const WalkCon
   for (; it != fs::directory_iterator(); it.increment(ec)) {
     if (ec) break;
     const std::string name = it->path().filename().string();
-    if (dir_key.empty() && name == kTmpDirName) continue;
-    if (!IsValidSegment(name)) continue;
+    // Files no valid key can name (the .tmp folder, stray names) are not objects.
     std::string key = dir_key.empty() ? name : dir_key + "/" + name;
+    if (!IsValidBlobKey(key)) continue;
     struct stat st {};
     if (::lstat(it->path().c_str(), &st) != 0) {
       if (errno == ENOENT) continue;
@@ -185,20 +163,6 @@ Result<void> Walk(const fs::path& dir, const std::string& dir_key, const WalkCon
 }
 
 }  // namespace
-
-bool IsValidBlobKey(std::string_view key) {
-  if (key.empty() || key.size() > kMaxKeyBytes) return false;
-  bool first = true;
-  for (;;) {
-    const auto slash = key.find('/');
-    const std::string_view segment = key.substr(0, slash);
-    if (!IsValidSegment(segment)) return false;
-    if (first && segment == kTmpDirName) return false;
-    first = false;
-    if (slash == std::string_view::npos) return true;
-    key.remove_prefix(slash + 1);
-  }
-}
 
 FsBlobStore::FsBlobStore(fs::path root, Options options)
     : root_(std::move(root)), tmp_dir_(root_ / kTmpDirName), options_(options) {
@@ -371,7 +335,7 @@ Result<void> FsBlobStore::Delete(std::string_view key) {
 }
 
 Result<std::vector<BlobEntry>> FsBlobStore::List(std::string_view prefix) {
-  if (!IsValidPrefix(prefix)) return InvalidKey(prefix);
+  if (!IsValidBlobPrefix(prefix)) return InvalidKey(prefix);
   const auto slash = prefix.rfind('/');
   const std::string dir_key(slash == std::string_view::npos ? std::string_view()
                                                             : prefix.substr(0, slash));

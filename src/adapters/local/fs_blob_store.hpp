@@ -9,14 +9,10 @@
 #include <memory>
 #include <string_view>
 
+#include "core/blob_key.hpp"
 #include "core/ports.hpp"
 
 namespace imgup {
-
-/// Whether `key` is a valid blob key: non-empty, relative, '/'-separated segments of
-/// [A-Za-z0-9._-], no empty, "." or ".." segment, at most 1024 bytes, and not under the
-/// reserved top-level ".tmp".
-bool IsValidBlobKey(std::string_view key);
 
 /// One limit beyond the BlobStore contract: as a file cannot also be a directory, a key cannot
 /// be both an object and a proper prefix of another object's key ("a/b" and "a/b/c"); such a

@@ -106,7 +106,8 @@ std::string VariantsToJson(const std::map<std::string, VariantInfo>& variants) {
                   {"height", variant.height},
                   {"size_bytes", variant.size_bytes},
                   {"content_type", variant.content_type},
-                  {"key", variant.key}};
+                  {"key", variant.key},
+                  {"sha256", variant.sha256}};
   }
   return json.dump();
 }
@@ -156,6 +157,7 @@ Result<ImageRecord> ReadRecord(const sqlite::Statement& row) {
         variant.size_bytes = value.at("size_bytes").get<std::uint64_t>();
         variant.content_type = value.at("content_type").get<std::string>();
         variant.key = value.value("key", std::string());
+        variant.sha256 = value.value("sha256", std::string());
         record.variants.emplace(name, std::move(variant));
       }
     }

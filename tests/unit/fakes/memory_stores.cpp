@@ -5,42 +5,11 @@
 #include <tuple>
 #include <utility>
 
+#include "core/blob_key.hpp"
+
 namespace imgup {
 
 namespace {
-
-// The key rules of the BlobStore contract, restated here on purpose: the contract suite checks
-// that this fake and every adapter agree on them.
-constexpr std::size_t kMaxKeyBytes = 1024;
-
-bool IsKeyChar(char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
-         c == '_' || c == '-';
-}
-
-bool IsValidSegment(std::string_view segment) {
-  return !segment.empty() && segment != "." && segment != ".." &&
-         std::ranges::all_of(segment, IsKeyChar);
-}
-
-bool IsValidKey(std::string_view key) {
-  if (key.empty() || key.size() > kMaxKeyBytes) return false;
-  for (bool first = true;; first = false) {
-    const auto slash = key.find('/');
-    const std::string_view segment = key.substr(0, slash);
-    if (!IsValidSegment(segment) || (first && segment == ".tmp")) return false;
-    if (slash == std::string_view::npos) return true;
-    key.remove_prefix(slash + 1);
-  }
-}
-
-bool IsValidPrefix(std::string_view prefix) {
-  if (prefix.size() > kMaxKeyBytes) return false;
-  const auto slash = prefix.rfind('/');
-  if (slash != std::string_view::npos && !IsValidKey(prefix.substr(0, slash))) return false;
-  const auto partial = slash == std::string_view::npos ? prefix : prefix.substr(slash + 1);
-  return std::ranges::all_of(partial, IsKeyChar);
-}
 
 tl::unexpected<Error> InvalidKey() {
   return Fail(ErrorCode::kInvalidArgument, "invalid_key", "The storage key is not valid.");
@@ -82,7 +51,7 @@ Result<void> MemoryBlobStore::Put(std::string_view key, std::string_view data,
                                   std::string_view content_type) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (auto failure = TakeFailure("Put")) return tl::unexpected(std::move(*failure));
-  if (!IsValidKey(key)) return InvalidKey();
+  if (!IsValidBlobKey(key)) return InvalidKey();
   Object& object = objects_[std::string(key)];
   object.data = std::string(data);
   object.content_type = std::string(content_type);
@@ -93,7 +62,7 @@ Result<void> MemoryBlobStore::Put(std::string_view key, std::string_view data,
 Result<std::string> MemoryBlobStore::Get(std::string_view key) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (auto failure = TakeFailure("Get")) return tl::unexpected(std::move(*failure));
-  if (!IsValidKey(key)) return InvalidKey();
+  if (!IsValidBlobKey(key)) return InvalidKey();
   const auto it = objects_.find(key);
   if (it == objects_.end()) return BlobNotFound();
   return it->second.data;
@@ -102,7 +71,7 @@ Result<std::string> MemoryBlobStore::Get(std::string_view key) {
 Result<BlobEntry> MemoryBlobStore::Head(std::string_view key) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (auto failure = TakeFailure("Head")) return tl::unexpected(std::move(*failure));
-  if (!IsValidKey(key)) return InvalidKey();
+  if (!IsValidBlobKey(key)) return InvalidKey();
   const auto it = objects_.find(key);
   if (it == objects_.end()) return BlobNotFound();
   return BlobEntry{it->first, it->second.data.size(), it->second.modified_ms};
@@ -111,7 +80,7 @@ Result<BlobEntry> MemoryBlobStore::Head(std::string_view key) {
 Result<void> MemoryBlobStore::Delete(std::string_view key) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (auto failure = TakeFailure("Delete")) return tl::unexpected(std::move(*failure));
-  if (!IsValidKey(key)) return InvalidKey();
+  if (!IsValidBlobKey(key)) return InvalidKey();
   if (const auto it = objects_.find(key); it != objects_.end()) objects_.erase(it);
   return {};
 }
@@ -119,7 +88,7 @@ Result<void> MemoryBlobStore::Delete(std::string_view key) {
 Result<std::vector<BlobEntry>> MemoryBlobStore::List(std::string_view prefix) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (auto failure = TakeFailure("List")) return tl::unexpected(std::move(*failure));
-  if (!IsValidPrefix(prefix)) return InvalidKey();
+  if (!IsValidBlobPrefix(prefix)) return InvalidKey();
   std::vector<BlobEntry> entries;
   for (auto it = objects_.lower_bound(prefix);
        it != objects_.end() && it->first.starts_with(prefix); ++it) {
