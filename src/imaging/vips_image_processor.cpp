@@ -18,6 +18,7 @@
 #include <string>
 #include <thread>
 #include <utility>
+#include <vector>
 #include <vips/vips8>
 
 #include "imaging/blurhash.hpp"
@@ -47,6 +48,11 @@ enum class LoaderKind : std::size_t { kJpeg, kPng, kWebp, kGif, kHeif, kCount };
 constexpr std::array<const char*, static_cast<std::size_t>(LoaderKind::kCount)> kLoaderTypes = {
     "VipsForeignLoadJpegBuffer",  "VipsForeignLoadPngBuffer",  "VipsForeignLoadWebpBuffer",
     "VipsForeignLoadNsgifBuffer", "VipsForeignLoadHeifBuffer",
+};
+
+// The same loaders by operation nickname, for vips_operation_new().
+constexpr std::array<const char*, static_cast<std::size_t>(LoaderKind::kCount)> kLoaderNicks = {
+    "jpegload_buffer", "pngload_buffer", "webpload_buffer", "gifload_buffer", "heifload_buffer",
 };
 
 // Written once under InitVips' call_once, before g_ready is released.
@@ -122,21 +128,67 @@ VOption* LoadOptions(LoaderKind kind) {
       ->set("fail_on", kind == LoaderKind::kJpeg ? VIPS_FAIL_ON_WARNING : VIPS_FAIL_ON_ERROR);
 }
 
-VImage Load(LoaderKind kind, VipsBlob* blob, VOption* options) {
-  switch (kind) {
-    case LoaderKind::kJpeg:
-      return VImage::jpegload_buffer(blob, options);
-    case LoaderKind::kPng:
-      return VImage::pngload_buffer(blob, options);
-    case LoaderKind::kWebp:
-      return VImage::webpload_buffer(blob, options);
-    case LoaderKind::kGif:
-      return VImage::gifload_buffer(blob, options);
-    case LoaderKind::kHeif:
-    case LoaderKind::kCount:
-      break;
+/// Whether a loader hit a read error during any pull of its pixels.
+///
+/// libvips 8.14's threadpool can report a pull as finished while the worker whose strip failed
+/// is still on its way out: the main thread breaks out on another worker's "no more work" and
+/// reads the error flag before waiting for the rest (fixed upstream in the 8.15 branch, libvips
+/// PR #4116). A decode error in the last strips was then lost in about 1-4% of uploads and the
+/// image came out "ready" with those rows black. A loader that sees a read error from its library
+/// (libpng: every failed row; libjpeg: the data running out; any loader whose deferred load fails)
+/// first signals "invalidate" on its operation, from that worker, and the pull returns only once
+/// every worker has ended: so after any pull this flag says whether the loader failed, however the
+/// threads raced.
+class LoadErrors {
+ public:
+  LoadErrors() = default;
+  LoadErrors(const LoadErrors&) = delete;
+  LoadErrors& operator=(const LoadErrors&) = delete;
+  ~LoadErrors() {
+    for (const auto& [operation, handler] : watched_) {
+      g_signal_handler_disconnect(operation, handler);
+      g_object_unref(operation);
+    }
   }
-  return VImage::heifload_buffer(blob, options);
+
+  void Watch(VipsOperation* operation) {
+    g_object_ref(operation);
+    watched_.emplace_back(
+        operation, g_signal_connect(operation, "invalidate", G_CALLBACK(OnInvalidate), &seen_));
+  }
+  bool seen() const { return seen_.load(); }
+
+ private:
+  static void OnInvalidate(VipsOperation*, void* seen) {
+    static_cast<std::atomic<bool>*>(seen)->store(true);
+  }
+
+  std::atomic<bool> seen_{false};
+  std::vector<std::pair<VipsOperation*, gulong>> watched_;
+};
+
+// VImage::pngload_buffer() and the like, but keeping hold of the operation so that `errors` can
+// watch it (the C++ binding drops it once it is built). Takes ownership of `options`.
+VImage Load(LoaderKind kind, VipsBlob* blob, VOption* options, LoadErrors& errors) {
+  VipsOperation* operation = vips_operation_new(kLoaderNicks[static_cast<std::size_t>(kind)]);
+  if (operation == nullptr) {
+    delete options;
+    throw VError();
+  }
+  VImage out;
+  options->set("buffer", blob)->set("out", &out);
+  options->set_operation(operation);
+  if (vips_cache_operation_buildp(&operation) != 0) {
+    vips_object_unref_outputs(VIPS_OBJECT(operation));
+    g_object_unref(operation);
+    delete options;
+    throw VError();
+  }
+  options->get_operation(operation);
+  delete options;
+  errors.Watch(operation);
+  g_object_unref(operation);
+  return out;
 }
 
 struct Size {
@@ -296,10 +348,11 @@ Result<ProcessedImage> Run(std::string_view bytes, const SniffResult& sniffed,
                 "The image data is corrupt or truncated.", "GIF blocks do not reach the trailer");
   }
   const BorrowedBlob blob(bytes);
+  LoadErrors load_errors;  // before every image: it outlives them all
   bool decoded = false;
   try {
     // 1. The header only: libvips loads lazily, so no pixel has been decoded yet.
-    VImage header = Load(kind, blob.get(), LoadOptions(kind));
+    VImage header = Load(kind, blob.get(), LoadOptions(kind), load_errors);
     const Size stored{static_cast<std::uint32_t>(header.width()),
                       static_cast<std::uint32_t>(PageHeight(header))};
     const int pages = std::max(1, IntField(header, "n-pages", 1));
@@ -334,17 +387,17 @@ Result<ProcessedImage> Run(std::string_view bytes, const SniffResult& sniffed,
     VImage in = header;
     if (kind == LoaderKind::kJpeg) {
       if (const int shrink = JpegShrink(stored, kMediumEdge); shrink > 1)
-        in = Load(kind, blob.get(), LoadOptions(kind)->set("shrink", shrink));
+        in = Load(kind, blob.get(), LoadOptions(kind)->set("shrink", shrink), load_errors);
     } else if (kind == LoaderKind::kWebp) {
       const std::uint32_t shrink = std::max(stored.width, stored.height) / kMediumEdge;
       if (shrink >= 2 || animated) {
         VOption* options = LoadOptions(kind);
         if (shrink >= 2) options->set("scale", 1.0 / shrink);
         if (animated) options->set("n", -1);
-        in = Load(kind, blob.get(), options);
+        in = Load(kind, blob.get(), options, load_errors);
       }
     } else if (kind == LoaderKind::kGif && animated) {
-      in = Load(kind, blob.get(), LoadOptions(kind)->set("n", -1));
+      in = Load(kind, blob.get(), LoadOptions(kind)->set("n", -1), load_errors);
     }
     const int frame_height = PageHeight(in);
     VImage frame = animated ? in.crop(0, 0, in.width(), frame_height) : in;
@@ -369,6 +422,12 @@ Result<ProcessedImage> Run(std::string_view bytes, const SniffResult& sniffed,
       VImage rest = in.crop(0, frame_height, in.width(), in.height() - frame_height);
       deadline.Watch(rest);
       (void)rest.avg();
+    }
+    if (load_errors.seen()) {
+      vips_error_clear();
+      return Fail(ErrorCode::kUnprocessable, "decode_failed",
+                  "The image data is corrupt or truncated.",
+                  "the loader reported a read error that the pull did not");
     }
     decoded = true;
 

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -15,6 +16,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 #include <vips/vips8>
@@ -117,26 +119,71 @@ std::string PngChunk(const std::string& type, const std::string& data) {
   return Be32(static_cast<std::uint32_t>(data.size())) + type + data + Be32(Crc32(type + data));
 }
 
-// A decompression bomb: a few hundred bytes that declare a 50000 x 50000 RGB image, with a
-// well-formed (stored, uncompressed) zlib stream for its first row.
-std::string PngBomb() {
-  const std::uint32_t side = 50000;
-  std::string ihdr = Be32(side) + Be32(side) + std::string("\x08\x02\x00\x00\x00", 5);
-  std::string raw(1 + 3 * 100, '\0');  // a filter byte and some pixels
+// A well-formed zlib stream of `raw` in stored (uncompressed) blocks, with its Adler-32.
+std::string StoredZlib(const std::string& raw) {
   std::string zlib = "\x78\x01";
-  zlib += '\x01';  // final stored block
-  const auto n = static_cast<std::uint16_t>(raw.size());
-  zlib += {static_cast<char>(n & 0xFF), static_cast<char>(n >> 8), static_cast<char>(~n & 0xFF),
-           static_cast<char>((~n >> 8) & 0xFF)};
-  zlib += raw;
+  std::size_t at = 0;
+  do {
+    const auto n = static_cast<std::uint16_t>(std::min<std::size_t>(raw.size() - at, 0xFFFF));
+    zlib += at + n == raw.size() ? '\x01' : '\x00';  // final block?
+    zlib += {static_cast<char>(n & 0xFF), static_cast<char>(n >> 8), static_cast<char>(~n & 0xFF),
+             static_cast<char>((~n >> 8) & 0xFF)};
+    zlib += raw.substr(at, n);
+    at += n;
+  } while (at < raw.size());
   std::uint32_t a = 1, b = 0;
   for (const char c : raw) {
     a = (a + static_cast<unsigned char>(c)) % 65521;
     b = (b + a) % 65521;
   }
-  zlib += Be32(b << 16 | a);
-  return std::string("\x89PNG\r\n\x1a\n", 8) + PngChunk("IHDR", ihdr) + PngChunk("IDAT", zlib) +
-         PngChunk("IEND", "");
+  return zlib + Be32(b << 16 | a);
+}
+
+// An 8-bit RGB PNG of `width` x `height` whose one IDAT is a complete, well-formed zlib stream of
+// `filtered` (the scanlines, each led by its filter byte): every chunk and CRC is right whatever
+// `filtered` holds, so only the decode can tell that some of it is missing.
+std::string PngOf(std::uint32_t width, std::uint32_t height, bool interlaced,
+                  const std::string& filtered) {
+  std::string ihdr = Be32(width) + Be32(height) + std::string("\x08\x02\x00\x00", 4) +
+                     (interlaced ? '\x01' : '\x00');
+  return std::string("\x89PNG\r\n\x1a\n", 8) + PngChunk("IHDR", ihdr) +
+         PngChunk("IDAT", StoredZlib(filtered)) + PngChunk("IEND", "");
+}
+
+// PngOf() holding only the first `rows` of its scanlines (filter byte 0 and a gradient).
+std::string PngWithRows(std::uint32_t width, std::uint32_t height, std::uint32_t rows) {
+  std::string raw;
+  for (std::uint32_t y = 0; y < rows; ++y) {
+    raw += '\0';
+    for (std::uint32_t x = 0; x < width; ++x)
+      raw += {static_cast<char>(x * 255 / width), static_cast<char>(y * 255 / height), '\x80'};
+  }
+  return PngOf(width, height, false, raw);
+}
+
+// The bytes of an 8-bit RGB image's seven Adam7 passes once filtered (a filter byte per row).
+std::size_t Adam7Bytes(std::uint32_t width, std::uint32_t height) {
+  constexpr std::array<std::array<std::uint32_t, 4>, 7> kPasses = {{{0, 0, 8, 8},
+                                                                    {4, 0, 8, 8},
+                                                                    {0, 4, 4, 8},
+                                                                    {2, 0, 4, 4},
+                                                                    {0, 2, 2, 4},
+                                                                    {1, 0, 2, 2},
+                                                                    {0, 1, 1, 2}}};
+  std::size_t total = 0;
+  for (const auto& [x0, y0, dx, dy] : kPasses) {
+    const std::uint32_t cols = width > x0 ? (width - x0 + dx - 1) / dx : 0;
+    const std::uint32_t rows = height > y0 ? (height - y0 + dy - 1) / dy : 0;
+    if (cols > 0) total += std::size_t{rows} * (1 + 3 * std::size_t{cols});
+  }
+  return total;
+}
+
+// A decompression bomb: a few hundred bytes that declare a 50000 x 50000 RGB image, with a
+// well-formed (stored, uncompressed) zlib stream for its first row.
+std::string PngBomb() {
+  const std::string raw(1 + 3 * 100, '\0');  // a filter byte and some pixels
+  return PngOf(50000, 50000, false, raw);
 }
 
 // Frames of solid colours stacked as pages: an animation for the GIF and WebP savers.
@@ -708,6 +755,61 @@ TEST_F(VipsImageProcessorTest, CorruptPixelDataFailsToDecode) {
   const auto r = Run(bytes);
   ASSERT_FALSE(r) << Describe(r);
   EXPECT_EQ(r.error().slug, "decode_failed");
+}
+
+TEST_F(VipsImageProcessorTest, PngWithMissingScanlinesFailsToDecode) {
+  // One strip short, half the rows, one row short; the fixture itself is right when complete.
+  for (const auto& [width, height, rows] :
+       std::vector<std::array<std::uint32_t, 3>>{{300, 200, 150}, {32, 32, 16}, {64, 40, 39}}) {
+    SCOPED_TRACE(std::to_string(rows) + " of " + std::to_string(height) + " rows");
+    const auto whole = Run(PngWithRows(width, height, height));
+    ASSERT_TRUE(whole) << Describe(whole);
+    const auto r = Run(PngWithRows(width, height, rows));
+    ASSERT_FALSE(r) << Describe(r);
+    EXPECT_EQ(r.error().slug, "decode_failed");
+  }
+  // Interlaced: libvips decodes the whole image up front, so the damage fails the deferred load.
+  const std::size_t all = Adam7Bytes(300, 200);
+  const auto whole = Run(PngOf(300, 200, true, std::string(all, '\0')));
+  ASSERT_TRUE(whole) << Describe(whole);
+  const auto r = Run(PngOf(300, 200, true, std::string(all / 2, '\0')));
+  ASSERT_FALSE(r) << Describe(r);
+  EXPECT_EQ(r.error().slug, "decode_failed");
+}
+
+// Makes libvips' warnings slow while it lives: libpng's errors and the tile cache's "error in
+// tile" are g_warnings on the failing worker's path, so this widens the window in which libvips
+// 8.14's threadpool lets a pull finish before that worker has reported its error.
+class SlowVipsWarnings {
+ public:
+  SlowVipsWarnings()
+      : id_(g_log_set_handler(
+            "VIPS", G_LOG_LEVEL_WARNING,
+            [](const gchar*, GLogLevelFlags, const gchar*, gpointer) {
+              std::this_thread::sleep_for(std::chrono::milliseconds(2));
+            },
+            nullptr)) {}
+  SlowVipsWarnings(const SlowVipsWarnings&) = delete;
+  SlowVipsWarnings& operator=(const SlowVipsWarnings&) = delete;
+  ~SlowVipsWarnings() { g_log_remove_handler("VIPS", id_); }
+
+ private:
+  guint id_;
+};
+
+TEST_F(VipsImageProcessorTest, ALateDecodeErrorIsNeverLost) {
+  // The same bytes always fail: before the fix, every one of these was "ready" with the missing
+  // rows filled in (and about 1-4% of them without the slow warnings).
+  const std::string bytes = PngWithRows(32, 32, 16);
+  const auto sniffed = SniffImage(bytes);
+  ASSERT_TRUE(sniffed) << sniffed.error().slug;
+  const SlowVipsWarnings slow;
+  for (int i = 0; i < 20; ++i) {
+    SCOPED_TRACE(i);
+    const auto r = processor_.Process(bytes, *sniffed, {});
+    ASSERT_FALSE(r) << Describe(r);
+    EXPECT_EQ(r.error().slug, "decode_failed");
+  }
 }
 
 TEST_F(VipsImageProcessorTest, OnlyTheSniffedTypesLoaderRuns) {
