@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 #include <openssl/rand.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -39,6 +40,7 @@ using namespace imgup;
 namespace {
 
 constexpr const char* kVersion = "0.1.0";
+constexpr int kProcessingNice = 10;  // image processing threads, below the request threads
 
 class SystemClock final : public Clock {
  public:
@@ -111,6 +113,30 @@ nlohmann::json FsckJson(const FsckSummary& summary) {
 // ---------------------------------------------------------------------------------------------
 // imgup serve
 
+/// Runs the pixel work of an image (decode, resize, encode) at SCHED_IDLE, on CPU time that no
+/// request wants; the libvips and libwebp threads it starts inherit the policy. Only the pixel
+/// work: a thread at idle priority that holds a lock the request threads need (SQLite's writer,
+/// a directory being renamed into) would stall them for as long as the CPU stays busy, so the
+/// stores are written at the worker's normal (niced) priority.
+class IdlePriorityProcessor final : public ImageProcessor {
+ public:
+  explicit IdlePriorityProcessor(ImageProcessor& inner) : inner_(inner) {}
+  Result<ProcessedImage> Process(std::string_view bytes, const SniffResult& sniffed,
+                                 const ProcessingLimits& limits) override {
+    const sched_param zero{};
+    const bool idle = pthread_setschedparam(pthread_self(), SCHED_IDLE, &zero) == 0;
+    auto result = inner_.Process(bytes, sniffed, limits);
+    if (idle) {
+      (void)pthread_setschedparam(pthread_self(), SCHED_OTHER, &zero);
+      (void)setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), kProcessingNice);
+    }
+    return result;
+  }
+
+ private:
+  ImageProcessor& inner_;
+};
+
 struct ServeOptions {
   std::string data_dir = "data";
   std::string host = "127.0.0.1";
@@ -160,7 +186,8 @@ int Serve(const ServeOptions& options) {
 
   // The image pipeline, off the request path: uploads are queued to a bounded worker pool.
   if (auto vips = VipsImageProcessor::InitVips("imgup"); !vips) Die(vips.error().message);
-  VipsImageProcessor processor;
+  VipsImageProcessor vips_processor;
+  IdlePriorityProcessor processor(vips_processor);
   ProcessingPolicy policy;
   policy.limits.max_pixels = options.max_pixels;
   policy.limits.max_frames = options.max_frames;
@@ -171,11 +198,12 @@ int Serve(const ServeOptions& options) {
                                 : FailedOriginalPolicy::kRemove;
   ProcessingService processing(*stores.blobs, *stores.records, processor, policy);
   SystemClock clock;
-  // The queue holds only ids (the bytes are on disk and the record says "processing"), so it
-  // can absorb a long burst; when it is full, uploads wait for room.
-  WorkerPool workers(options.workers, options.queue_capacity, [&](const RecordRef& ref) {
+  auto process_one = [&](const RecordRef& ref) {
     // Derived work yields the CPU to requests: uploads are answered first, variants follow.
-    thread_local const bool niced = setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 10) == 0;
+    thread_local const bool niced = [] {
+      pthread_setname_np(pthread_self(), "imgup-process");  // for top -H, perf, gdb
+      return setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), kProcessingNice) == 0;
+    }();
     (void)niced;
     const auto start = std::chrono::steady_clock::now();
     auto result = processing.Process(ref.owner, ref.id);
@@ -196,7 +224,13 @@ int Serve(const ServeOptions& options) {
       line["error_detail"] = result.error().detail;
     }
     log_line(line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-  });
+  };
+  // The store is the queue (every waiting record says "processing"); memory holds a window of
+  // ids. Uploads never wait for processing: past the window, the workers fetch from the store.
+  WorkerPool workers(options.workers, options.queue_capacity, std::move(process_one),
+                     [&stores](std::size_t limit) {
+                       return stores.records->ListByStatus(ImageStatus::kProcessing, limit);
+                     });
 
   UlidGenerator ids;
   UploadLimits limits;
@@ -226,22 +260,13 @@ int Serve(const ServeOptions& options) {
               << ", finishing in-flight requests\n";
     server.Stop();
   });
-  // Records a crash left "processing" are queued again, without holding up the server.
-  std::thread requeue([&] {
-    auto pending = stores.records->ListByStatus(ImageStatus::kProcessing, 100'000);
-    if (!pending) return;
-    if (!pending->empty()) {
-      std::cerr << "imgup: resuming " << pending->size() << " image(s) left processing\n";
-    }
-    for (const RecordRef& ref : *pending) {
-      if (!workers.Enqueue(ref)) break;  // shutting down
-    }
-  });
+  // Records that a crash or a stop left "processing" are fetched by the workers, without holding
+  // up the server.
+  workers.Resume();
   std::cerr << "imgup: listening on http://" << options.host << ":" << *port << std::endl;
   server.Serve();
   signal_thread.join();
   workers.Shutdown();
-  requeue.join();
   std::cerr << "imgup: stopped\n";
   return 0;
 }
@@ -416,7 +441,8 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 64));
   serve_cmd
       ->add_option("--queue", serve.queue_capacity,
-                   "Images waiting for processing before uploads wait")
+                   "Image ids held in memory for processing; beyond them, waiting images are "
+                   "fetched from the store")
       ->envname("IMGUP_QUEUE")
       ->capture_default_str()
       ->check(CLI::Range(1, 1'000'000));

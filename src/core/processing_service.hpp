@@ -8,6 +8,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_set>
 #include <vector>
 
 #include "core/image_processor.hpp"
@@ -53,35 +54,56 @@ class ProcessingService {
 class ProcessingQueue {
  public:
   virtual ~ProcessingQueue() = default;
-  /// Queues the owner's record `id`. May block while the queue is full (back-pressure on the
-  /// upload path). Errors: kUnavailable when the queue is shutting down.
+  /// Queues the owner's record `id`, which is already stored with status "processing".
+  /// Errors: kUnavailable when the queue is shutting down (the record stays "processing").
   virtual Result<void> Enqueue(const RecordRef& ref) = 0;
 };
 
-/// A bounded queue drained by a fixed set of threads; the local server's ProcessingQueue.
+/// The local server's ProcessingQueue: a fixed set of threads draining a queue of record ids.
+///
+/// The store is the real queue: every record waiting for processing is stored with status
+/// "processing". Memory holds a window of at most `capacity` ids. With a `refill`, an Enqueue
+/// that finds the window full returns at once and leaves the record to the store; once the
+/// window has drained, a worker asks `refill` for the records still waiting (oldest first), so a
+/// burst of uploads never waits for image processing and nothing is lost. Without a `refill`,
+/// Enqueue waits for room (back-pressure).
 class WorkerPool final : public ProcessingQueue {
  public:
   using Job = std::function<void(const RecordRef&)>;
-  WorkerPool(std::size_t workers, std::size_t capacity, Job job);
+  /// Up to `limit` records still waiting for processing, oldest first.
+  using Refill = std::function<Result<std::vector<RecordRef>>(std::size_t limit)>;
+
+  WorkerPool(std::size_t workers, std::size_t capacity, Job job, Refill refill = {});
   ~WorkerPool() override;
   Result<void> Enqueue(const RecordRef& ref) override;
+  /// Makes the workers fetch the records waiting in the store (at start-up: those that a crash
+  /// or a stop left "processing"). Needs a `refill`.
+  void Resume();
   /// Stops taking work, finishes the running jobs, drops the queued ones (their records stay
   /// "processing" and are picked up again at start-up), joins the threads.
   void Shutdown();
-  /// Blocks until the queue is empty and no job runs (tests, benchmarks).
+  /// Blocks until nothing is queued, running or waiting in the store (tests, benchmarks).
   void WaitIdle();
-  /// Records queued plus jobs running.
+  /// Records queued, running and (as far as the pool knows) waiting in the store; never 0 while
+  /// the store may still hold records to fetch.
   std::size_t Pending();
 
  private:
   void Run();
+  void RefillFromStore();  // called by a worker with the window empty, without the lock
+  bool IdleLocked() const;
 
   Job job_;
+  Refill refill_;
   std::size_t capacity_;
   std::mutex mutex_;
   std::condition_variable not_empty_, not_full_, idle_;
   std::deque<RecordRef> queue_;
+  std::unordered_set<std::string> ids_;  // queued or running: a record is never run twice at once
   std::size_t running_ = 0;
+  bool in_store_ = false;          // records may be waiting in the store, not in the window
+  std::size_t left_in_store_ = 0;  // Enqueues left to the store since the last refill
+  bool refilling_ = false;
   bool stopping_ = false;
   std::vector<std::thread> threads_;
 };

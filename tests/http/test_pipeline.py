@@ -550,6 +550,25 @@ def test_similar_is_empty_while_processing(start_server, make_client):
     assert len(items) == 3, "once processed, the three other copies of the photo are found"
 
 
+def test_a_burst_past_the_queue_is_answered_at_once_and_processed_from_the_store(start_server, make_client):
+    """With room for 2 ids in memory and 1 worker, 12 uploads in a row are all answered 201 at
+    once (none waits for processing); /health counts what is still waiting, and every record ends
+    "ready" with its variants: the ones past the window are fetched from the store."""
+    srv = start_server(args=["--workers", "1", "--queue", "2"])
+    c = make_client(srv)
+    ups = [c.upload_ok(unique_jpeg(f"Landscape_{i % 8 + 1}.jpg", f"burst-{i}"), content_type="image/jpeg")
+           for i in range(12)]
+    waiting = c.get("/health").json()["processing"]
+    statuses = [c.get(f"/images/{u['id']}").json()["status"] for u in ups]
+    assert waiting >= 1 or all(s == "ready" for s in statuses), (waiting, statuses)
+    srv.wait_idle()
+    for up in ups:
+        rec = c.get(f"/images/{up['id']}").json()
+        assert rec["status"] == "ready", f"{up['id']}: {rec['status']} {rec.get('failure_reason')}"
+        assert_ready_derivations(rec)
+    assert not db_rows(srv.data_dir, "SELECT id FROM images WHERE status = 'processing'")
+
+
 # ---------------------------------------------------------------------------------------------
 # Failed processing
 # ---------------------------------------------------------------------------------------------

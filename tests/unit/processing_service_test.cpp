@@ -6,6 +6,12 @@
 
 #include <atomic>
 #include <functional>
+#include <future>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
 
 #include "core/sha256.hpp"
 #include "core/upload_service.hpp"
@@ -145,6 +151,105 @@ TEST(WorkerPoolTest, RunsEveryJobAndAppliesBackPressure) {
   EXPECT_EQ(pool.Pending(), 0u);
   pool.Shutdown();
   EXPECT_EQ(pool.Enqueue(RecordRef{"o", "late", ""}).error().code, ErrorCode::kUnavailable);
+}
+
+/// The store side of a WorkerPool with a refill: the ids stored "processing", oldest first.
+class WaitingRecords {
+ public:
+  void Add(const std::string& id) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    waiting_.insert(id);
+  }
+  void Done(const std::string& id) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    waiting_.erase(id);
+  }
+  std::vector<RecordRef> List(std::size_t limit) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++refills;
+    std::vector<RecordRef> refs;
+    for (const std::string& id : waiting_) {
+      if (refs.size() == limit) break;
+      refs.push_back(RecordRef{"o", id, ""});
+    }
+    return refs;
+  }
+  std::atomic<int> refills{0};
+
+ private:
+  std::mutex mutex_;
+  std::set<std::string> waiting_;
+};
+
+std::string Id(int i) {
+  std::string id = std::to_string(i);
+  return std::string(4 - id.size(), '0') + id;
+}
+
+TEST(WorkerPoolTest, WithARefillUploadsNeverWaitAndEveryRecordIsProcessedOnce) {
+  WaitingRecords store;
+  std::mutex mutex;
+  std::map<std::string, int> runs;
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  WorkerPool pool(
+      2, 3,
+      [&](const RecordRef& ref) {
+        released.wait();  // the workers are busy until every upload is in
+        {
+          std::lock_guard<std::mutex> lock(mutex);
+          ++runs[ref.id];
+        }
+        store.Done(ref.id);
+      },
+      [&](std::size_t limit) -> Result<std::vector<RecordRef>> { return store.List(limit); });
+  for (int i = 0; i < 200; ++i) {
+    store.Add(Id(i));  // stored first, then queued, as UploadService does
+    ASSERT_TRUE(pool.Enqueue(RecordRef{"o", Id(i), ""}));  // returns although the window is full
+  }
+  EXPECT_GE(pool.Pending(), 4u) << "queued + running + at least one left in the store";
+  release.set_value();
+  pool.WaitIdle();
+  EXPECT_EQ(pool.Pending(), 0u);
+  ASSERT_EQ(runs.size(), 200u);
+  for (const auto& [id, count] : runs) EXPECT_EQ(count, 1) << id;
+  EXPECT_GT(store.refills.load(), 0);
+  EXPECT_TRUE(store.List(1000).empty());
+}
+
+TEST(WorkerPoolTest, ResumeFetchesWhatTheStoreHolds) {
+  WaitingRecords store;
+  for (int i = 0; i < 25; ++i) store.Add(Id(i));
+  std::atomic<int> ran{0};
+  WorkerPool pool(
+      2, 4,
+      [&](const RecordRef& ref) {
+        ++ran;
+        store.Done(ref.id);
+      },
+      [&](std::size_t limit) -> Result<std::vector<RecordRef>> { return store.List(limit); });
+  pool.WaitIdle();
+  EXPECT_EQ(ran.load(), 0) << "nothing runs before Resume()";
+  pool.Resume();
+  pool.WaitIdle();
+  EXPECT_EQ(ran.load(), 25);
+  EXPECT_EQ(pool.Pending(), 0u);
+}
+
+TEST(WorkerPoolTest, ARecordQueuedTwiceRunsOnce) {
+  std::atomic<int> ran{0};
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  WorkerPool pool(1, 10, [&](const RecordRef&) {
+    released.wait();
+    ++ran;
+  });
+  ASSERT_TRUE(pool.Enqueue(RecordRef{"o", "a", ""}));
+  ASSERT_TRUE(pool.Enqueue(RecordRef{"o", "b", ""}));
+  ASSERT_TRUE(pool.Enqueue(RecordRef{"o", "b", ""}));  // e.g. a repeated event: b is queued
+  release.set_value();
+  pool.WaitIdle();
+  EXPECT_EQ(ran.load(), 2);
 }
 
 }  // namespace

@@ -210,6 +210,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     state_ = State::kIdle;
     if (server_.stopping.load()) return Close();
     if (buffer_.size() > 0) return BeginRequest();  // pipelined
+    // An idle connection does not keep a large body's read buffer.
+    if (buffer_.capacity() > kFirstRead) buffer_.shrink_to_fit();
     stream_.expires_after(timeout);
     stream_.async_read_some(
         buffer_.prepare(kFirstRead),
@@ -260,6 +262,16 @@ class Connection : public std::enable_shared_from_this<Connection> {
       return Refuse(PayloadTooLarge(options_.max_body_bytes));
     // Beast counts a chunked body down from this as it arrives: 413 once the limit is crossed.
     parser_->body_limit(options_.max_body_bytes);
+    // Spare room past the body lets the JSON parser read it in place (simdjson reads up to 64
+    // bytes past the end) instead of copying a multi-megabyte upload once more.
+    if (length) parser_->get().body().reserve(static_cast<std::size_t>(*length) + kBodyPadding);
+    // Beast reads no more than the buffer's free capacity at a time: at the idle 8 KB, a 273 KB
+    // upload took ~35 reads and as many wake-ups. Room for the body (up to kBodyRead) lets one
+    // read take whatever the socket holds.
+    if (length && *length > buffer_.capacity() - buffer_.size()) {
+      buffer_.reserve(buffer_.size() +
+                      static_cast<std::size_t>(std::min<std::uint64_t>(*length, kBodyRead)));
+    }
 
     if (!parser_->is_done() && message.version() >= 11) {
       if (AsciiLower(View(message[bhttp::field::expect])) == "100-continue") {
@@ -471,6 +483,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   static constexpr std::size_t kFirstRead = 8 * 1024;
+  static constexpr std::size_t kBodyRead = 1024 * 1024;
+  static constexpr std::size_t kBodyPadding = 64;
   static constexpr std::size_t kDrainChunk = 64 * 1024;
 
   ServerCore& server_;
