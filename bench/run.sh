@@ -17,6 +17,7 @@
 #   BENCH_RECORDS [100000] records for the list benchmarks
 #   BENCH_FILTER [.] Google Benchmark filter; BENCH_SKIP_GBENCH=1 / BENCH_SKIP_WRK=1 skip a part,
 #   BENCH_ROUNDS [3] alternating imgup/nginx upload runs (the median round is reported),
+#   BENCH_QUIET_S [65] seconds without file deletions before the upload runs (see below),
 #   BENCH_SKIP_LIST=1 the list part of the wrk runs; BENCH_IMGUP_ARGS extra `imgup serve` flags
 set -euo pipefail
 
@@ -33,6 +34,7 @@ FILTER=${BENCH_FILTER:-.}
 WRK_ARGS=(-t2 -c8 -d"$DURATION" --latency)
 IMGUP_ARGS=${BENCH_IMGUP_ARGS:-}
 ROUNDS=${BENCH_ROUNDS:-3}
+QUIET=${BENCH_QUIET_S:-65}
 
 for tool in wrk nginx curl python3 sqlite3; do
   command -v "$tool" >/dev/null || { echo "bench: $tool is missing (scripts/install-deps.sh)" >&2; exit 1; }
@@ -180,6 +182,13 @@ if [ "${BENCH_SKIP_WRK:-0}" != 1 ]; then
   # Both servers stay up; after a warm-up each, the wrk runs alternate imgup, nginx, imgup, ...
   # (BENCH_ROUNDS rounds), so that whatever else the machine does falls on both alike. The
   # verdict takes the median round.
+  # This machine's ext4 has no journal, and without one ext4 skips inodes freed in the last
+  # minute (five, while their inode table block is dirty) when it allocates a new one, scanning
+  # past them one by one: right after a mass delete (the Google Benchmark part above removes its
+  # temp dirs) every file creation got much slower (~35% of imgup's CPU in open()). So the file
+  # system is left quiet for QUIET seconds first, and nothing is deleted until the rounds end.
+  sync
+  sleep "$QUIET"
   start_imgup "$WORK/imgup-upload" imgup-upload
   start_nginx "$WORK/nginx"
   run wrk "${WRK_ARGS[@]/-d$DURATION/-d$WARMUP}" -s "$ROOT/bench/wrk_upload.lua" "$IMGUP_URL" -- \
