@@ -166,6 +166,8 @@ Result<void> Walk(const fs::path& dir, const std::string& dir_key, const WalkCon
 
 FsBlobStore::FsBlobStore(fs::path root, Options options)
     : root_(std::move(root)), tmp_dir_(root_ / kTmpDirName), options_(options) {
+  // linkat names an unnamed file through /proc/self/fd.
+  unnamed_files_ = ::access("/proc/self/fd", F_OK) == 0;
   // Distinguishes temp files of several stores (or processes) sharing one root.
   std::random_device random;
   temp_counter_ = (static_cast<std::uint64_t>(random()) << 32) ^ random();
@@ -197,34 +199,37 @@ Result<void> FsBlobStore::Put(std::string_view key, std::string_view data,
   if (!IsValidBlobKey(key)) return InvalidKey(key);
   const fs::path target = PathFor(key);
 
-  fs::path tmp;
-  int fd = -1;
-  for (int attempt = 0; fd < 0; ++attempt) {
-    tmp = tmp_dir_ / (std::to_string(::getpid()) + "-" + std::to_string(temp_counter_++) + ".part");
-    fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd >= 0) break;
-    const int err = errno;
-    if (err == EINTR || (err == EEXIST && attempt < 100)) continue;
-    if (err == ENOENT && attempt < 100) {  // someone removed .tmp: put it back
-      std::error_code ec;
-      fs::create_directories(tmp_dir_, ec);
-      if (!ec) continue;
-    }
-    return tl::unexpected(ErrnoError(err, "create", tmp));
+  // The bytes go to an unnamed file in .tmp (O_TMPFILE), linked under its key once complete: one
+  // directory operation for a new key instead of a create in .tmp plus a rename out of it, and
+  // nothing to clean up if the process dies before the link. Where the file system has no
+  // O_TMPFILE, a named temp file is written and renamed instead.
+  int fd = unnamed_files_ ? OpenUnnamed() : -1;
+  if (fd < 0 && unnamed_files_) return tl::unexpected(ErrnoError(errno, "create in", tmp_dir_));
+  fs::path tmp;  // the named temp file, once there is one
+  if (fd < 0) {
+    auto created = CreateTempFile();
+    if (!created) return tl::unexpected(created.error());
+    std::tie(fd, tmp) = std::move(*created);
   }
   FdGuard file(fd);
+  auto discard = [&] {
+    if (file.get() >= 0) (void)file.Close();
+    if (!tmp.empty()) ::unlink(tmp.c_str());
+  };
   auto fail = [&](int err, std::string_view what, const fs::path& path) {
     Error error = ErrnoError(err, what, path);
-    if (file.get() >= 0) (void)file.Close();
-    ::unlink(tmp.c_str());
+    discard();
     return tl::unexpected(std::move(error));
   };
-
-  if (int err = WriteAll(fd, data); err != 0) return fail(err, "write", tmp);
+  const fs::path& written = tmp.empty() ? tmp_dir_ : tmp;
+  if (int err = WriteAll(fd, data); err != 0) return fail(err, "write to", written);
   if (options_.fsync) {
-    if (int err = FsyncRetrying(fd); err != 0) return fail(err, "fsync", tmp);
+    if (int err = FsyncRetrying(fd); err != 0) return fail(err, "fsync", written);
   }
-  if (int err = file.Close(); err != 0) return fail(err, "close", tmp);
+  // A named file is closed before it is published, so that a late write error is not published.
+  if (!tmp.empty()) {
+    if (int err = file.Close(); err != 0) return fail(err, "close", tmp);
+  }
 
   bool created_dirs = false;
   for (int attempt = 0;; ++attempt) {
@@ -233,27 +238,48 @@ Result<void> FsBlobStore::Put(std::string_view key, std::string_view data,
     // ENOENT: a concurrent Delete removed an empty directory of the path while it was created.
     if (ec == std::errc::no_such_file_or_directory && attempt < 10) continue;
     if (ec) {
-      ::unlink(tmp.c_str());
+      discard();
       // A file where a directory must go: the key extends another object's key.
       if (ec == std::errc::not_a_directory || ec == std::errc::file_exists) {
         return KeyConflict(key);
       }
       return tl::unexpected(FsError(ec, "create", target.parent_path()));
     }
+    if (tmp.empty()) {
+      // The unnamed file takes the key as its first name. A key that exists already is replaced
+      // atomically instead: the file is named in .tmp and renamed over the old object below.
+      const std::string self = "/proc/self/fd/" + std::to_string(fd);
+      if (::linkat(AT_FDCWD, self.c_str(), AT_FDCWD, target.c_str(), AT_SYMLINK_FOLLOW) == 0) {
+        if (int err = file.Close(); err != 0) {
+          ::unlink(target.c_str());  // a new name, just made: no one else's object
+          return fail(err, "close", target);
+        }
+        break;
+      }
+      const int err = errno;
+      if (err == ENOENT && attempt < 10) continue;  // the parent went (a concurrent Delete)
+      if (err != EEXIST) return fail(err, "link to", target);
+      const fs::path named = NewTempName();
+      if (::linkat(AT_FDCWD, self.c_str(), AT_FDCWD, named.c_str(), AT_SYMLINK_FOLLOW) != 0) {
+        return fail(errno, "link to", named);
+      }
+      tmp = named;
+      if (int close_err = file.Close(); close_err != 0) return fail(close_err, "close", tmp);
+    }
     if (::rename(tmp.c_str(), target.c_str()) == 0) break;
     const int err = errno;
     // ENOENT: a concurrent Delete removed the (then empty) parent directory in between.
     if (err == ENOENT && attempt < 10) continue;
     if (err == EISDIR || err == ENOTEMPTY || err == EEXIST || err == ENOTDIR) {
-      ::unlink(tmp.c_str());
+      discard();
       return KeyConflict(key);  // a directory where the file must go: the key is a prefix
     }
     return fail(err, "rename to", target);
   }
 
   if (options_.fsync) {
-    // The rename is durable once the directory holding the new entry is; new directories are
-    // entries of their own parents, up to the root.
+    // The new name is durable once the directory holding it is; new directories are entries
+    // of their own parents, up to the root.
     std::string_view dir = key;
     do {
       const auto slash = dir.rfind('/');
@@ -265,6 +291,44 @@ Result<void> FsBlobStore::Put(std::string_view key, std::string_view data,
     } while (created_dirs && !dir.empty());
   }
   return {};
+}
+
+int FsBlobStore::OpenUnnamed() {
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    const int fd = ::open(tmp_dir_.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
+    if (fd >= 0) return fd;
+    const int err = errno;
+    if (err == EINTR) continue;
+    if (err == ENOENT) {  // someone removed .tmp: put it back
+      std::error_code ec;
+      fs::create_directories(tmp_dir_, ec);
+      if (!ec) continue;
+    }
+    if (err == EOPNOTSUPP || err == EISDIR || err == EINVAL) unnamed_files_ = false;
+    errno = err;
+    return -1;
+  }
+  return -1;
+}
+
+fs::path FsBlobStore::NewTempName() {
+  return tmp_dir_ / (std::to_string(::getpid()) + "-" + std::to_string(temp_counter_++) + ".part");
+}
+
+Result<std::pair<int, fs::path>> FsBlobStore::CreateTempFile() {
+  for (int attempt = 0;; ++attempt) {
+    fs::path tmp = NewTempName();
+    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd >= 0) return std::pair<int, fs::path>{fd, std::move(tmp)};
+    const int err = errno;
+    if (err == EINTR || (err == EEXIST && attempt < 100)) continue;
+    if (err == ENOENT && attempt < 100) {  // someone removed .tmp: put it back
+      std::error_code ec;
+      fs::create_directories(tmp_dir_, ec);
+      if (!ec) continue;
+    }
+    return tl::unexpected(ErrnoError(err, "create", tmp));
+  }
 }
 
 Result<std::string> FsBlobStore::Get(std::string_view key) {

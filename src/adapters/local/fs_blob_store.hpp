@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <memory>
 #include <string_view>
+#include <utility>
 
 #include "core/blob_key.hpp"
 #include "core/ports.hpp"
@@ -52,9 +53,19 @@ class FsBlobStore final : public BlobStore {
   FsBlobStore(std::filesystem::path root, Options options);
 
   std::filesystem::path root_;
+  std::filesystem::path NewTempName();
+  /// An unnamed file in .tmp (O_TMPFILE), open for writing; -1 with errno when it cannot be had
+  /// (and unnamed_files_ cleared when the file system has no O_TMPFILE).
+  int OpenUnnamed();
+  /// A new named temp file in .tmp, open for writing.
+  Result<std::pair<int, std::filesystem::path>> CreateTempFile();
+
   std::filesystem::path tmp_dir_;
   Options options_;
   std::atomic<std::uint64_t> temp_counter_{0};
+  // O_TMPFILE works here (Linux >= 3.11 on ext4, xfs, btrfs, tmpfs, ...) and /proc is mounted
+  // (linkat names the unnamed file through /proc/self/fd); cleared at the first refusal.
+  std::atomic<bool> unnamed_files_{true};
 };
 
 }  // namespace imgup
