@@ -7,6 +7,8 @@
 #                                                        execs one with extra flags)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 rounds=$1
 shift
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/imgup-ab.XXXXXX")
@@ -25,13 +27,7 @@ for round in $(seq "$rounds"); do
     "$bin" serve --host 127.0.0.1 --port 0 --data "$WORK/data-$round-$(basename "$bin")" \
       >/dev/null 2>"$WORK/err" &
     PID=$!
-    port=""
-    for _ in $(seq 100); do
-      port=$(sed -n 's#^imgup: listening on http://127\.0\.0\.1:\([0-9]*\).*#\1#p' "$WORK/err")
-      [ -n "$port" ] && break
-      sleep 0.1
-    done
-    [ -n "$port" ] || { echo "ab: $bin did not start" >&2; cat "$WORK/err" >&2; exit 1; }
+    port=$(listen_port "$WORK/err" "$PID")
     result=$(wrk -t2 -c8 -d6s --latency -s "$ROOT/bench/wrk_upload.lua" "http://127.0.0.1:$port" -- \
       imgup "$WORK/body/upload.json" "$B64_OFFSET" "$round" ab | grep '^WRK_RESULT')
     echo "round $round $(basename "$bin") $(echo "$result" | tr ' ' '\n' |

@@ -22,6 +22,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 BUILD=${IMGUP_BENCH_BUILD:-$ROOT/build/release}
 IMGUP=$BUILD/imgup
 GBENCH=$BUILD/bench/imgup_bench
@@ -91,13 +93,7 @@ start_imgup() {
   "$IMGUP" serve --host 127.0.0.1 --port 0 --data "$data" $IMGUP_ARGS >/dev/null 2>"$err" &
   IMGUP_PID=$!
   PIDS+=("$IMGUP_PID")
-  for _ in $(seq 1200); do  # start-up fsck over 100 000 records takes a few seconds
-    port=$(sed -n 's#^imgup: listening on http://127\.0\.0\.1:\([0-9]*\).*#\1#p' "$err")
-    [ -n "$port" ] && break
-    kill -0 "$IMGUP_PID" 2>/dev/null || { echo "bench: imgup exited:" >&2; cat "$err" >&2; exit 1; }
-    sleep 0.1
-  done
-  [ -n "$port" ] || { echo "bench: imgup did not start:" >&2; cat "$err" >&2; exit 1; }
+  port=$(listen_port "$err" "$IMGUP_PID") || exit 1
   IMGUP_URL="http://127.0.0.1:$port"
 }
 

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -123,12 +124,17 @@ class IdlePriorityProcessor final : public ImageProcessor {
   explicit IdlePriorityProcessor(ImageProcessor& inner) : inner_(inner) {}
   Result<ProcessedImage> Process(std::string_view bytes, const SniffResult& sniffed,
                                  const ProcessingLimits& limits) override {
+    // The thread's nice value, to put back with SCHED_OTHER afterwards.
+    const id_t tid = static_cast<id_t>(gettid());
+    errno = 0;
+    const int nice = getpriority(PRIO_PROCESS, tid);
+    const bool known = errno == 0;
     const sched_param zero{};
-    const bool idle = pthread_setschedparam(pthread_self(), SCHED_IDLE, &zero) == 0;
+    const bool idle = known && pthread_setschedparam(pthread_self(), SCHED_IDLE, &zero) == 0;
     auto result = inner_.Process(bytes, sniffed, limits);
     if (idle) {
       (void)pthread_setschedparam(pthread_self(), SCHED_OTHER, &zero);
-      (void)setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), kProcessingNice);
+      (void)setpriority(PRIO_PROCESS, tid, nice);
     }
     return result;
   }

@@ -45,17 +45,20 @@ constexpr int kThumbMethod = 4;
 
 enum class LoaderKind : std::size_t { kJpeg, kPng, kWebp, kGif, kHeif, kCount };
 
-// The only loaders that ever see user bytes, by GType name (vips_operation_block_set takes type
-// names, not nicknames). Debian's 8.14 reads PNG with libpng (the spng loader is not built).
-constexpr std::array<const char*, static_cast<std::size_t>(LoaderKind::kCount)> kLoaderTypes = {
-    "VipsForeignLoadJpegBuffer",  "VipsForeignLoadPngBuffer",  "VipsForeignLoadWebpBuffer",
-    "VipsForeignLoadNsgifBuffer", "VipsForeignLoadHeifBuffer",
+// The only loaders that ever see user bytes: by GType name for vips_operation_block_set (it takes
+// type names), by nickname for vips_operation_new. Debian's 8.14 reads PNG with libpng (the spng
+// loader is not built).
+struct LoaderNames {
+  const char* type;
+  const char* nick;
 };
-
-// The same loaders by operation nickname, for vips_operation_new().
-constexpr std::array<const char*, static_cast<std::size_t>(LoaderKind::kCount)> kLoaderNicks = {
-    "jpegload_buffer", "pngload_buffer", "webpload_buffer", "gifload_buffer", "heifload_buffer",
-};
+constexpr std::array<LoaderNames, static_cast<std::size_t>(LoaderKind::kCount)> kLoaders = {{
+    {"VipsForeignLoadJpegBuffer", "jpegload_buffer"},
+    {"VipsForeignLoadPngBuffer", "pngload_buffer"},
+    {"VipsForeignLoadWebpBuffer", "webpload_buffer"},
+    {"VipsForeignLoadNsgifBuffer", "gifload_buffer"},
+    {"VipsForeignLoadHeifBuffer", "heifload_buffer"},
+}};
 
 // Written once under InitVips' call_once, before g_ready is released.
 std::array<bool, static_cast<std::size_t>(LoaderKind::kCount)> g_available{};
@@ -82,9 +85,9 @@ Result<void> StartVips(const char* argv0) {
   // is reachable through some generic path.
   vips_block_untrusted_set(TRUE);
   vips_operation_block_set("VipsForeignLoad", TRUE);
-  for (std::size_t i = 0; i < kLoaderTypes.size(); ++i) {
-    g_available[i] = g_type_from_name(kLoaderTypes[i]) != 0;
-    if (g_available[i]) vips_operation_block_set(kLoaderTypes[i], FALSE);
+  for (std::size_t i = 0; i < kLoaders.size(); ++i) {
+    g_available[i] = g_type_from_name(kLoaders[i].type) != 0;
+    if (g_available[i]) vips_operation_block_set(kLoaders[i].type, FALSE);
   }
   // Each decode allocates ~10 MB of region buffers on libvips' worker threads. With glibc's
   // default of up to eight arenas per core, every arena keeps its own freed copy and peak RSS
@@ -179,7 +182,7 @@ class LoadErrors {
 // VImage::pngload_buffer() and the like, but keeping hold of the operation so that `errors` can
 // watch it (the C++ binding drops it once it is built). Takes ownership of `options`.
 VImage Load(LoaderKind kind, VipsBlob* blob, VOption* options, LoadErrors& errors) {
-  VipsOperation* operation = vips_operation_new(kLoaderNicks[static_cast<std::size_t>(kind)]);
+  VipsOperation* operation = vips_operation_new(kLoaders[static_cast<std::size_t>(kind)].nick);
   if (operation == nullptr) {
     delete options;
     throw VError();
