@@ -149,7 +149,7 @@ struct ServeOptions {
   int port = 8080;
   std::size_t max_body_bytes = 10 * 1024 * 1024;
   std::uint64_t max_pixels = 100'000'000;
-  std::size_t threads = 16;
+  std::size_t threads = 0;  // request handler threads; 0: one per CPU
   bool fsync = false;
   std::size_t workers = 2;  // image processing threads
   std::size_t queue_capacity = 10'000;
@@ -435,10 +435,10 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--max-pixels", serve.max_pixels, "Largest image (width x height)")
       ->envname("IMGUP_MAX_PIXELS")
       ->capture_default_str();
-  serve_cmd->add_option("--threads", serve.threads, "Worker threads")
+  serve_cmd->add_option("--threads", serve.threads, "Request handler threads (0: one per CPU)")
       ->envname("IMGUP_THREADS")
       ->capture_default_str()
-      ->check(CLI::Range(1, 1024));
+      ->check(CLI::Range(0, 1024));
   serve_cmd->add_flag("--fsync", serve.fsync, "fsync every blob (survives power loss)")
       ->envname("IMGUP_FSYNC");
   serve_cmd->add_option("--workers", serve.workers, "Image processing threads")

@@ -24,7 +24,8 @@ struct HttpServerOptions {
   std::string host = "127.0.0.1";  // an IPv4 or IPv6 literal, or a name such as "localhost"
   int port = 8080;                 // 0 picks a free port
   std::size_t max_body_bytes = 10 * 1024 * 1024;  // larger bodies get 413 before being read
-  std::size_t threads = 16;            // workers running handlers (idle connections use none)
+  std::size_t threads = 0;             // workers running handlers (idle connections use none);
+                                       // 0: one per CPU
   std::size_t io_threads = 1;          // threads doing network I/O and HTTP parsing
   std::size_t max_connections = 1024;  // further clients wait in the listen backlog
   std::size_t header_limit_bytes = 16 * 1024;  // request line + header fields; more gets 431
