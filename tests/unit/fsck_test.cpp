@@ -10,6 +10,7 @@
 #include <future>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "adapters/local/fs_blob_store.hpp"
@@ -283,6 +284,28 @@ TEST_F(SqliteMetadataStoreTest, TheDatabaseIsInWalMode) {
   ASSERT_TRUE(mode->Step().value());
   EXPECT_EQ(mode->ColumnText(0), "wal");
   EXPECT_TRUE(fs::exists(db_file().string() + "-wal"));
+}
+
+TEST_F(SqliteMetadataStoreTest, TheWalIsCheckpointedIntoTheDatabaseFileInTheBackground) {
+  auto store = SqliteMetadataStore::Open(db_file());
+  ASSERT_TRUE(store) << store.error().detail;
+  const auto db_bytes = [&] { return fs::file_size(db_file()); };
+  const auto before = db_bytes();
+  // Past 1000 WAL pages (a commit writes ~7: the row and its index entries), far from 20 000.
+  for (std::uint64_t n = 1; n <= 400; ++n) {
+    ImageRecord record = MakeRecord("alice", n);
+    record.description = std::string(1000, 'd');
+    auto inserted = (*store)->Insert(record);
+    ASSERT_TRUE(inserted) << inserted.error().detail;
+  }
+  // The records reach the database file while the store is open, with no further commit.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (db_bytes() < before + 400 * 1000 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_GE(db_bytes(), before + 400 * 1000);
+  EXPECT_EQ((*store)->Get("alice", MakeRecord("alice", 400).id).value().description,
+            std::string(1000, 'd'));
 }
 
 TEST_F(SqliteMetadataStoreTest, RefusesADatabaseFromANewerVersion) {

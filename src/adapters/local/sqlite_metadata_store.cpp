@@ -357,14 +357,72 @@ Result<std::unique_ptr<SqliteMetadataStore>> SqliteMetadataStore::Open(
   if (auto migrated = Migrate(*writer); !migrated) {
     return tl::unexpected(std::move(migrated.error()));
   }
+  // Its own connection, not a reader: those are query_only. synchronous=NORMAL as the writer.
+  auto checkpointer = Db::Open(db_file, SQLITE_OPEN_NOMUTEX);
+  if (!checkpointer) return tl::unexpected(std::move(checkpointer.error()));
+  if (auto set = checkpointer->Exec("PRAGMA synchronous = NORMAL"); !set) {
+    return tl::unexpected(std::move(set.error()));
+  }
   return std::unique_ptr<SqliteMetadataStore>(
-      new SqliteMetadataStore(db_file, options, std::move(*writer)));
+      new SqliteMetadataStore(db_file, options, std::move(*writer), std::move(*checkpointer)));
 }
 
-SqliteMetadataStore::SqliteMetadataStore(std::filesystem::path file, Options options, Db writer)
-    : file_(std::move(file)), options_(options), writer_(std::move(writer)) {}
+namespace {
+// SQLite's own automatic checkpoint threshold (SQLITE_DEFAULT_WAL_AUTOCHECKPOINT): the
+// checkpointer is woken when the WAL holds this many pages after a commit.
+constexpr int kCheckpointWalPages = 1000;
+// Past this (~80 MB of WAL: the checkpointer cannot keep up, or a reader keeps it from
+// finishing), the committing writer checkpoints itself as SQLite would, so the WAL stays bounded.
+constexpr int kInlineCheckpointWalPages = 20 * kCheckpointWalPages;
+}  // namespace
+
+SqliteMetadataStore::SqliteMetadataStore(std::filesystem::path file, Options options, Db writer,
+                                         Db checkpointer)
+    : file_(std::move(file)),
+      options_(options),
+      writer_(std::move(writer)),
+      checkpointer_(std::move(checkpointer)) {
+  // Replaces SQLite's automatic checkpoint, which is itself a WAL hook.
+  sqlite3_wal_hook(writer_.handle(), &SqliteMetadataStore::OnWalCommit, this);
+  checkpoint_thread_ = std::thread([this] { RunCheckpoints(); });
+}
+
+int SqliteMetadataStore::OnWalCommit(void* self, sqlite3* db, const char* schema, int wal_pages) {
+  auto* store = static_cast<SqliteMetadataStore*>(self);
+  if (wal_pages >= kInlineCheckpointWalPages) {
+    (void)sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+  } else if (wal_pages >= kCheckpointWalPages) {
+    {
+      std::lock_guard<std::mutex> lock(store->checkpoint_mutex_);
+      store->checkpoint_due_ = true;
+    }
+    store->checkpoint_wanted_.notify_one();
+  }
+  return SQLITE_OK;  // the commit itself has succeeded whatever a checkpoint does
+}
+
+void SqliteMetadataStore::RunCheckpoints() {
+  std::unique_lock<std::mutex> lock(checkpoint_mutex_);
+  for (;;) {
+    checkpoint_wanted_.wait(lock, [this] { return checkpoint_due_ || stopping_; });
+    if (stopping_) return;
+    checkpoint_due_ = false;
+    lock.unlock();
+    // PASSIVE: copies what no reader still needs, without waiting for anyone; writers go on
+    // appending meanwhile. A partial or busy checkpoint is finished by the next one.
+    (void)sqlite3_wal_checkpoint_v2(checkpointer_.handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE,
+                                    nullptr, nullptr);
+    lock.lock();
+  }
+}
 
 SqliteMetadataStore::~SqliteMetadataStore() {
+  {
+    std::lock_guard<std::mutex> lock(checkpoint_mutex_);
+    stopping_ = true;
+  }
+  checkpoint_wanted_.notify_one();
+  checkpoint_thread_.join();
   idle_readers_.clear();
   // Keeps the planner's statistics fresh for the next open; cheap when nothing changed.
   (void)writer_.Exec("PRAGMA optimize");

@@ -5,6 +5,11 @@
 // and BEGIN IMMEDIATE + busy_timeout serialise writers across processes), plus a small pool of
 // reader connections. In WAL mode a reader works on the last committed snapshot, so reads never
 // wait for a slow write, and readers on separate connections run in parallel.
+//
+// Checkpoints (copying the WAL back into the database file, with an fsync of each) run on a
+// thread of their own with its own connection, never inside a commit: SQLite's automatic
+// checkpoint ran in whichever commit crossed 1000 WAL pages, holding the writer lock through
+// two fsyncs that wait behind every other write the disk has queued.
 #include <condition_variable>
 #include <cstddef>
 #include <filesystem>
@@ -12,6 +17,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "adapters/local/sqlite.hpp"
@@ -63,12 +69,17 @@ class SqliteMetadataStore final : public MetadataStore, public ApiKeyStore {
  private:
   class ReaderLease;
 
-  SqliteMetadataStore(std::filesystem::path file, Options options, sqlite::Db writer);
+  SqliteMetadataStore(std::filesystem::path file, Options options, sqlite::Db writer,
+                      sqlite::Db checkpointer);
   static Result<sqlite::Db> OpenConnection(const std::filesystem::path& file, bool reader);
 
   /// A reader connection (or the writer, under its lock, when max_readers == 0).
   Result<ReaderLease> AcquireReader();
   void ReleaseReader(std::unique_ptr<sqlite::Db> db);
+
+  /// sqlite3_wal_hook on the writer: runs after each commit, under the writer lock.
+  static int OnWalCommit(void* self, sqlite3* db, const char* schema, int wal_pages);
+  void RunCheckpoints();
 
   std::filesystem::path file_;
   Options options_;
@@ -80,6 +91,13 @@ class SqliteMetadataStore final : public MetadataStore, public ApiKeyStore {
   std::condition_variable reader_released_;
   std::vector<std::unique_ptr<sqlite::Db>> idle_readers_;
   std::size_t open_readers_ = 0;
+
+  sqlite::Db checkpointer_;  // used by checkpoint_thread_ only
+  std::mutex checkpoint_mutex_;
+  std::condition_variable checkpoint_wanted_;
+  bool checkpoint_due_ = false;
+  bool stopping_ = false;
+  std::thread checkpoint_thread_;  // last: started once everything above exists
 };
 
 }  // namespace imgup
