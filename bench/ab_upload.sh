@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A/B of two imgup builds on the upload path: alternating 6 s wrk runs (the same load as
 # bench/run.sh: seed JSON, 200 KB JPEG, different bytes per request, 8 connections), each server
-# on a fresh data dir, a sync before each run. Prints one line per run; no verdict.
+# on a fresh data dir, `settle` (bench/lib.sh) before each run, after BENCH_QUIET_S (65) seconds
+# without file deletions (see bench/README.md, Method). Prints one line per run; no verdict.
 #
 #   bench/ab_upload.sh ROUNDS BIN_A BIN_B [BIN...]     (BIN: an imgup binary, or a script that
 #                                                        execs one with extra flags)
@@ -21,9 +22,10 @@ trap cleanup EXIT
 python3 "$ROOT/bench/make_upload_body.py" "$WORK/body" >/dev/null
 # shellcheck disable=SC1091
 . "$WORK/body/layout.txt"
+sleep "${BENCH_QUIET_S:-65}"
 for round in $(seq "$rounds"); do
   for bin in "$@"; do
-    sync
+    settle
     "$bin" serve --host 127.0.0.1 --port 0 --data "$WORK/data-$round-$(basename "$bin")" \
       >/dev/null 2>"$WORK/err" &
     PID=$!

@@ -18,3 +18,13 @@ listen_port() {
   cat "$err" >&2
   return 1
 }
+
+# settle: before a timed run of a server started on a fresh data dir, writes back the dirty page
+# cache (else the previous run's few GB of fresh files are written back during this one and
+# throttle its writes) and, when this shell may (root), drops the clean page cache too: with the
+# RAM full of earlier runs' files every write first had to reclaim a page (kswapd on the same 2
+# CPUs), and identical runs varied by ±30%. Not for a server with a warm database (run.sh).
+settle() {
+  sync
+  if [ -w /proc/sys/vm/drop_caches ]; then echo 3 >/proc/sys/vm/drop_caches; fi
+}

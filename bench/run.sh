@@ -198,7 +198,8 @@ if [ "${BENCH_SKIP_WRK:-0}" != 1 ]; then
   NGINX_NON2XX=$(field "$WORK/nginx-warmup.txt" non_2xx)
   for round in $(seq "$ROUNDS"); do
     # Each run starts with no dirty page cache: the other server's few GB of freshly written
-    # files would otherwise be written back during this run and throttle its writes.
+    # files would otherwise be written back during this run and throttle its writes. (The clean
+    # cache stays: it holds imgup's database, which a server that has been running keeps warm.)
     sync
     run wrk "${WRK_ARGS[@]}" -s "$ROOT/bench/wrk_upload.lua" "$IMGUP_URL" -- \
       imgup "$WORK/body/upload.json" "$B64_OFFSET" $((round + 1)) "imgup-upload-$round" \
