@@ -108,7 +108,7 @@ Result<void> StartVips(const char* argv0) {
   // it with the mmap threshold only while that one floats). Every freed request body (273 KB
   // for a 200 KB upload) then left more than that free at the top of its arena, which was
   // given back to the kernel and faulted in again by the next request: 5 page faults per
-  // upload, ~8% of the CPU of a POST /upload burst (perf). Keeping up to 8 MB per arena: 0.25.
+  // upload, ~8% of the CPU of a POST /upload burst (perf). Keeping up to 8 MB per arena: 0.2.
   constexpr int kTrimThreshold = 8 << 20;
   mallopt(M_TRIM_THRESHOLD, kTrimThreshold);
   // Every upload is decoded once: cached operations would only pin memory (and user bytes).
