@@ -298,17 +298,18 @@ int FsBlobStore::OpenUnnamed() {
     const int fd = ::open(tmp_dir_.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
     if (fd >= 0) return fd;
     const int err = errno;
-    if (err == EINTR) continue;
-    if (err == ENOENT) {  // someone removed .tmp: put it back
-      std::error_code ec;
-      fs::create_directories(tmp_dir_, ec);
-      if (!ec) continue;
-    }
+    if (err == EINTR || (err == ENOENT && RestoreTmpDir())) continue;
     if (err == EOPNOTSUPP || err == EISDIR || err == EINVAL) unnamed_files_ = false;
     errno = err;
     return -1;
   }
   return -1;
+}
+
+bool FsBlobStore::RestoreTmpDir() {
+  std::error_code ec;
+  fs::create_directories(tmp_dir_, ec);
+  return !ec;
 }
 
 fs::path FsBlobStore::NewTempName() {
@@ -322,11 +323,7 @@ Result<std::pair<int, fs::path>> FsBlobStore::CreateTempFile() {
     if (fd >= 0) return std::pair<int, fs::path>{fd, std::move(tmp)};
     const int err = errno;
     if (err == EINTR || (err == EEXIST && attempt < 100)) continue;
-    if (err == ENOENT && attempt < 100) {  // someone removed .tmp: put it back
-      std::error_code ec;
-      fs::create_directories(tmp_dir_, ec);
-      if (!ec) continue;
-    }
+    if (err == ENOENT && attempt < 100 && RestoreTmpDir()) continue;
     return tl::unexpected(ErrnoError(err, "create", tmp));
   }
 }

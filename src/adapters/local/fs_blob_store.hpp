@@ -54,6 +54,8 @@ class FsBlobStore final : public BlobStore {
 
   std::filesystem::path root_;
   std::filesystem::path NewTempName();
+  /// Puts .tmp back after someone removed it; false when it cannot be created.
+  bool RestoreTmpDir();
   /// An unnamed file in .tmp (O_TMPFILE), open for writing; -1 with errno when it cannot be had
   /// (and unnamed_files_ cleared when the file system has no O_TMPFILE).
   int OpenUnnamed();
