@@ -31,7 +31,8 @@
 #include "core/sha256.hpp"
 #include "core/ulid.hpp"
 #include "core/upload_service.hpp"
-#include "imaging/vips_image_processor.hpp"
+#include "imaging/pixel_worker.hpp"
+#include "imaging/sandboxed_processor.hpp"
 #include "transport/http/http_server.hpp"
 #include "upload_command.hpp"
 
@@ -114,35 +115,6 @@ nlohmann::json FsckJson(const FsckSummary& summary) {
 // ---------------------------------------------------------------------------------------------
 // imgup serve
 
-/// Runs the pixel work of an image (decode, resize, encode) at SCHED_IDLE, on CPU time that no
-/// request wants; the libvips and libwebp threads it starts inherit the policy. Only the pixel
-/// work: a thread at idle priority that holds a lock the request threads need (SQLite's writer,
-/// a directory being renamed into) would stall them for as long as the CPU stays busy, so the
-/// stores are written at the worker's normal (niced) priority.
-class IdlePriorityProcessor final : public ImageProcessor {
- public:
-  explicit IdlePriorityProcessor(ImageProcessor& inner) : inner_(inner) {}
-  Result<ProcessedImage> Process(std::string_view bytes, const SniffResult& sniffed,
-                                 const ProcessingLimits& limits) override {
-    // The thread's nice value, to put back with SCHED_OTHER afterwards.
-    const id_t tid = static_cast<id_t>(gettid());
-    errno = 0;
-    const int nice = getpriority(PRIO_PROCESS, tid);
-    const bool known = errno == 0;
-    const sched_param zero{};
-    const bool idle = known && pthread_setschedparam(pthread_self(), SCHED_IDLE, &zero) == 0;
-    auto result = inner_.Process(bytes, sniffed, limits);
-    if (idle) {
-      (void)pthread_setschedparam(pthread_self(), SCHED_OTHER, &zero);
-      (void)setpriority(PRIO_PROCESS, tid, nice);
-    }
-    return result;
-  }
-
- private:
-  ImageProcessor& inner_;
-};
-
 struct ServeOptions {
   std::string data_dir = "data";
   std::string host = "127.0.0.1";
@@ -155,6 +127,8 @@ struct ServeOptions {
   std::size_t queue_capacity = 10'000;
   std::uint32_t max_frames = 1000;
   std::uint32_t max_decode_ms = 30'000;
+  std::uint64_t processing_memory_mb = 1024;
+  std::uint64_t processing_temp_mb = 256;
   bool keep_gps = false;
   std::string failed_originals = "remove";
 };
@@ -190,10 +164,20 @@ int Serve(const ServeOptions& options) {
     std::fflush(stdout);
   };
 
-  // The image pipeline, off the request path: uploads are queued to a bounded worker pool.
-  if (auto vips = VipsImageProcessor::InitVips("imgup"); !vips) Die(vips.error().message);
-  VipsImageProcessor vips_processor;
-  IdlePriorityProcessor processor(vips_processor);
+  // The image pipeline, off the request path: uploads are queued to a bounded worker pool, and
+  // the pixel work runs in child processes that are killed at the deadline (pixel-worker).
+  // Their temp files live under the data directory; a crash's leftovers go now.
+  const fs::path pixel_temp = fs::path(options.data_dir) / "tmp";
+  {
+    std::error_code ec;
+    fs::remove_all(pixel_temp, ec);
+  }
+  SandboxOptions sandbox_options;
+  sandbox_options.worker_command = {"/proc/self/exe", "pixel-worker"};
+  sandbox_options.temp_root = pixel_temp;
+  sandbox_options.memory_budget_bytes = options.processing_memory_mb << 20;
+  sandbox_options.temp_limit_bytes = options.processing_temp_mb << 20;
+  SandboxedImageProcessor processor(sandbox_options);
   ProcessingPolicy policy;
   policy.limits.max_pixels = options.max_pixels;
   policy.limits.max_frames = options.max_frames;
@@ -212,12 +196,13 @@ int Serve(const ServeOptions& options) {
     }();
     (void)niced;
     const auto start = std::chrono::steady_clock::now();
-    auto result = processing.Process(ref.owner, ref.id);
+    ProcessingOutcome outcome = processing.Run(ref.owner, ref.id);
+    const auto& result = outcome.record;
     const double ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     nlohmann::json line = {
         {"ts", FormatRfc3339(clock.NowMs())},
-        {"level", result ? "info" : "error"},
+        {"level", result ? "info" : (outcome.retry_after ? "warn" : "error")},
         {"msg", "processed"},
         {"owner", ref.owner},
         {"id", ref.id},
@@ -229,7 +214,9 @@ int Serve(const ServeOptions& options) {
       line["error"] = result.error().slug;
       line["error_detail"] = result.error().detail;
     }
+    if (outcome.retry_after) line["retry_in_ms"] = outcome.retry_after->count();
     log_line(line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    return outcome.retry_after;
   };
   // The store is the queue (every waiting record says "processing"); memory holds a window of
   // ids. Uploads never wait for processing: past the window, the workers fetch from the store.
@@ -259,12 +246,16 @@ int Serve(const ServeOptions& options) {
   auto port = server.Bind();
   if (!port) Die(port.error().message);
 
-  std::thread signal_thread([&server, signals] {
+  std::thread signal_thread([&server, &workers, &processor, signals] {
     int signal_number = 0;
     sigwait(&signals, &signal_number);
     std::cerr << "imgup: " << (signal_number == SIGINT ? "SIGINT" : "SIGTERM")
               << ", finishing in-flight requests\n";
     server.Stop();
+    // Images being processed are not waited for: their workers are killed and the records
+    // stay "processing", to be taken up again at the next start.
+    workers.Stop();
+    processor.Abort();
   });
   // Records that a crash or a stop left "processing" are fetched by the workers, without holding
   // up the server.
@@ -413,6 +404,12 @@ int Fsck(const std::string& data_dir, bool check_only, bool json) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // The pixel worker that `imgup serve` starts for image processing (not a command for people).
+  if (argc >= 2 && std::string_view(argv[1]) == "pixel-worker") {
+    PixelWorkerOptions worker;
+    if (!ParsePixelWorkerArgs(argc - 2, argv + 2, worker)) Die("pixel-worker: bad arguments", 2);
+    return RunPixelWorker(argv[0], worker);
+  }
   CLI::App app{"imgup: a smart image uploader (local server, CLI, and AWS Lambda)"};
   app.require_subcommand(1);
   app.set_version_flag("--version", kVersion);
@@ -455,9 +452,23 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--max-frames", serve.max_frames, "Most frames of an animation")
       ->envname("IMGUP_MAX_FRAMES")
       ->capture_default_str();
-  serve_cmd->add_option("--max-decode-ms", serve.max_decode_ms, "Longest decode of one image")
+  serve_cmd
+      ->add_option("--max-decode-ms", serve.max_decode_ms,
+                   "Longest processing of one image; its worker is killed then")
       ->envname("IMGUP_MAX_DECODE_MS")
       ->capture_default_str();
+  serve_cmd
+      ->add_option("--processing-memory-mb", serve.processing_memory_mb,
+                   "Memory for image processing, all workers together; jobs wait for room")
+      ->envname("IMGUP_PROCESSING_MEMORY_MB")
+      ->capture_default_str()
+      ->check(CLI::Range(64, 1 << 20));
+  serve_cmd
+      ->add_option("--processing-temp-mb", serve.processing_temp_mb,
+                   "Temp disc space one image's processing may use")
+      ->envname("IMGUP_PROCESSING_TEMP_MB")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1 << 20));
   serve_cmd->add_flag("--keep-gps", serve.keep_gps, "Keep GPS EXIF in records (owner only)")
       ->envname("IMGUP_KEEP_GPS");
   serve_cmd

@@ -17,7 +17,9 @@ struct ProcessingLimits {
   std::uint64_t max_pixels = 100'000'000;  // per frame, checked from the header before decoding
   std::uint32_t max_frames = 1000;         // animated images
   bool keep_gps = false;                   // keep GPS EXIF in the record (owner-only)
-  std::uint32_t max_decode_ms = 30'000;    // the decode is stopped after this long
+  std::uint32_t max_decode_ms = 30'000;    // the whole job is stopped after this long
+  bool run_alone = false;  // start only when no other job runs (a retry after a failure that
+                           // may have been caused by the jobs beside it)
 };
 
 struct DerivedVariant {

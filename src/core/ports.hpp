@@ -60,6 +60,12 @@ class MetadataStore {
   /// exif_json, placeholder, dominant_color, phash, info) of an existing record.
   /// Errors: kNotFound.
   virtual Result<void> SaveDerived(const ImageRecord& record) = 0;
+  /// Adds `delta` to the count of processing attempts of a record in status "processing" and
+  /// returns the new count (never below 0). The count survives restarts: an attempt that took
+  /// the process down is still counted at the next start. Errors: kNotFound (also for a record
+  /// that is no longer "processing").
+  virtual Result<std::uint32_t> AdjustAttempts(std::string_view owner, std::string_view id,
+                                               int delta) = 0;
   /// Deletes the owner's record `id`. Errors: kNotFound.
   virtual Result<void> Remove(std::string_view owner, std::string_view id) = 0;
   /// Every record's owner, id and key, for consistency checks.

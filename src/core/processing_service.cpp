@@ -1,6 +1,8 @@
 #include "core/processing_service.hpp"
 
 #include <algorithm>
+#include <exception>
+#include <functional>
 #include <nlohmann/json.hpp>
 
 #include "core/sha256.hpp"
@@ -36,38 +38,84 @@ std::string ExifToJson(const ExifInfo& exif) {
 
 }  // namespace
 
-Result<ImageRecord> ProcessingService::Process(std::string_view owner, std::string_view id) {
-  auto record = records_.Get(owner, id);
-  if (!record) return record;
-  if (record->status != ImageStatus::kProcessing) return record;
+namespace {
 
-  auto bytes = blobs_.Get(record->key);
+/// The image's own fault: bytes that do not decode, are too large, or take too long.
+bool IsImagesFault(const Error& error) {
+  return error.code == ErrorCode::kUnprocessable || error.code == ErrorCode::kUnsupportedMediaType;
+}
+
+/// Ends that say nothing about the job: it is made again, and the attempt does not count.
+bool IsInterruption(const Error& error) {
+  return error.slug == "shutting_down" || error.slug == "processing_starved";
+}
+
+}  // namespace
+
+ProcessingOutcome ProcessingService::Run(std::string_view owner, std::string_view id) {
+  auto record = records_.Get(owner, id);
+  if (!record || record->status != ImageStatus::kProcessing) return {std::move(record), {}};
+  auto attempts = records_.AdjustAttempts(owner, id, 1);
+  if (!attempts) {
+    if (attempts.error().code == ErrorCode::kNotFound)
+      return {tl::unexpected(attempts.error()), {}};
+    // The store is failing: try again later, without a count.
+    return {tl::unexpected(attempts.error()), policy_.retry_base};
+  }
+  if (*attempts > policy_.max_attempts) {
+    // Every earlier attempt ended without an outcome: each took the process down with it.
+    return {MarkFailedKeepingOriginal(
+                std::move(*record),
+                Error{ErrorCode::kInternal, "processing_crashed",
+                      "Processing this image stopped the server " + std::to_string(*attempts - 1) +
+                          " times; the original is kept.",
+                      ""}),
+            {}};
+  }
+  const ImageRecord snapshot = *record;
+  try {
+    return Attempt(std::move(*record), *attempts);
+  } catch (const std::exception& e) {
+    return NotItsFault(snapshot, *attempts,
+                       Error{ErrorCode::kInternal, "processing_failed",
+                             "The image could not be processed.", e.what()});
+  }
+}
+
+ProcessingOutcome ProcessingService::Attempt(ImageRecord record, std::uint32_t attempts) {
+  const std::string owner = record.owner;
+  const std::string id = record.id;
+  auto bytes = blobs_.Get(record.key);
   if (!bytes) {
     if (bytes.error().code == ErrorCode::kNotFound) {
-      return MarkFailed(std::move(*record),
-                        Error{ErrorCode::kUnprocessable, "original_missing",
-                              "The original's bytes are missing", bytes.error().detail});
+      return {MarkFailed(std::move(record),
+                         Error{ErrorCode::kUnprocessable, "original_missing",
+                               "The original's bytes are missing", bytes.error().detail}),
+              {}};
     }
-    return tl::unexpected(bytes.error());
+    return NotItsFault(std::move(record), attempts, bytes.error());
   }
   auto sniffed = SniffImage(*bytes);
-  if (!sniffed) return MarkFailed(std::move(*record), sniffed.error());
-  auto processed = processor_.Process(*bytes, *sniffed, policy_.limits);
+  if (!sniffed) return {MarkFailed(std::move(record), sniffed.error()), {}};
+  ProcessingLimits limits = policy_.limits;
+  // A retry may have failed for want of memory that the jobs beside it held.
+  limits.run_alone = attempts > 1;
+  auto processed = processor_.Process(*bytes, *sniffed, limits);
+  bytes = std::string();
   if (!processed) {
-    // Storage-like failures are retried later; only the image's own faults fail it for good.
-    const ErrorCode code = processed.error().code;
-    if (code == ErrorCode::kUnavailable) return tl::unexpected(processed.error());
-    return MarkFailed(std::move(*record), processed.error());
+    if (IsImagesFault(processed.error()))
+      return {MarkFailed(std::move(record), processed.error()), {}};
+    return NotItsFault(std::move(record), attempts, processed.error());
   }
 
   // Variants first, record second: a crash in between leaves orphan variants for fsck, never a
   // ready record whose variants are missing.
-  ImageRecord& done = *record;
+  ImageRecord done = record;
   done.variants.clear();
   for (DerivedVariant& variant : processed->variants) {
     const std::string key = VariantKey(owner, id, variant.name);
     if (auto put = blobs_.Put(key, variant.bytes, variant.content_type); !put) {
-      return tl::unexpected(put.error());
+      return NotItsFault(std::move(record), attempts, put.error());
     }
     done.variants[variant.name] = VariantInfo{
         variant.width, variant.height,          variant.bytes.size(), variant.content_type,
@@ -88,10 +136,48 @@ Result<ImageRecord> ProcessingService::Process(std::string_view owner, std::stri
     if (saved.error().code == ErrorCode::kNotFound) {
       // Deleted while it was being processed: the variants just written belong to nobody.
       for (const auto& [name, variant] : done.variants) (void)blobs_.Delete(variant.key);
+      return {tl::unexpected(saved.error()), {}};
     }
-    return tl::unexpected(saved.error());
+    return NotItsFault(std::move(record), attempts, saved.error());
   }
-  return done;
+  return {std::move(done), {}};
+}
+
+ProcessingOutcome ProcessingService::NotItsFault(ImageRecord record, std::uint32_t attempts,
+                                                 const Error& error) {
+  if (IsInterruption(error)) {
+    (void)records_.AdjustAttempts(record.owner, record.id, -1);
+    if (error.slug == "shutting_down") return {tl::unexpected(error), {}};
+    return {tl::unexpected(error), policy_.retry_base};
+  }
+  if (attempts >= policy_.max_attempts) {
+    Error reason = error;
+    if (reason.slug == "worker_crashed") reason.slug = "processing_crashed";
+    reason.message += " (" + std::to_string(attempts) + " attempts; the original is kept)";
+    return {MarkFailedKeepingOriginal(std::move(record), reason), {}};
+  }
+  // 1x, 4x, 16x the base, each with up to 50% of jitter so that retries do not march in step.
+  std::chrono::milliseconds delay = policy_.retry_base;
+  for (std::uint32_t i = 1; i < attempts; ++i) delay *= 4;
+  const auto jitter =
+      static_cast<std::int64_t>(std::hash<std::string>{}(record.id + std::to_string(attempts)) %
+                                static_cast<std::size_t>(delay.count() / 2 + 1));
+  delay += std::chrono::milliseconds(jitter);
+  Error retry = error;
+  retry.code = ErrorCode::kUnavailable;
+  retry.detail = "attempt " + std::to_string(attempts) + " of " +
+                 std::to_string(policy_.max_attempts) + " failed: " + error.slug +
+                 (error.detail.empty() ? "" : " (" + error.detail + ")");
+  return {tl::unexpected(std::move(retry)), delay};
+}
+
+Result<ImageRecord> ProcessingService::MarkFailedKeepingOriginal(ImageRecord record,
+                                                                 const Error& reason) {
+  record.status = ImageStatus::kFailed;
+  record.failure_reason = reason.slug + ": " + reason.message;
+  record.variants.clear();
+  if (auto saved = records_.SaveDerived(record); !saved) return tl::unexpected(saved.error());
+  return record;
 }
 
 Result<ImageRecord> ProcessingService::MarkFailed(ImageRecord record, const Error& error) {
@@ -164,23 +250,28 @@ void WorkerPool::Resume() {
 }
 
 void WorkerPool::Shutdown() {
+  Stop();
+  for (std::thread& thread : threads_) thread.join();
+  threads_.clear();
+}
+
+void WorkerPool::Stop() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (stopping_ && threads_.empty()) return;
     stopping_ = true;
     // Queued records stay "processing" in the store and are queued again at the next start;
     // only the jobs already running are finished.
     for (const RecordRef& ref : queue_) ids_.erase(ref.id);
     queue_.clear();
+    for (const auto& [when, ref] : delayed_) ids_.erase(ref.id);
+    delayed_.clear();
   }
   not_empty_.notify_all();
   not_full_.notify_all();
-  for (std::thread& thread : threads_) thread.join();
-  threads_.clear();
 }
 
 bool WorkerPool::IdleLocked() const {
-  return queue_.empty() && running_ == 0 && !in_store_ && !refilling_;
+  return queue_.empty() && delayed_.empty() && running_ == 0 && !in_store_ && !refilling_;
 }
 
 void WorkerPool::WaitIdle() {
@@ -192,7 +283,7 @@ std::size_t WorkerPool::Pending() {
   std::lock_guard<std::mutex> lock(mutex_);
   const std::size_t in_store =
       in_store_ || refilling_ ? std::max<std::size_t>(left_in_store_, 1) : 0;
-  return queue_.size() + running_ + in_store;
+  return queue_.size() + delayed_.size() + running_ + in_store;
 }
 
 void WorkerPool::RefillFromStore() {
@@ -223,14 +314,31 @@ void WorkerPool::RefillFromStore() {
   not_empty_.notify_all();
 }
 
+void WorkerPool::PromoteDueLocked() {
+  const auto now = std::chrono::steady_clock::now();
+  while (!delayed_.empty() && delayed_.begin()->first <= now) {
+    queue_.push_back(std::move(delayed_.begin()->second));
+    delayed_.erase(delayed_.begin());
+  }
+}
+
 void WorkerPool::Run() {
   for (;;) {
     RecordRef ref;
     bool refill = false;
     {
       std::unique_lock<std::mutex> lock(mutex_);
-      not_empty_.wait(
-          lock, [this] { return stopping_ || !queue_.empty() || (in_store_ && !refilling_); });
+      auto ready = [this] {
+        PromoteDueLocked();
+        return stopping_ || !queue_.empty() || (in_store_ && !refilling_);
+      };
+      while (!ready()) {
+        if (delayed_.empty()) {
+          not_empty_.wait(lock);
+        } else {
+          not_empty_.wait_until(lock, delayed_.begin()->first);
+        }
+      }
       if (stopping_) return;  // Shutdown() emptied the queue; running jobs are other threads'
       if (queue_.empty()) {
         in_store_ = false;
@@ -246,13 +354,26 @@ void WorkerPool::Run() {
       continue;
     }
     not_full_.notify_one();
-    job_(ref);
+    std::optional<std::chrono::milliseconds> retry_after;
+    try {
+      retry_after = job_(ref);
+    } catch (...) {
+      // A job must never take the pool down. The record stays "processing"; the attempt that
+      // threw was counted in it, so these retries end.
+      retry_after = std::chrono::seconds(5);
+    }
     {
       std::lock_guard<std::mutex> lock(mutex_);
       --running_;
-      ids_.erase(ref.id);
+      if (retry_after && !stopping_) {
+        delayed_.emplace(std::chrono::steady_clock::now() + *retry_after, ref);
+      } else {
+        ids_.erase(ref.id);
+      }
       if (IdleLocked()) idle_.notify_all();
     }
+    // A sleeping worker must learn of the new earliest retry.
+    if (retry_after) not_empty_.notify_one();
   }
 }
 

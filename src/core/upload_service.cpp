@@ -14,9 +14,12 @@ std::string OriginalKey(std::string_view owner, std::string_view id) {
   return "originals/" + std::string(owner) + "/" + std::string(id);
 }
 
+std::string VariantPrefix(std::string_view owner, std::string_view id) {
+  return "variants/" + std::string(owner) + "/" + std::string(id) + "/";
+}
+
 std::string VariantKey(std::string_view owner, std::string_view id, std::string_view name) {
-  return "variants/" + std::string(owner) + "/" + std::string(id) + "/" + std::string(name) +
-         ".webp";
+  return VariantPrefix(owner, id) + std::string(name) + ".webp";
 }
 
 namespace {
@@ -91,7 +94,13 @@ Result<UploadOutcome> UploadService::Upload(UploadRequest request) {
 
   const std::string sha256 = Sha256Hex(request.bytes);
   if (auto existing = records_.FindBySha256(request.owner, sha256)) {
-    return UploadOutcome{std::move(*existing), true};
+    if (existing->status != ImageStatus::kFailed) return UploadOutcome{std::move(*existing), true};
+    // A failure is not the last word on these bytes (it may have been the server's: memory, a
+    // crash): the failed record makes way for a new attempt, under a new id.
+    if (auto removed = RemoveWithBlobs(*existing);
+        !removed && removed.error().code != ErrorCode::kNotFound) {
+      return tl::unexpected(removed.error());
+    }
   } else if (existing.error().code != ErrorCode::kNotFound) {
     return tl::unexpected(existing.error());
   }
@@ -162,12 +171,22 @@ Result<ImageRecord> UploadService::Patch(std::string_view owner, std::string_vie
 Result<void> UploadService::Delete(std::string_view owner, std::string_view id) {
   auto record = Get(owner, id);
   if (!record) return tl::unexpected(record.error());
-  if (auto removed = records_.Remove(owner, id); !removed) return removed;
-  // Leftovers after a failure here are orphans, which fsck removes.
-  for (const auto& [name, variant] : record->variants) (void)blobs_.Delete(variant.key);
+  return RemoveWithBlobs(*record);
+}
+
+Result<void> UploadService::RemoveWithBlobs(const ImageRecord& record) {
+  if (auto removed = records_.Remove(record.owner, record.id); !removed) return removed;
+  // Every variant stored for the id, not only those in the record read above: processing may
+  // have completed the record between that read and its removal. Processing that completes
+  // after the removal finds no record and removes what it wrote itself. Leftovers after a
+  // failure here are orphans, which fsck removes.
+  if (auto variants = blobs_.List(VariantPrefix(record.owner, record.id))) {
+    for (const BlobEntry& variant : *variants) (void)blobs_.Delete(variant.key);
+  }
+  for (const auto& [name, variant] : record.variants) (void)blobs_.Delete(variant.key);
   // A failed image whose original was removed by policy owns no bytes.
-  if (record->key.empty()) return {};
-  return blobs_.Delete(record->key);
+  if (record.key.empty()) return {};
+  return blobs_.Delete(record.key);
 }
 
 Result<Content> UploadService::GetContent(std::string_view owner, std::string_view id,

@@ -44,6 +44,8 @@ struct Content {
 std::string OriginalKey(std::string_view owner, std::string_view id);
 /// Storage key of a derived variant.
 std::string VariantKey(std::string_view owner, std::string_view id, std::string_view name);
+/// The prefix of every variant key of the image: "variants/{owner}/{id}/".
+std::string VariantPrefix(std::string_view owner, std::string_view id);
 
 /// Checks tags and description against the limits. Errors: kInvalidArgument
 /// ("invalid_field", "field_too_long").
@@ -64,8 +66,9 @@ class UploadService {
         queue_(queue) {}
 
   /// Validates, stores the bytes (blob first), then records the metadata. The same owner
-  /// uploading the same bytes gets the existing record with duplicate = true. On any error
-  /// nothing is left behind.
+  /// uploading the same bytes gets the existing record with duplicate = true, unless that
+  /// record failed: it is removed and the upload starts afresh. On any error nothing is left
+  /// behind.
   Result<UploadOutcome> Upload(UploadRequest request);
 
   Result<ImageRecord> Get(std::string_view owner, std::string_view id);
@@ -88,6 +91,9 @@ class UploadService {
   const UploadLimits& limits() const { return limits_; }
 
  private:
+  /// Removes the record, then its original and every variant stored under its id.
+  Result<void> RemoveWithBlobs(const ImageRecord& record);
+
   BlobStore& blobs_;
   MetadataStore& records_;
   Clock& clock_;

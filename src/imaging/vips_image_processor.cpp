@@ -498,8 +498,8 @@ Result<ProcessedImage> Run(std::string_view bytes, const SniffResult& sniffed,
     return out;
   } catch (const std::bad_alloc&) {
     vips_error_clear();
-    return Fail(ErrorCode::kInternal, "processing_failed", "The image could not be processed.",
-                "out of memory");
+    return Fail(ErrorCode::kInternal, "out_of_memory", "The image needs more memory than allowed.",
+                "std::bad_alloc");
   } catch (const std::exception& e) {  // VError, EncodeWebp's runtime_error, std::async's
     vips_error_clear();
     if (deadline.expired) {

@@ -435,6 +435,27 @@ TYPED_TEST_P(MetadataStoreContractTest, SaveDerivedReplacesOnlyDerivedFields) {
   ExpectSameRecord(this->store_->Get("alice", original.id).value(), failed);
 }
 
+TYPED_TEST_P(MetadataStoreContractTest, AttemptsAreCountedWhileProcessingOnly) {
+  ImageRecord record = MakeRecord("alice", 1);
+  record.status = ImageStatus::kProcessing;
+  this->InsertOrDie(record);
+  EXPECT_EQ(this->store_->AdjustAttempts("alice", record.id, 1).value(), 1u);
+  EXPECT_EQ(this->store_->AdjustAttempts("alice", record.id, 1).value(), 2u);
+  EXPECT_EQ(this->store_->AdjustAttempts("alice", record.id, -1).value(), 1u);
+  EXPECT_EQ(this->store_->AdjustAttempts("alice", record.id, -5).value(), 0u) << "never below 0";
+  EXPECT_EQ(this->store_->AdjustAttempts("bob", record.id, 1).error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(this->store_->AdjustAttempts("alice", Id(7), 1).error().code, ErrorCode::kNotFound);
+  // Another record's count is its own.
+  ImageRecord other = MakeRecord("alice", 2);
+  other.status = ImageStatus::kProcessing;
+  this->InsertOrDie(other);
+  EXPECT_EQ(this->store_->AdjustAttempts("alice", other.id, 1).value(), 1u);
+  // Once processed, there is nothing left to count.
+  ImageRecord done = WithDerivedFields(record);
+  ASSERT_TRUE(this->store_->SaveDerived(done));
+  EXPECT_EQ(this->store_->AdjustAttempts("alice", record.id, 1).error().code, ErrorCode::kNotFound);
+}
+
 TYPED_TEST_P(MetadataStoreContractTest, RemoveDeletesTheRecord) {
   const ImageRecord kept = MakeRecord("alice", 1);
   const ImageRecord removed = MakeRecord("alice", 2);
@@ -561,10 +582,10 @@ REGISTER_TYPED_TEST_SUITE_P(
     SameContentForTheSameOwnerIsAConflict, SameContentForDifferentOwnersIsFine,
     ContentCanBeUploadedAgainAfterRemoval, PaginationWalksEveryRecordNewestFirstOnce,
     NextCursorOnlyWhenMoreRecordsFollow, FiltersCombineWithPagination,
-    UpdateChangesTagsAndDescription, SaveDerivedReplacesOnlyDerivedFields, RemoveDeletesTheRecord,
-    ListRefsCoversEveryOwner, ListByStatusFindsOldestFirstAcrossOwners,
-    ListPhashesIsScopedToTheOwner, ConcurrentInsertsAndReadsAllSucceed,
-    ConcurrentDuplicateInsertsLetExactlyOneWin);
+    UpdateChangesTagsAndDescription, SaveDerivedReplacesOnlyDerivedFields,
+    AttemptsAreCountedWhileProcessingOnly, RemoveDeletesTheRecord, ListRefsCoversEveryOwner,
+    ListByStatusFindsOldestFirstAcrossOwners, ListPhashesIsScopedToTheOwner,
+    ConcurrentInsertsAndReadsAllSucceed, ConcurrentDuplicateInsertsLetExactlyOneWin);
 
 using MetadataStoreImplementations = ::testing::Types<MemoryRecords, SqliteRecords>;
 INSTANTIATE_TYPED_TEST_SUITE_P(All, MetadataStoreContractTest, MetadataStoreImplementations);

@@ -9,8 +9,12 @@
 #include <future>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
+#include <stdexcept>
 #include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include "core/sha256.hpp"
@@ -23,12 +27,18 @@
 namespace imgup {
 namespace {
 
+using Retry = std::optional<std::chrono::milliseconds>;
+
 /// An ImageProcessor whose answer the test decides; `before_return` runs just before it answers.
 class ScriptedProcessor final : public ImageProcessor {
  public:
   Result<ProcessedImage> Process(std::string_view, const SniffResult&,
-                                 const ProcessingLimits&) override {
+                                 const ProcessingLimits& limits) override {
+    ++calls;
+    last_run_alone = limits.run_alone;
     if (before_return) before_return();
+    if (throws) throw std::runtime_error("a library threw");
+    if (error) return tl::unexpected(*error);
     if (fail) return Fail(ErrorCode::kUnprocessable, "decode_failed", "corrupt");
     ProcessedImage out;
     out.width = 1;
@@ -46,7 +56,11 @@ class ScriptedProcessor final : public ImageProcessor {
     return out;
   }
   bool fail = false;
+  bool throws = false;
+  std::optional<Error> error;  // answered instead of an image when set
   std::function<void()> before_return;
+  int calls = 0;
+  bool last_run_alone = false;
 };
 
 /// Counts what it is given, runs nothing: the test drives ProcessingService itself.
@@ -142,9 +156,168 @@ TEST_F(ProcessingServiceTest, ADeleteDuringProcessingLeavesNoVariantBehind) {
   EXPECT_EQ(BlobCount(), 0u);
 }
 
+TEST_F(ProcessingServiceTest, ADeleteThatReadTheRecordBeforeProcessingCompletedLeavesNothing) {
+  // Delete reads the record (no variants yet); processing completes it; then Delete removes it.
+  // The variants written in between must go too, though Delete's copy never named them.
+  const ImageRecord record = UploadOne();
+  class CompletingOnRemove final : public MetadataStore {
+   public:
+    CompletingOnRemove(MetadataStore& inner, std::function<void()> on_remove)
+        : inner_(inner), on_remove_(std::move(on_remove)) {}
+    Result<void> Insert(const ImageRecord& r) override { return inner_.Insert(r); }
+    Result<ImageRecord> Get(std::string_view o, std::string_view i) override {
+      return inner_.Get(o, i);
+    }
+    Result<ImageRecord> FindBySha256(std::string_view o, std::string_view s) override {
+      return inner_.FindBySha256(o, s);
+    }
+    Result<ImagePage> List(std::string_view o, const ListQuery& q) override {
+      return inner_.List(o, q);
+    }
+    Result<ImageRecord> Update(std::string_view o, std::string_view i,
+                               const ImagePatch& p) override {
+      return inner_.Update(o, i, p);
+    }
+    Result<void> SaveDerived(const ImageRecord& r) override { return inner_.SaveDerived(r); }
+    Result<std::uint32_t> AdjustAttempts(std::string_view o, std::string_view i, int d) override {
+      return inner_.AdjustAttempts(o, i, d);
+    }
+    Result<void> Remove(std::string_view o, std::string_view i) override {
+      if (on_remove_) std::exchange(on_remove_, nullptr)();
+      return inner_.Remove(o, i);
+    }
+    Result<std::vector<RecordRef>> ListRefs() override { return inner_.ListRefs(); }
+    Result<std::vector<RecordRef>> ListByStatus(ImageStatus s, std::size_t n) override {
+      return inner_.ListByStatus(s, n);
+    }
+    Result<std::vector<PhashEntry>> ListPhashes(std::string_view o) override {
+      return inner_.ListPhashes(o);
+    }
+
+   private:
+    MetadataStore& inner_;
+    std::function<void()> on_remove_;
+  } racing(records_, [&] {
+    ASSERT_EQ(processing_.Process("local", record.id)->status, ImageStatus::kReady);
+  });
+  UploadService deleting(blobs_, racing, clock_, ids_, UploadLimits{}, &queue_);
+  ASSERT_TRUE(deleting.Delete("local", record.id));
+  EXPECT_EQ(BlobCount(), 0u) << "variants written while the delete ran are left behind";
+}
+
+TEST_F(ProcessingServiceTest, AFailureNotTheImagesOwnIsRetriedThenFailsKeepingTheOriginal) {
+  const ImageRecord record = UploadOne();
+  processor_.error = Error{ErrorCode::kInternal, "out_of_memory", "No memory.", "rss"};
+  for (int attempt = 1; attempt <= 2; ++attempt) {
+    ProcessingOutcome outcome = processing_.Run("local", record.id);
+    ASSERT_FALSE(outcome.record);
+    EXPECT_EQ(outcome.record.error().code, ErrorCode::kUnavailable);
+    ASSERT_TRUE(outcome.retry_after) << "attempt " << attempt;
+    EXPECT_GE(*outcome.retry_after, std::chrono::milliseconds(attempt == 1 ? 1000 : 4000));
+    EXPECT_EQ(records_.Get("local", record.id)->status, ImageStatus::kProcessing);
+    EXPECT_EQ(blobs_.Get(record.key).value(), test::TinyPng());
+    EXPECT_EQ(processor_.last_run_alone, attempt > 1) << "a retry runs alone";
+  }
+  ProcessingOutcome last = processing_.Run("local", record.id);
+  ASSERT_TRUE(last.record);
+  EXPECT_FALSE(last.retry_after);
+  EXPECT_EQ(last.record->status, ImageStatus::kFailed);
+  EXPECT_NE(last.record->failure_reason.find("out_of_memory"), std::string::npos);
+  EXPECT_NE(last.record->failure_reason.find("original is kept"), std::string::npos);
+  // Kept, in place, and the record still points at it; never quarantined or removed.
+  EXPECT_EQ(last.record->key, record.key);
+  EXPECT_EQ(blobs_.Get(record.key).value(), test::TinyPng());
+  EXPECT_EQ(processor_.calls, 3);
+}
+
+TEST_F(ProcessingServiceTest, AnExceptionInsideTheJobIsCaughtAndRetried) {
+  const ImageRecord record = UploadOne();
+  processor_.throws = true;
+  ProcessingOutcome outcome = processing_.Run("local", record.id);
+  ASSERT_FALSE(outcome.record);
+  EXPECT_EQ(outcome.record.error().slug, "processing_failed");
+  EXPECT_TRUE(outcome.retry_after);
+  EXPECT_EQ(blobs_.Get(record.key).value(), test::TinyPng());
+}
+
+TEST_F(ProcessingServiceTest, ARecordWhoseAttemptsAllTookTheProcessDownFailsAsCrashed) {
+  const ImageRecord record = UploadOne();
+  // Three attempts were counted, and none came back: each killed the process.
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(records_.AdjustAttempts("local", record.id, 1));
+  ProcessingOutcome outcome = processing_.Run("local", record.id);
+  ASSERT_TRUE(outcome.record);
+  EXPECT_EQ(outcome.record->status, ImageStatus::kFailed);
+  EXPECT_EQ(outcome.record->failure_reason.rfind("processing_crashed", 0), 0u);
+  EXPECT_EQ(processor_.calls, 0) << "not run a fourth time";
+  EXPECT_EQ(blobs_.Get(record.key).value(), test::TinyPng());
+}
+
+TEST_F(ProcessingServiceTest, AShutdownOrAStarvedJobDoesNotCountAsAnAttempt) {
+  const ImageRecord record = UploadOne();
+  processor_.error = Error{ErrorCode::kUnavailable, "shutting_down", "Stopping.", ""};
+  for (int i = 0; i < 5; ++i) {
+    ProcessingOutcome outcome = processing_.Run("local", record.id);
+    EXPECT_FALSE(outcome.retry_after) << "the pool is stopping: no retry";
+  }
+  processor_.error = Error{ErrorCode::kUnavailable, "processing_starved", "Busy.", ""};
+  EXPECT_TRUE(processing_.Run("local", record.id).retry_after);
+  EXPECT_EQ(records_.AdjustAttempts("local", record.id, 0).value(), 0u);
+  processor_.error.reset();
+  EXPECT_EQ(processing_.Process("local", record.id)->status, ImageStatus::kReady);
+}
+
+TEST_F(ProcessingServiceTest, ReuploadingTheBytesOfAFailedImageStartsANewAttempt) {
+  const ImageRecord first = UploadOne();
+  processor_.fail = true;
+  ASSERT_EQ(processing_.Process("local", first.id)->status, ImageStatus::kFailed);
+  auto again =
+      uploads_.Upload(UploadRequest{"local", "a.png", "image/png", test::TinyPng(), {}, ""});
+  ASSERT_TRUE(again);
+  EXPECT_FALSE(again->duplicate);
+  EXPECT_EQ(again->record.status, ImageStatus::kProcessing);
+  EXPECT_NE(again->record.id, first.id);
+  EXPECT_EQ(records_.Get("local", first.id).error().code, ErrorCode::kNotFound);
+  processor_.fail = false;
+  EXPECT_EQ(processing_.Process("local", again->record.id)->status, ImageStatus::kReady);
+  // And a ready one is a duplicate again.
+  auto third =
+      uploads_.Upload(UploadRequest{"local", "a.png", "image/png", test::TinyPng(), {}, ""});
+  ASSERT_TRUE(third);
+  EXPECT_TRUE(third->duplicate);
+}
+
+TEST(WorkerPoolTest, AJobIsRetriedAfterTheDelayItAsksFor) {
+  std::atomic<int> ran{0};
+  WorkerPool pool(1, 3, [&](const RecordRef&) -> Retry {
+    if (++ran < 3) return std::chrono::milliseconds(20);
+    return std::nullopt;
+  });
+  ASSERT_TRUE(pool.Enqueue(RecordRef{"o", "a", ""}));
+  pool.WaitIdle();  // idle only once the retries are done
+  EXPECT_EQ(ran.load(), 3);
+  EXPECT_EQ(pool.Pending(), 0u);
+}
+
+TEST(WorkerPoolTest, AJobThatThrowsDoesNotTakeThePoolDown) {
+  std::atomic<int> ran{0};
+  WorkerPool pool(1, 3, [&](const RecordRef& ref) -> Retry {
+    ++ran;
+    if (ref.id == "bad") throw std::runtime_error("boom");
+    return std::nullopt;
+  });
+  ASSERT_TRUE(pool.Enqueue(RecordRef{"o", "bad", ""}));
+  ASSERT_TRUE(pool.Enqueue(RecordRef{"o", "good", ""}));
+  while (ran.load() < 2) std::this_thread::yield();
+  EXPECT_EQ(pool.Pending(), 1u) << "the one that threw waits for its retry";
+  pool.Shutdown();  // and a stop does not wait for it
+}
+
 TEST(WorkerPoolTest, RunsEveryJobAndAppliesBackPressure) {
   std::atomic<int> ran{0};
-  WorkerPool pool(2, 3, [&](const RecordRef&) { ++ran; });
+  WorkerPool pool(2, 3, [&](const RecordRef&) -> Retry {
+    ++ran;
+    return std::nullopt;
+  });
   for (int i = 0; i < 50; ++i) ASSERT_TRUE(pool.Enqueue(RecordRef{"o", std::to_string(i), ""}));
   pool.WaitIdle();
   EXPECT_EQ(ran.load(), 50);
@@ -194,13 +367,14 @@ TEST(WorkerPoolTest, WithARefillUploadsNeverWaitAndEveryRecordIsProcessedOnce) {
   std::shared_future<void> released = release.get_future().share();
   WorkerPool pool(
       2, 3,
-      [&](const RecordRef& ref) {
+      [&](const RecordRef& ref) -> Retry {
         released.wait();  // the workers are busy until every upload is in
         {
           std::lock_guard<std::mutex> lock(mutex);
           ++runs[ref.id];
         }
         store.Done(ref.id);
+        return std::nullopt;
       },
       [&](std::size_t limit) -> Result<std::vector<RecordRef>> { return store.List(limit); });
   for (int i = 0; i < 200; ++i) {
@@ -223,9 +397,10 @@ TEST(WorkerPoolTest, ResumeFetchesWhatTheStoreHolds) {
   std::atomic<int> ran{0};
   WorkerPool pool(
       2, 4,
-      [&](const RecordRef& ref) {
+      [&](const RecordRef& ref) -> Retry {
         ++ran;
         store.Done(ref.id);
+        return std::nullopt;
       },
       [&](std::size_t limit) -> Result<std::vector<RecordRef>> { return store.List(limit); });
   pool.WaitIdle();
@@ -240,9 +415,10 @@ TEST(WorkerPoolTest, ARecordQueuedTwiceRunsOnce) {
   std::atomic<int> ran{0};
   std::promise<void> release;
   std::shared_future<void> released = release.get_future().share();
-  WorkerPool pool(1, 10, [&](const RecordRef&) {
+  WorkerPool pool(1, 10, [&](const RecordRef&) -> Retry {
     released.wait();
     ++ran;
+    return std::nullopt;
   });
   ASSERT_TRUE(pool.Enqueue(RecordRef{"o", "a", ""}));
   ASSERT_TRUE(pool.Enqueue(RecordRef{"o", "b", ""}));

@@ -33,6 +33,9 @@ class FailingInsertStore final : public MetadataStore {
     return inner_.Update(o, i, p);
   }
   Result<void> SaveDerived(const ImageRecord& r) override { return inner_.SaveDerived(r); }
+  Result<std::uint32_t> AdjustAttempts(std::string_view o, std::string_view i, int d) override {
+    return inner_.AdjustAttempts(o, i, d);
+  }
   Result<void> Remove(std::string_view o, std::string_view i) override {
     return inner_.Remove(o, i);
   }

@@ -75,6 +75,11 @@ CREATE TABLE api_keys (
 ALTER TABLE images ADD COLUMN info_json TEXT NOT NULL DEFAULT '';
 CREATE INDEX images_status_id ON images (status, id);
 )sql"},
+    // Processing attempts of a record still 'processing': a record whose processing keeps
+    // taking the process down is failed after a few, instead of being retried at every start.
+    {3, R"sql(
+ALTER TABLE images ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+)sql"},
 };
 
 // Qualified with the alias "i": every query reads records as "FROM images i".
@@ -622,6 +627,25 @@ Result<void> SqliteMetadataStore::SaveDerived(const ImageRecord& record) {
   if (auto ran = (*update)->Run(); !ran) return ran;
   if (writer_.Changes() == 0) return NotFound();
   return {};
+}
+
+Result<std::uint32_t> SqliteMetadataStore::AdjustAttempts(std::string_view owner,
+                                                          std::string_view id, int delta) {
+  std::lock_guard<std::mutex> lock(writer_mutex_);
+  auto update = writer_.Cached(
+      "UPDATE images SET attempts = max(0, attempts + ?) "
+      "WHERE id = ? AND owner = ? AND status = 'processing' RETURNING attempts");
+  if (!update) return tl::unexpected(std::move(update.error()));
+  if (auto bound = (*update)->BindAll(std::int64_t{delta}, id, owner); !bound) {
+    return tl::unexpected(std::move(bound.error()));
+  }
+  auto row = (*update)->Step();
+  if (!row) return tl::unexpected(std::move(row.error()));
+  if (!*row) return NotFound();
+  const auto attempts = static_cast<std::uint32_t>((*update)->ColumnInt64(0));
+  // Done with the statement (RETURNING completes the update only when stepped to the end).
+  if (auto rest = (*update)->Step(); !rest) return tl::unexpected(std::move(rest.error()));
+  return attempts;
 }
 
 Result<void> SqliteMetadataStore::Remove(std::string_view owner, std::string_view id) {

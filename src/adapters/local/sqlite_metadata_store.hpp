@@ -56,6 +56,8 @@ class SqliteMetadataStore final : public MetadataStore, public ApiKeyStore {
   Result<ImageRecord> Update(std::string_view owner, std::string_view id,
                              const ImagePatch& patch) override;
   Result<void> SaveDerived(const ImageRecord& record) override;
+  Result<std::uint32_t> AdjustAttempts(std::string_view owner, std::string_view id,
+                                       int delta) override;
   Result<void> Remove(std::string_view owner, std::string_view id) override;
   Result<std::vector<RecordRef>> ListByStatus(ImageStatus status, std::size_t limit) override;
   Result<std::vector<PhashEntry>> ListPhashes(std::string_view owner) override;

@@ -225,6 +225,20 @@ Result<void> MemoryMetadataStore::SaveDerived(const ImageRecord& record) {
   return {};
 }
 
+Result<std::uint32_t> MemoryMetadataStore::AdjustAttempts(std::string_view owner,
+                                                          std::string_view id, int delta) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (auto failure = TakeFailure("AdjustAttempts")) return tl::unexpected(std::move(*failure));
+  const auto it = records_.find(id);
+  if (it == records_.end() || it->second.owner != owner ||
+      it->second.status != ImageStatus::kProcessing) {
+    return RecordNotFound();
+  }
+  std::uint32_t& attempts = attempts_[it->first];
+  attempts = static_cast<std::uint32_t>(std::max<std::int64_t>(0, std::int64_t{attempts} + delta));
+  return attempts;
+}
+
 Result<void> MemoryMetadataStore::Remove(std::string_view owner, std::string_view id) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (auto failure = TakeFailure("Remove")) return tl::unexpected(std::move(*failure));

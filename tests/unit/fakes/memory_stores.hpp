@@ -67,6 +67,8 @@ class MemoryMetadataStore final : public MetadataStore, public ApiKeyStore {
   Result<ImageRecord> Update(std::string_view owner, std::string_view id,
                              const ImagePatch& patch) override;
   Result<void> SaveDerived(const ImageRecord& record) override;
+  Result<std::uint32_t> AdjustAttempts(std::string_view owner, std::string_view id,
+                                       int delta) override;
   Result<void> Remove(std::string_view owner, std::string_view id) override;
   Result<std::vector<RecordRef>> ListRefs() override;
   Result<std::vector<RecordRef>> ListByStatus(ImageStatus status, std::size_t limit) override;
@@ -94,8 +96,9 @@ class MemoryMetadataStore final : public MetadataStore, public ApiKeyStore {
   std::optional<Error> TakeFailure(std::string_view method);
 
   mutable std::mutex mutex_;
-  std::map<std::string, ImageRecord, std::less<>> records_;  // by id: ids are globally unique
-  std::map<std::string, Key, std::less<>> keys_;             // by name
+  std::map<std::string, ImageRecord, std::less<>> records_;     // by id: ids are globally unique
+  std::map<std::string, std::uint32_t, std::less<>> attempts_;  // processing attempts, by id
+  std::map<std::string, Key, std::less<>> keys_;                // by name
   std::map<std::string, Error, std::less<>> failures_;
 };
 

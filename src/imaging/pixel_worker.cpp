@@ -1,0 +1,172 @@
+#include "imaging/pixel_worker.hpp"
+
+#include <sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <fstream>
+#include <string>
+
+#include "imaging/pixel_wire.hpp"
+#include "imaging/vips_image_processor.hpp"
+
+namespace imgup {
+namespace {
+
+// Address space beyond the memory budget: libraries, thread stacks and malloc's arena
+// reservations are address space that is never resident. The budget itself is enforced on
+// resident memory by the parent; this cap only makes a runaway allocation fail instead of
+// taking the machine's memory.
+constexpr std::uint64_t kAddressSpaceHeadroom = std::uint64_t{1} << 30;
+
+bool ReadAll(int fd, std::string& buffer, wire::Frame& frame) {
+  char chunk[64 * 1024];
+  for (;;) {
+    auto used = wire::DecodeFrame(buffer, frame);
+    if (!used) return false;
+    if (*used > 0) {
+      buffer.erase(0, *used);
+      return true;
+    }
+    const ssize_t n = ::read(fd, chunk, sizeof chunk);
+    if (n == 0) return false;
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    buffer.append(chunk, static_cast<std::size_t>(n));
+  }
+}
+
+bool WriteAll(int fd, const std::string& bytes) {
+  std::size_t sent = 0;
+  while (sent < bytes.size()) {
+    const ssize_t n = ::send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    sent += static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+/// The largest address space this process has had, from /proc/self/status (VmPeak, in kB).
+std::uint64_t PeakAddressSpace() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmPeak:", 0) == 0) return std::strtoull(line.c_str() + 7, nullptr, 10) * 1024;
+  }
+  return 0;
+}
+
+bool MentionsMemory(const std::string& text) {
+  for (const char* hint : {"memory", "alloc", "bad_alloc"}) {
+    if (text.find(hint) != std::string::npos) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+bool ParsePixelWorkerArgs(int argc, char** argv, PixelWorkerOptions& options) {
+  for (int i = 0; i + 1 < argc; i += 2) {
+    const std::string flag = argv[i];
+    char* end = nullptr;
+    const unsigned long long value = std::strtoull(argv[i + 1], &end, 10);
+    if (end == argv[i + 1] || *end != '\0') return false;
+    if (flag == "--fd") {
+      options.fd = static_cast<int>(value);
+    } else if (flag == "--parent") {
+      options.parent = static_cast<pid_t>(value);
+    } else if (flag == "--memory-limit") {
+      options.memory_limit = value;
+    } else if (flag == "--temp-limit") {
+      options.temp_limit = value;
+    } else {
+      return false;
+    }
+  }
+  return argc % 2 == 0;
+}
+
+int RunPixelWorker(const char* argv0, const PixelWorkerOptions& options) {
+  // The worker must not outlive the server, even one killed with SIGKILL.
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (options.parent != 0 && ::getppid() != options.parent) return 1;
+  rlimit no_core{0, 0};
+  ::setrlimit(RLIMIT_CORE, &no_core);
+  std::uint64_t address_cap = 0;
+#if defined(__SANITIZE_ADDRESS__)
+  // AddressSanitizer reserves terabytes of shadow address space: no cap can hold it. The
+  // parent's resident-memory budget still applies.
+  constexpr bool kCapAddressSpace = false;
+#else
+  constexpr bool kCapAddressSpace = true;
+#endif
+  if (kCapAddressSpace && options.memory_limit > 0) {
+    address_cap = options.memory_limit + kAddressSpaceHeadroom;
+    rlimit as{address_cap, address_cap};
+    ::setrlimit(RLIMIT_AS, &as);
+  }
+  if (options.temp_limit > 0) {
+    // A write past the limit fails with EFBIG instead of killing the worker with SIGXFSZ.
+    ::signal(SIGXFSZ, SIG_IGN);
+    rlimit fsize{options.temp_limit, options.temp_limit};
+    ::setrlimit(RLIMIT_FSIZE, &fsize);
+  }
+  // Pixel work takes only CPU time that nothing else wants; every thread libvips and libwebp
+  // start inherits the policy.
+  const sched_param zero{};
+  ::sched_setscheduler(0, SCHED_IDLE, &zero);
+
+  if (auto started = VipsImageProcessor::InitVips(argv0); !started) {
+    std::fprintf(stderr, "imgup pixel-worker: %s %s\n", started.error().message.c_str(),
+                 started.error().detail.c_str());
+    return 1;
+  }
+  VipsImageProcessor processor;
+  // Ready: the parent starts a job's clock only now, so no job pays for this start.
+  if (!WriteAll(options.fd, std::string(1, kPixelWorkerReady))) return 0;
+  std::string buffer;
+  for (;;) {
+    wire::Frame request;
+    if (!ReadAll(options.fd, buffer, request)) return 0;  // the parent closed the socket
+    SniffResult sniffed;
+    ProcessingLimits limits;
+    Result<ProcessedImage> result = wire::DecodeJob(request, sniffed, limits).and_then([&] {
+      try {
+        return processor.Process(request.payload, sniffed, limits);
+      } catch (const std::bad_alloc&) {
+        return Result<ProcessedImage>(Fail(ErrorCode::kInternal, "out_of_memory",
+                                           "The image needs more memory than allowed.",
+                                           "std::bad_alloc"));
+      } catch (const std::exception& e) {
+        return Result<ProcessedImage>(Fail(ErrorCode::kInternal, "processing_failed",
+                                           "The image could not be processed.", e.what()));
+      }
+    });
+    request = {};
+    // An allocation refused at the address-space cap surfaces as whatever error the library
+    // made of it ("Insufficient memory", a failed read): it is the cap, not the image.
+    if (!result && address_cap > 0 && result.error().slug != "out_of_memory" &&
+        (PeakAddressSpace() + (std::uint64_t{64} << 20) >= address_cap ||
+         MentionsMemory(result.error().detail))) {
+      result =
+          Fail(ErrorCode::kInternal, "out_of_memory", "The image needs more memory than allowed.",
+               result.error().slug + ": " + result.error().detail);
+    }
+    if (!WriteAll(options.fd, wire::EncodeFrame(wire::EncodeResult(result)))) return 0;
+  }
+}
+
+}  // namespace imgup
