@@ -102,3 +102,12 @@ def test_a_key_added_to_a_running_keyless_server_is_required(start_server, make_
     expect_problem(anon.get("/images"), 401, "unauthorized")
     run_cli("keys", "rm", "bob", "--data", str(srv.data_dir), check=True)
     expect_problem(anon.get("/images"), 401, "unauthorized")
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1.attacker.invalid", "127.attacker.invalid", "0.0.0.0"])
+def test_keyless_server_refuses_to_listen_beyond_loopback(tmp_path, host):
+    """The start-up guard resolves the listen address: a name that merely starts with "127." is
+    not loopback (it is whatever its DNS says; here it resolves to nothing)."""
+    proc = run_cli("serve", "--host", host, "--port", "0", "--data", str(tmp_path / "data"), timeout=30)
+    assert proc.returncode != 0
+    assert b"without API keys" in proc.stderr, proc.stderr
