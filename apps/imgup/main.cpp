@@ -34,6 +34,7 @@
 #include "imaging/pixel_worker.hpp"
 #include "imaging/sandboxed_processor.hpp"
 #include "transport/http/http_server.hpp"
+#include "transport/http/loopback.hpp"
 #include "upload_command.hpp"
 
 namespace fs = std::filesystem;
@@ -73,10 +74,6 @@ LocalStores OpenStores(const fs::path& data_dir, bool fsync) {
   auto records = SqliteMetadataStore::Open(data_dir / "imgup.db");
   if (!records) Die(records.error().message + " " + records.error().detail);
   return LocalStores{std::move(*blobs), std::move(*records)};
-}
-
-bool IsLoopback(const std::string& host) {
-  return host == "127.0.0.1" || host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
 }
 
 struct FsckSummary {
@@ -144,7 +141,7 @@ int Serve(const ServeOptions& options) {
   LocalStores stores = OpenStores(options.data_dir, options.fsync);
   auto has_keys = stores.records->HasKeys();
   if (!has_keys) Die(has_keys.error().message);
-  if (!*has_keys && !IsLoopback(options.host)) {
+  if (!*has_keys && !ResolvesOnlyToLoopback(options.host)) {
     Die("refusing to listen on " + options.host +
         " without API keys: everything would be open to the network. Add a key with "
         "'imgup keys add NAME' or listen on 127.0.0.1.");

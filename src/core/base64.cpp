@@ -3,6 +3,7 @@
 #include <array>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <string>
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -162,14 +163,20 @@ tl::unexpected<Error> BadBase64(std::size_t offset, const std::string& what) {
               "invalid base64 at offset " + std::to_string(offset) + ": " + what);
 }
 
-// The cold path: finds and describes the first offending character of standard base64 text that
-// the fast path refused. Scans in order so the reported offset is the first problem.
-tl::unexpected<Error> DescribeStdError(std::string_view text) {
+bool IsSpace(char c) { return c == '\n' || c == '\r' || c == ' ' || c == '\t'; }
+
+// The first problem of standard base64 text, scanning in order so the reported offset is the
+// first one; nullopt when `text` is valid.
+std::optional<tl::unexpected<Error>> FindStdError(std::string_view text) {
   const std::size_t n = text.size();
   const bool whole = n % 4 == 0;
   for (std::size_t i = 0; i < n; ++i) {
     const auto c = static_cast<unsigned char>(text[i]);
     if (kStdTables.value[c] >= 0) continue;
+    if (c == '\n' || c == '\r') {
+      return BadBase64(i, "unexpected line break (" + Describe(c) +
+                              "): send the base64 text as one line (base64 -w0)");
+    }
     if (c != '=') return BadBase64(i, "unexpected " + Describe(c));
     // '=' is only valid as the last one or two characters of a complete final quantum.
     const bool last_two = whole && i + 2 >= n && i % 4 >= 2;
@@ -190,6 +197,28 @@ tl::unexpected<Error> DescribeStdError(std::string_view text) {
       return BadBase64(at, "non-zero unused bits before padding (non-canonical encoding)");
     }
   }
+  return std::nullopt;
+}
+
+// The cold path: describes the first problem of standard base64 text that the fast path refused.
+// Trailing whitespace (most often the newline at the end of a file or of `base64`'s output) is
+// named as such unless a byte outside the alphabet comes before it: judged by the padding rules,
+// "Zg==\n" would be "misplaced padding", which sends people looking in the wrong place.
+tl::unexpected<Error> DescribeStdError(std::string_view text) {
+  std::size_t end = text.size();
+  while (end > 0 && IsSpace(text[end - 1])) --end;
+  if (end < text.size()) {
+    for (std::size_t i = 0; i < end; ++i) {
+      if (kStdTables.value[static_cast<unsigned char>(text[i])] < 0 && text[i] != '=') {
+        if (auto error = FindStdError(text.substr(0, i + 1))) return std::move(*error);
+      }
+    }
+    const bool newline = text[end] == '\n' || text[end] == '\r';
+    return BadBase64(end, std::string(newline ? "a trailing newline" : "trailing whitespace") +
+                              " (" + Describe(static_cast<unsigned char>(text[end])) +
+                              ") after the base64 text: remove it");
+  }
+  if (auto error = FindStdError(text)) return std::move(*error);
   // Not reached for text the fast path refused; kept so that a caller bug cannot pass silently.
   return BadBase64(0, "malformed input");
 }

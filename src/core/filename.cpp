@@ -11,12 +11,31 @@ namespace {
 constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD in UTF-8
 constexpr std::string_view kFallback = "upload";
 
-// C0, DEL and C1 controls, and the invisible format characters that can disguise a name: bidi
-// embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069, which make "exe.jpg" look like
-// "gpj.exe"), zero-width characters (U+200B-U+200F) and the byte order mark.
+// C0, DEL and C1 controls.
+bool IsControlCharacter(char32_t cp) { return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F); }
+
+// Bidi embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069): they make "exe.jpg"
+// look like "gpj.exe", and text after them display in another order than it is stored.
+bool IsBidiControl(char32_t cp) {
+  return (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
+// Characters that show nothing: zero-width space, (non-)joiners and direction marks
+// (U+200B-U+200F), word joiner and invisible operators (U+2060-U+2064), the byte order mark, the
+// soft hyphen, the combining grapheme joiner, the Mongolian vowel separator, Hangul fillers and
+// variation selectors.
+bool IsZeroWidth(char32_t cp) {
+  return (cp >= 0x200B && cp <= 0x200F) || (cp >= 0x2060 && cp <= 0x2064) || cp == 0xFEFF ||
+         cp == 0x00AD || cp == 0x034F || cp == 0x180E || cp == 0x115F || cp == 0x1160 ||
+         cp == 0x3164 || cp == 0xFFA0 || (cp >= 0xFE00 && cp <= 0xFE0F) ||
+         (cp >= 0xE0100 && cp <= 0xE01EF);
+}
+
+// What a file name loses: controls, bidi controls, zero-width characters (U+200B-U+200F) and the
+// byte order mark, all of which can disguise a name.
 bool IsControl(char32_t cp) {
-  return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) || (cp >= 0x200B && cp <= 0x200F) ||
-         (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069) || cp == 0xFEFF;
+  return IsControlCharacter(cp) || IsBidiControl(cp) || (cp >= 0x200B && cp <= 0x200F) ||
+         cp == 0xFEFF;
 }
 
 // Decodes one UTF-8 sequence at `s[i]`. On success returns the code point and advances `i`; on
@@ -105,6 +124,24 @@ std::string SanitizeFilename(std::string_view name) {
   }
   if (kept.empty()) return std::string(kFallback);
   return std::string(kept);
+}
+
+TextProblem CheckAnnotationText(std::string_view text, bool multiline) {
+  bool visible = false;
+  for (std::size_t i = 0; i < text.size();) {
+    const std::size_t start = i;
+    const char32_t cp = NextCodePoint(text, i);
+    // NextCodePoint returns U+FFFD for ill-formed input; a U+FFFD that was sent is 3 bytes.
+    if (cp == 0xFFFD && text.substr(start, i - start) != kReplacement) {
+      return TextProblem::kInvalidUtf8;
+    }
+    const bool line_break = cp == '\n' || cp == '\r' || cp == '\t';
+    if (IsControlCharacter(cp) && !(multiline && line_break)) return TextProblem::kControl;
+    if (IsBidiControl(cp)) return TextProblem::kBidiControl;
+    visible = visible || !IsZeroWidth(cp);
+  }
+  if (!text.empty() && !visible) return TextProblem::kInvisibleOnly;
+  return TextProblem::kNone;
 }
 
 std::string ContentDispositionFilename(std::string_view sanitised) {

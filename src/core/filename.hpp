@@ -15,6 +15,21 @@ inline constexpr std::size_t kMaxSanitisedFilenameBytes = 255;
 /// dots, cuts to kMaxSanitisedFilenameBytes, and returns "upload" when nothing is left.
 std::string SanitizeFilename(std::string_view name);
 
+/// What makes a text unfit to keep as a tag or a description.
+enum class TextProblem {
+  kNone,
+  kInvalidUtf8,
+  kControl,        // C0, DEL or C1 control (a description may have tabs and line breaks)
+  kBidiControl,    // U+202A-U+202E, U+2066-U+2069: text that displays in another order
+  kInvisibleOnly,  // non-empty, but every character is zero-width: it shows nothing
+};
+
+/// Checks a tag or description (`multiline`: tab, CR and LF allowed) against the character
+/// classes SanitizeFilename removes from file names. Unlike a file name, which arrives with a
+/// file and is cleaned up, these are typed by a person and are refused rather than changed;
+/// zero-width characters inside visible text stay allowed (emoji sequences need U+200D).
+TextProblem CheckAnnotationText(std::string_view text, bool multiline);
+
 /// Header-safe form for Content-Disposition: RFC 8187 ext-value ("UTF-8''" + percent-encoding).
 std::string ContentDispositionFilename(std::string_view sanitised);
 

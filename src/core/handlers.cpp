@@ -12,6 +12,7 @@
 #include "core/http.hpp"
 #include "core/multipart.hpp"
 #include "core/record_json.hpp"
+#include "core/sniff.hpp"
 #include "core/ulid.hpp"
 
 namespace imgup {
@@ -102,18 +103,33 @@ Result<UploadRequest> ParseJsonUpload(const HttpRequest& request) {
         } else if (key == "image_base64") {
           auto text = ReadString(value, key);
           if (!text) return tl::unexpected(text.error());
+          // Errors from here on get the field's name in front, once, below.
           auto decoded = [&]() -> Result<std::string> {
             std::string_view data = *text;
             // Browsers' FileReader.readAsDataURL gives "data:image/png;base64,...".
+            std::string data_url_type;
             if (data.substr(0, 5) == "data:") {
               const std::size_t comma = data.find(',');
               if (comma == std::string_view::npos ||
                   data.substr(0, comma).find(";base64") == std::string_view::npos) {
-                return BadField("invalid_base64", "image_base64: a data: URL must be ;base64,");
+                return BadField("invalid_base64", "a data: URL must be ;base64,");
               }
+              data_url_type = MediaType(data.substr(5, comma - 5));
               data.remove_prefix(comma + 1);
             }
-            return DecodeBase64(data);
+            auto bytes = DecodeBase64(data);
+            if (!bytes) return bytes;
+            // The data: URL declares a type too, and it must match the bytes like content_type.
+            // FileReader writes application/octet-stream (or nothing) for a file of unknown type.
+            if (!data_url_type.empty() && data_url_type != "application/octet-stream") {
+              if (auto sniffed = SniffImage(*bytes);
+                  sniffed && !DeclaredTypeMatches(data_url_type, *sniffed)) {
+                return Fail(ErrorCode::kUnsupportedMediaType, "content_type_mismatch",
+                            "the content is " + sniffed->content_type +
+                                " but the data: URL declares " + data_url_type);
+              }
+            }
+            return bytes;
           }();
           if (!decoded) {
             Error error = decoded.error();

@@ -33,6 +33,26 @@ std::size_t CharacterCount(std::string_view text) {
 
 }  // namespace
 
+namespace {
+
+std::string DescribeTextProblem(TextProblem problem) {
+  switch (problem) {
+    case TextProblem::kNone:
+      break;
+    case TextProblem::kInvalidUtf8:
+      return "must be valid UTF-8";
+    case TextProblem::kControl:
+      return "may not contain control characters";
+    case TextProblem::kBidiControl:
+      return "may not contain bidirectional control characters (U+202A-U+202E, U+2066-U+2069)";
+    case TextProblem::kInvisibleOnly:
+      return "may not consist only of invisible (zero-width) characters";
+  }
+  return {};
+}
+
+}  // namespace
+
 Result<void> ValidateAnnotations(const std::vector<std::string>& tags,
                                  const std::string& description, const UploadLimits& limits) {
   if (tags.size() > limits.max_tags) {
@@ -48,17 +68,21 @@ Result<void> ValidateAnnotations(const std::vector<std::string>& tags,
           ErrorCode::kInvalidArgument, "field_too_long",
           "tags: a tag may have at most " + std::to_string(limits.max_tag_chars) + " characters");
     }
-    for (const char c : tag) {
-      if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
-        return Fail(ErrorCode::kInvalidArgument, "invalid_field",
-                    "tags: a tag may not contain control characters");
-      }
+    if (const TextProblem problem = CheckAnnotationText(tag, /*multiline=*/false);
+        problem != TextProblem::kNone) {
+      return Fail(ErrorCode::kInvalidArgument, "invalid_field",
+                  "tags: a tag " + DescribeTextProblem(problem));
     }
   }
   if (CharacterCount(description) > limits.max_description_chars) {
     return Fail(ErrorCode::kInvalidArgument, "field_too_long",
                 "description: at most " + std::to_string(limits.max_description_chars) +
                     " characters are allowed");
+  }
+  if (const TextProblem problem = CheckAnnotationText(description, /*multiline=*/true);
+      problem != TextProblem::kNone) {
+    return Fail(ErrorCode::kInvalidArgument, "invalid_field",
+                "description: " + DescribeTextProblem(problem));
   }
   return {};
 }

@@ -5,8 +5,10 @@ head and only the start of the body, and see that the answer does not wait for t
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import random
+import socket
 import uuid
 
 import pytest
@@ -116,3 +118,24 @@ def test_patch_over_limit(small, small_server):
                   content_length=len(body))
     check_413(r)
     assert small.get(f"/images/{rec['id']}").json() == rec
+
+
+def test_body_far_over_limit_sent_whole_without_expect(small_server):
+    """A client that writes its whole body before it reads (Python's http.client, no
+    Expect: 100-continue) gets the 413 rather than a reset under its send, however large the
+    body it announced."""
+    before = store_state(small_server.data_dir)
+    size = 32 * 1024 * 1024
+    with socket.create_connection(("127.0.0.1", small_server.port), timeout=30) as sock:
+        sock.sendall((f"POST /upload?filename=big.png HTTP/1.1\r\nHost: 127.0.0.1:{small_server.port}\r\n"
+                      f"Content-Type: image/png\r\nContent-Length: {size}\r\n\r\n").encode())
+        try:
+            sock.sendall(bytes(size))
+        except (BrokenPipeError, ConnectionResetError) as err:
+            raise AssertionError(f"the server reset the connection while the body was being sent: {err!r}")
+        resp = http.client.HTTPResponse(sock, method="POST")
+        resp.begin()
+        body = resp.read()
+    assert resp.status == 413, body
+    assert json.loads(body)["code"] == "payload_too_large"
+    assert_nothing_left(small_server.data_dir, before)

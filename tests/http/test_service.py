@@ -20,7 +20,7 @@ STABLE_CODES = {"invalid_json", "missing_field", "invalid_field", "field_too_lon
                 "invalid_multipart", "payload_too_large", "unsupported_media_type", "content_type_mismatch",
                 "invalid_image", "image_too_large", "image_failed", "not_found", "unauthorized",
                 "method_not_allowed", "invalid_query", "invalid_cursor", "internal", "invalid_request",
-                "headers_too_large"}
+                "headers_too_large", "forbidden_host", "cross_origin"}
 
 
 def test_health(client):

@@ -488,3 +488,78 @@ def test_multipart_filename_is_sanitised(client):
     r = client.post("/upload", files={"file": ("../../evil.png", unique_png(), "image/png")})
     assert r.status_code == 201, r.text
     assert r.json()["filename"] == "evil.png"
+
+
+# --- tags and descriptions: the character classes file names are cleaned of --------------------
+
+
+@pytest.mark.parametrize("field,value", [
+    ("description", "on the\u0000sofa"),        # NUL
+    ("description", "on the\u0085sofa"),        # C1 control
+    ("description", "cat\u202egpj.exe"),        # right-to-left override
+    ("description", "\u2066isolated\u2069"),    # bidi isolate
+    ("description", "\u200b\u200d\ufeff"),      # zero-width only: shows nothing
+    ("tags", ["sofa\u202e"]),
+    ("tags", ["\u200b"]),
+    ("tags", ["ok", "\u2060\u200c"]),
+    ("tags", ["line\nbreak"]),
+], ids=["desc-nul", "desc-c1", "desc-rlo", "desc-isolate", "desc-zero-width-only", "tag-rlo", "tag-zwsp-only",
+        "tag-joiners-only", "tag-newline"])
+def test_annotation_with_disguising_characters(client, nothing_left, field, value):
+    r = client.post("/upload", json=seed(**{field: value}))
+    expect_problem(r, 400, "invalid_field")
+    nothing_left()
+
+
+def test_patch_annotation_with_disguising_characters(client):
+    rec = client.upload_ok(unique_png(), description="before")
+    for body in ({"description": "x\u202ey"}, {"description": "a\u0000b"}, {"tags": ["\u200b\u200b"]}):
+        expect_problem(client.patch(f"/images/{rec['id']}", json=body), 400, "invalid_field")
+    assert client.get(f"/images/{rec['id']}").json()["description"] == "before"
+
+
+def test_multipart_annotation_with_disguising_characters(client, nothing_left):
+    r = client.post("/upload", files={"file": ("a.png", unique_png(), "image/png")},
+                    data={"description": "sofa\u202e", "tags": "a,b"})
+    expect_problem(r, 400, "invalid_field")
+    nothing_left()
+
+
+def test_annotations_keep_line_breaks_and_joined_emoji(client):
+    description = "line one\nline two\twith a tab, \u05e9\u05dc\u05d5\u05dd\u200f and \U0001f469\u200d\U0001f4bb"
+    rec = client.upload_ok(unique_png(), description=description, tags=["\U0001f469\u200d\U0001f4bb", "caf\u00e9"])
+    assert rec["description"] == description
+    assert rec["tags"] == ["\U0001f469\u200d\U0001f4bb", "caf\u00e9"]
+
+
+# --- base64 and data: URLs ----------------------------------------------------------------------
+
+
+def test_base64_with_a_trailing_newline_says_so(client, nothing_left):
+    r = client.post("/upload", json=seed(image_base64=B64(unique_png()) + "\n"))
+    problem = expect_problem(r, 400, "invalid_base64")
+    assert "trailing newline" in problem["detail"], problem["detail"]
+    assert "padding" not in problem["detail"], problem["detail"]
+    nothing_left()
+
+
+def test_data_url_without_base64_names_the_field_once(client, nothing_left):
+    r = client.post("/upload", json=seed(image_base64="data:image/png," + B64(unique_png())))
+    problem = expect_problem(r, 400, "invalid_base64")
+    assert problem["detail"].count("image_base64:") == 1, problem["detail"]
+    nothing_left()
+
+
+def test_data_url_type_must_match_the_bytes(client, nothing_left):
+    """content_type and the bytes agree (PNG), but the data: URL says JPEG."""
+    r = client.post("/upload", json=seed(image_base64="data:image/jpeg;base64," + B64(unique_png())))
+    problem = expect_problem(r, 415, "content_type_mismatch")
+    assert "data:" in problem["detail"], problem["detail"]
+    nothing_left()
+
+
+def test_data_url_of_the_right_type_is_accepted(client):
+    data = unique_png()
+    r = client.post("/upload", json=seed(image_base64="data:image/png;base64," + B64(data)))
+    assert r.status_code == 201, r.text
+    assert client.get(r.json()["urls"]["content"]).content == data

@@ -208,6 +208,23 @@ TEST(Base64Test, RejectsBadPaddingWithTheOffset) {
   ExpectInvalid("Zm9v====", 4);
 }
 
+TEST(Base64Test, NamesATrailingNewlineAsSuch) {
+  // Judged by the padding rules, "Zg==\n" has its '=' in the wrong place: the message said
+  // "misplaced padding" and sent people looking at the padding.
+  for (const auto& [text, offset] : std::vector<std::pair<std::string_view, std::size_t>>{
+           {"Zg==\n", 4}, {"Zm9v\r\n", 4}, {"Zm8=\n", 4}, {"Zm9\n", 3}}) {
+    ExpectInvalid(text, offset);
+    EXPECT_NE(DecodeBase64(text).error().message.find("trailing newline"), std::string::npos)
+        << DecodeBase64(text).error().message;
+  }
+  ExpectInvalid("Zg== ", 4);
+  EXPECT_NE(DecodeBase64("Zg== ").error().message.find("trailing whitespace"), std::string::npos);
+  // A bad byte before the trailing newline is still named first, and an inner line break too.
+  ExpectInvalid("Z!==\n", 1);
+  ExpectInvalid("Zm9v\nZm9v", 4);
+  EXPECT_NE(DecodeBase64("Zm9v\nZm9v").error().message.find("line break"), std::string::npos);
+}
+
 TEST(Base64Test, RejectsNonCanonicalTrailingBits) {
   ExpectInvalid("Zh==", 1);  // 'h' = 33: its low four bits would be dropped
   ExpectInvalid("Zm9=", 2);  // '9' = 61: its low two bits would be dropped

@@ -173,3 +173,33 @@ TEST(ContentDispositionFilenameTest, EncodesPerRfc8187) {
 
 }  // namespace
 }  // namespace imgup
+
+namespace imgup {
+namespace {
+
+TEST(CheckAnnotationText, AcceptsOrdinaryTextAndJoinedEmoji) {
+  EXPECT_EQ(CheckAnnotationText("", false), TextProblem::kNone);
+  EXPECT_EQ(CheckAnnotationText("café", false), TextProblem::kNone);
+  // U+200D joins 👩 and 💻 into one emoji; U+200F is a mark inside right-to-left text.
+  EXPECT_EQ(CheckAnnotationText("\U0001F469\u200D\U0001F4BB", false), TextProblem::kNone);
+  EXPECT_EQ(CheckAnnotationText("\u05E9\u05DC\u05D5\u05DD\u200F abc", true), TextProblem::kNone);
+  EXPECT_EQ(CheckAnnotationText("line one\r\nline two\tend", true), TextProblem::kNone);
+  EXPECT_EQ(CheckAnnotationText("\xEF\xBF\xBD", false), TextProblem::kNone);  // a sent U+FFFD
+}
+
+TEST(CheckAnnotationText, RefusesWhatFileNamesAreCleanedOf) {
+  using namespace std::string_literals;
+  EXPECT_EQ(CheckAnnotationText("a\0b"s, true), TextProblem::kControl);
+  EXPECT_EQ(CheckAnnotationText("a\x7f", true), TextProblem::kControl);
+  EXPECT_EQ(CheckAnnotationText("a\u0085b", true), TextProblem::kControl);  // C1
+  EXPECT_EQ(CheckAnnotationText("line\nbreak", false), TextProblem::kControl);
+  EXPECT_EQ(CheckAnnotationText("cat\u202Egpj.exe", true), TextProblem::kBidiControl);
+  EXPECT_EQ(CheckAnnotationText("\u2066x\u2069", false), TextProblem::kBidiControl);
+  EXPECT_EQ(CheckAnnotationText("\u200B", false), TextProblem::kInvisibleOnly);
+  EXPECT_EQ(CheckAnnotationText("\u200B\u200D\uFEFF\u2060", true), TextProblem::kInvisibleOnly);
+  EXPECT_EQ(CheckAnnotationText("\xC3", false), TextProblem::kInvalidUtf8);
+  EXPECT_EQ(CheckAnnotationText("a\xED\xA0\x80", false), TextProblem::kInvalidUtf8);  // surrogate
+}
+
+}  // namespace
+}  // namespace imgup

@@ -211,6 +211,49 @@ bool WantsClose(const HttpResponse& response) {
   return AsciiLower(response.Header("Connection")) == "close";
 }
 
+/// Why the framing of a parsed request head is unsafe to act on, or "" when it is sound.
+/// RFC 9112: an HTTP/1.1 request has exactly one Host (section 3.2); a Transfer-Encoding whose
+/// final coding is not chunked leaves the body's length unknown, and an HTTP/1.0 message with
+/// one is faulty framing (section 6.1, 6.3). Beast ignores a Transfer-Encoding that does not end
+/// in "chunked" (the body would then be read as the next request) and silently drops any coding
+/// before it. Every refusal here closes the connection: what follows the head cannot be trusted.
+std::string FramingProblem(const bhttp::request<RequestBody>& message) {
+  const auto hosts = message.count(bhttp::field::host);
+  if (hosts > 1) return "more than one Host header field";
+  if (hosts == 0 && message.version() >= 11) return "an HTTP/1.1 request needs a Host header field";
+
+  std::vector<std::string> codings;
+  for (const auto& field : message) {
+    if (field.name() != bhttp::field::transfer_encoding) continue;
+    const std::string_view value = View(field.value());
+    std::size_t start = 0;
+    while (start <= value.size()) {
+      std::size_t comma = value.find(',', start);
+      if (comma == std::string_view::npos) comma = value.size();
+      std::string_view token = value.substr(start, comma - start);
+      while (!token.empty() && (token.front() == ' ' || token.front() == '\t'))
+        token.remove_prefix(1);
+      while (!token.empty() && (token.back() == ' ' || token.back() == '\t'))
+        token.remove_suffix(1);
+      if (!token.empty()) codings.push_back(AsciiLower(token));
+      start = comma + 1;
+    }
+  }
+  if (codings.empty()) {
+    if (message.count(bhttp::field::transfer_encoding) > 0) return "an empty Transfer-Encoding";
+    return {};
+  }
+  if (message.version() < 11) return "Transfer-Encoding in an HTTP/1.0 request";
+  if (codings.back() != "chunked") {
+    return "Transfer-Encoding must end with chunked, or the body's length is unknown";
+  }
+  if (codings.size() > 1) {
+    return "the transfer coding '" + codings.front() +
+           "' is not supported: send the body with chunked alone or with Content-Length";
+  }
+  return {};
+}
+
 }  // namespace
 
 /// One client connection. Every member is used on the connection's strand, except `request_`,
@@ -294,6 +337,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
     const auto& message = parser_->get();
     request_ = ToRequest(message, remote_, server_.ids.NewId(server_.clock.NowMs()));
     head_ = request_.method == "HEAD";
+    if (std::string problem = FramingProblem(message); !problem.empty()) {
+      return Refuse(Error{ErrorCode::kInvalidArgument, "invalid_request",
+                          "The request is not valid HTTP/1.1: " + problem, problem});
+    }
 
     const boost::optional<std::uint64_t> length = parser_->content_length();
     if (length && *length > options_.max_body_bytes)
@@ -415,6 +462,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
       request_.remote_addr = remote_;
       request_.request_id = server_.ids.NewId(server_.clock.NowMs());
     }
+    // The client may send all it announced before it reads the answer (Python's http.client
+    // does, without Expect: 100-continue): drain that much, or closing with its bytes unread
+    // resets the connection under the client's send, and it never sees the answer.
+    linger_budget_ = options_.linger_max_bytes;
+    if (parser_) {
+      if (const auto remaining = parser_->content_length_remaining()) {
+        linger_budget_ = std::max<std::uint64_t>(linger_budget_, *remaining);
+      }
+    }
     HttpResponse response = ProblemResponse(error, request_.request_id);
     if (status != 0) {
       // No ErrorCode maps to this status (431): adjust the response and the problem.
@@ -472,14 +528,16 @@ class Connection : public std::enable_shared_from_this<Connection> {
     buffer_.consume(buffer_.size());
     ErrorCodeT ignored;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    linger_deadline_ = SteadyClock::now() + std::chrono::milliseconds(options_.linger_timeout_ms);
     linger_bytes_ = 0;
     drain_.resize(kDrainChunk);
     DrainSome();
   }
 
+  // Reads and drops while the client keeps sending, up to linger_budget_ bytes, within the
+  // request's own time limit; a client silent for linger_timeout_ms is done.
   void DrainSome() {
-    stream_.expires_at(linger_deadline_);
+    stream_.expires_at(std::min(
+        SteadyClock::now() + std::chrono::milliseconds(options_.linger_timeout_ms), deadline_));
     stream_.async_read_some(asio::buffer(drain_),
                             beast::bind_front_handler(&Connection::OnDrained, shared_from_this()));
   }
@@ -487,7 +545,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void OnDrained(const ErrorCodeT& ec, std::size_t n) {
     if (state_ == State::kClosed) return;
     linger_bytes_ += n;
-    if (ec || linger_bytes_ >= options_.linger_max_bytes) return Close();
+    if (ec || linger_bytes_ >= linger_budget_) return Close();
     DrainSome();
   }
 
@@ -541,8 +599,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool close_after_ = false;
   bool linger_ = false;
 
-  SteadyClock::time_point linger_deadline_;
-  std::size_t linger_bytes_ = 0;
+  std::uint64_t linger_budget_ = 0;
+  std::uint64_t linger_bytes_ = 0;
   std::vector<char> drain_;
 };
 

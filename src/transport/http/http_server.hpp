@@ -36,8 +36,9 @@ struct HttpServerOptions {
   int write_timeout_s = 30;      // longest wait for the client to take more of a response
   int keep_alive_timeout_s = 5;  // an idle keep-alive connection is closed after this
   // After an answer given before the request was read (413, 400, 431), the rest of what the
-  // client sends is read and dropped for this long, up to this many bytes, so that the client
-  // receives the answer rather than a connection reset.
+  // client sends is read and dropped, so that the client receives the answer rather than a
+  // connection reset: until the client is silent for linger_timeout_ms, the request's time limit
+  // passes, or it has sent its announced Content-Length (at least linger_max_bytes).
   int linger_timeout_ms = 2000;
   std::size_t linger_max_bytes = 4 * 1024 * 1024;
 };

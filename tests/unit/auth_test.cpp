@@ -1,0 +1,119 @@
+#include "core/auth.hpp"
+
+#include <gtest/gtest.h>
+
+#include "core/sha256.hpp"
+#include "fakes/memory_stores.hpp"
+
+namespace imgup {
+namespace {
+
+HttpRequest Request(std::string method, HeaderList headers) {
+  HttpRequest request;
+  request.method = std::move(method);
+  request.path = "/images";
+  request.headers = std::move(headers);
+  return request;
+}
+
+TEST(IsLoopbackAuthority, AcceptsLoopbackNamesWithOrWithoutPort) {
+  for (const char* host : {"127.0.0.1:8080", "localhost:8080", "LocalHost:1", "[::1]:8080", "[::1]",
+                           "127.0.0.1", "localhost", "127.1.2.3:80", "localhost.:8080"}) {
+    EXPECT_TRUE(IsLoopbackAuthority(host)) << host;
+  }
+}
+
+TEST(IsLoopbackAuthority, RefusesEveryOtherName) {
+  // A DNS-rebinding page addresses the server by its own name, which then resolves to 127.0.0.1.
+  for (const char* host :
+       {"evil.example:8080", "127.0.0.1.evil.example:8080", "127.evil.example",
+        "localhost.evil:8080", "0.0.0.0:8080", "10.0.0.1:8080", "[::2]:8080", "[::1",
+        "127.0.0.1:", "127.0.0.1:8080x", "127.0.0.1:123456", "127.0.0.01:8080", "127.0.0.256",
+        "127.0.0", "127.0.0.1.1", "", "localhost:80:80", "[::1]x"}) {
+    EXPECT_FALSE(IsLoopbackAuthority(host)) << host;
+  }
+}
+
+TEST(IsSameOriginRequest, SafeMethodsAndRequestsWithoutOriginPass) {
+  EXPECT_TRUE(IsSameOriginRequest(
+      Request("GET", {{"host", "127.0.0.1:8080"}, {"origin", "http://evil.example"}})));
+  EXPECT_TRUE(IsSameOriginRequest(Request("POST", {{"host", "127.0.0.1:8080"}})));  // curl, CLI
+}
+
+TEST(IsSameOriginRequest, StateChangingRequestNeedsItsOwnOrigin) {
+  EXPECT_TRUE(IsSameOriginRequest(
+      Request("POST", {{"host", "127.0.0.1:8080"}, {"origin", "http://127.0.0.1:8080"}})));
+  EXPECT_TRUE(IsSameOriginRequest(
+      Request("DELETE", {{"host", "localhost:8080"}, {"origin", "http://LOCALHOST:8080"}})));
+  for (const char* origin : {"http://evil.example", "null", "", "http://127.0.0.1:9090",
+                             "https://127.0.0.1:8080", "http://localhost:8080"}) {
+    for (const char* method : {"POST", "PATCH", "DELETE", "PUT"}) {
+      EXPECT_FALSE(
+          IsSameOriginRequest(Request(method, {{"host", "127.0.0.1:8080"}, {"origin", origin}})))
+          << method << " " << origin;
+    }
+  }
+}
+
+class ApiKeyAuthenticatorTest : public ::testing::Test {
+ protected:
+  MemoryMetadataStore keys_;
+};
+
+TEST_F(ApiKeyAuthenticatorTest, KeylessIsLocalForLoopbackHosts) {
+  ApiKeyAuthenticator auth(keys_);
+  auto owner = auth.Authenticate(Request("GET", {{"host", "127.0.0.1:8080"}}));
+  ASSERT_TRUE(owner);
+  EXPECT_EQ(*owner, kLocalOwner);
+}
+
+TEST_F(ApiKeyAuthenticatorTest, KeylessRefusesOtherHostsAndOrigins) {
+  ApiKeyAuthenticator auth(keys_);
+  auto rebinding = auth.Authenticate(Request("GET", {{"host", "evil.example:8080"}}));
+  ASSERT_FALSE(rebinding);
+  EXPECT_EQ(rebinding.error().code, ErrorCode::kPermissionDenied);
+  EXPECT_EQ(rebinding.error().slug, "forbidden_host");
+  auto form = auth.Authenticate(
+      Request("POST", {{"host", "127.0.0.1:8080"}, {"origin", "http://evil.example"}}));
+  ASSERT_FALSE(form);
+  EXPECT_EQ(form.error().code, ErrorCode::kPermissionDenied);
+  EXPECT_EQ(form.error().slug, "cross_origin");
+}
+
+TEST_F(ApiKeyAuthenticatorTest, WithKeysHostAndOriginDoNotMatterTheKeyDoes) {
+  const std::string key = "imgup_secret";
+  ASSERT_TRUE(keys_.AddKey("alice", Sha256Hex(key), 1));
+  ApiKeyAuthenticator auth(keys_);
+  auto owner = auth.Authenticate(Request(
+      "POST", {{"host", "images.example"}, {"origin", "http://app.example"}, {"x-api-key", key}}));
+  ASSERT_TRUE(owner);
+  EXPECT_EQ(*owner, "alice");
+}
+
+TEST_F(ApiKeyAuthenticatorTest, StartedWithKeysNeverFallsBackToLocal) {
+  ASSERT_TRUE(keys_.AddKey("alice", Sha256Hex("imgup_secret"), 1));
+  ApiKeyAuthenticator auth(keys_);
+  ASSERT_TRUE(keys_.RemoveKey("alice"));
+  auto owner = auth.Authenticate(Request("GET", {{"host", "127.0.0.1:8080"}}));
+  ASSERT_FALSE(owner);
+  EXPECT_EQ(owner.error().code, ErrorCode::kUnauthenticated);
+  auto old_key = auth.Authenticate(
+      Request("GET", {{"host", "127.0.0.1:8080"}, {"x-api-key", "imgup_secret"}}));
+  ASSERT_FALSE(old_key);
+  EXPECT_EQ(old_key.error().code, ErrorCode::kUnauthenticated);
+}
+
+TEST_F(ApiKeyAuthenticatorTest, StartedKeylessRequiresAKeyOnceOneIsAdded) {
+  ApiKeyAuthenticator auth(keys_);
+  ASSERT_TRUE(auth.Authenticate(Request("GET", {{"host", "127.0.0.1:8080"}})));
+  ASSERT_TRUE(keys_.AddKey("alice", Sha256Hex("imgup_secret"), 1));
+  auto owner = auth.Authenticate(Request("GET", {{"host", "127.0.0.1:8080"}}));
+  ASSERT_FALSE(owner);
+  EXPECT_EQ(owner.error().code, ErrorCode::kUnauthenticated);
+  // ... and keeps requiring one when it is removed again.
+  ASSERT_TRUE(keys_.RemoveKey("alice"));
+  EXPECT_FALSE(auth.Authenticate(Request("GET", {{"host", "127.0.0.1:8080"}})));
+}
+
+}  // namespace
+}  // namespace imgup
