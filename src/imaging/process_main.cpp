@@ -1,21 +1,28 @@
 // imgup_process_bench: runs the whole ImageProcessor job (validation, metadata, both variants,
 // placeholder, hashes) on one file N times and prints the time per job and the process's peak
 // RSS. Also makes the benchmark's input files, so that no other tool is needed:
-//   imgup_process_bench FILE [ITERATIONS]
+//   imgup_process_bench [--sandbox] FILE [ITERATIONS]
+//                       (--sandbox: each job in a pixel worker process, as `imgup serve` runs it)
 //   imgup_process_bench --make-noise OUT.jpg [WIDTH HEIGHT]   (gaussian noise, JPEG Q=90)
 //   imgup_process_bench --make-camera SRC OUT.jpg             (a photo upscaled to 12 MP, Q=95)
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
+#include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 #include <vips/vips8>
 
 #include "core/sniff.hpp"
+#include "imaging/pixel_worker.hpp"
+#include "imaging/sandboxed_processor.hpp"
 #include "imaging/vips_image_processor.hpp"
 
 namespace {
@@ -83,6 +90,17 @@ int MakeCamera(const char* src, const char* out) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // The pixel worker that --sandbox starts: this program again.
+  if (argc >= 2 && std::string_view(argv[1]) == "pixel-worker") {
+    imgup::PixelWorkerOptions options;
+    if (!imgup::ParsePixelWorkerArgs(argc - 2, argv + 2, options)) return 2;
+    return imgup::RunPixelWorker(argv[0], options);
+  }
+  const bool sandboxed = argc >= 2 && std::string_view(argv[1]) == "--sandbox";
+  if (sandboxed) {
+    --argc;
+    ++argv;
+  }
   if (argc < 2) {
     std::fprintf(stderr,
                  "usage: %s FILE [ITERATIONS] | --make-noise OUT [W H] | --make-camera SRC OUT\n",
@@ -113,7 +131,17 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "sniff: %s\n", sniffed.error().slug.c_str());
     return 1;
   }
-  imgup::VipsImageProcessor processor;
+  imgup::VipsImageProcessor in_process;
+  std::unique_ptr<imgup::SandboxedImageProcessor> sandbox;
+  if (sandboxed) {
+    imgup::SandboxOptions options;
+    options.worker_command = {"/proc/self/exe", "pixel-worker"};
+    options.temp_root = std::filesystem::temp_directory_path() /
+                        ("imgup-process-bench-" + std::to_string(::getpid()));
+    sandbox = std::make_unique<imgup::SandboxedImageProcessor>(options);
+  }
+  imgup::ImageProcessor& processor =
+      sandbox ? static_cast<imgup::ImageProcessor&>(*sandbox) : in_process;
   const imgup::ProcessingLimits limits;
   std::vector<double> ms;
   imgup::ProcessedImage last;
@@ -142,9 +170,16 @@ int main(int argc, char** argv) {
   std::printf("  placeholder %s colour %s phash %s\n", last.placeholder.c_str(),
               last.dominant_color.c_str(), last.phash.c_str());
   std::printf(
-      "iterations %d: mean %.1f ms, median %.1f ms, min %.1f ms; CPU %.1f ms/job; peak RSS %.1f "
+      "iterations %d%s: mean %.1f ms, median %.1f ms, min %.1f ms; CPU %.1f ms/job; peak RSS %.1f "
       "MB\n",
-      iterations, sum / iterations, sorted[sorted.size() / 2], sorted.front(), cpu_per_job,
-      static_cast<double>(PeakRssKb()) / 1024.0);
+      iterations, sandboxed ? " (sandboxed)" : "", sum / iterations, sorted[sorted.size() / 2],
+      sorted.front(), cpu_per_job, static_cast<double>(PeakRssKb()) / 1024.0);
+  if (sandbox) {
+    sandbox.reset();  // ends the worker
+    std::error_code ec;
+    std::filesystem::remove_all(std::filesystem::temp_directory_path() /
+                                    ("imgup-process-bench-" + std::to_string(::getpid())),
+                                ec);
+  }
   return 0;
 }
