@@ -1,5 +1,6 @@
 #include "core/sniff.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <optional>
@@ -145,6 +146,35 @@ std::uint32_t ExifOrientation(std::string_view app1) {
   return 1;
 }
 
+/// SOS markers from `r` (just after the frame header) to EOI or the end of the bytes, skipping
+/// each scan's entropy-coded data (where 0xFF is followed by 0x00 or a restart marker). Only
+/// counts: a malformed tail is the decoder's to refuse.
+std::uint32_t CountJpegScans(ByteReader r) {
+  std::uint32_t scans = 0;
+  while (r.ok() && !r.empty()) {
+    if (r.U8() != 0xFF) return scans;
+    std::uint8_t marker = 0xFF;
+    while (marker == 0xFF && r.ok()) marker = r.U8();
+    if (!r.ok() || marker == 0xD9) return scans;
+    if (marker == 0x01 || (marker >= 0xD0 && marker <= 0xD7)) continue;
+    const std::uint16_t length = r.U16Be();
+    if (length < 2 || !r.Skip(length - 2u)) return scans;
+    if (marker != 0xDA) continue;
+    ++scans;
+    // Entropy-coded data: up to the next marker that is not a stuffed byte or a restart.
+    const std::string_view data = r.Bytes(r.remaining());
+    std::size_t at = data.find('\xFF');
+    while (at != std::string_view::npos && at + 1 < data.size()) {
+      const auto next = static_cast<std::uint8_t>(data[at + 1]);
+      if (next != 0x00 && next != 0xFF && (next < 0xD0 || next > 0xD7)) break;
+      at = data.find('\xFF', at + 1);
+    }
+    if (at == std::string_view::npos || at + 1 >= data.size()) return scans;
+    r = ByteReader(data.substr(at));
+  }
+  return scans;
+}
+
 Result<SniffResult> SniffJpeg(std::string_view bytes) {
   constexpr std::string_view kName = "JPEG";
   std::uint32_t orientation = 1;
@@ -177,8 +207,34 @@ Result<SniffResult> SniffJpeg(std::string_view bytes) {
     if (!segment.ok() || components == 0 || length != 8u + 3u * components) {
       return Invalid(kName, "malformed frame header");
     }
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> sampling;  // (H, V) of each component
+    std::uint32_t max_h = 1, max_v = 1;
+    for (std::uint8_t c = 0; c < components; ++c) {
+      segment.U8();  // component id
+      const std::uint8_t factors = segment.U8();
+      segment.U8();  // quantisation table
+      const std::uint32_t h = factors >> 4, v = factors & 0x0F;
+      if (h < 1 || h > 4 || v < 1 || v > 4) return Invalid(kName, "bad sampling factors");
+      sampling.emplace_back(h, v);
+      max_h = std::max(max_h, h);
+      max_v = std::max(max_v, v);
+    }
     auto found = Found("image/jpeg", "jpeg", width, height, kName);
-    if (found) found->orientation = orientation;
+    if (!found) return found;
+    found->orientation = orientation;
+    found->progressive = (marker & 0x03) == 0x02;
+    found->components = components;
+    // libjpeg's coefficient buffer (jdcoefct.c): each component's blocks, rounded up to whole
+    // multiples of its sampling factors.
+    auto blocks = [](std::uint64_t size, std::uint32_t factor, std::uint32_t max_factor) {
+      const std::uint64_t samples = (size * factor + max_factor - 1) / max_factor;
+      const std::uint64_t n = (samples + 7) / 8;
+      return (n + factor - 1) / factor * factor;
+    };
+    for (const auto& [h, v] : sampling) {
+      found->coefficient_bytes += blocks(width, h, max_h) * blocks(height, v, max_v) * 64 * 2;
+    }
+    found->scan_count = CountJpegScans(r);
     return found;
   }
 }
@@ -349,7 +405,10 @@ Result<SniffResult> SniffGif(std::string_view bytes) {
   }
   if (frames == 0) return Invalid(kName, "no image");
   if (!r.empty()) return Polyglot(kName, "the trailer");
-  return Found("image/gif", "gif", width, height, kName);
+  auto found = Found("image/gif", "gif", width, height, kName);
+  if (found)
+    found->frame_count = static_cast<std::uint32_t>(std::min<std::size_t>(frames, UINT32_MAX));
+  return found;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -366,6 +425,7 @@ Result<SniffResult> SniffWebp(std::string_view bytes) {
   r.Skip(4);  // "WEBP"
 
   std::optional<std::pair<std::uint32_t, std::uint32_t>> size;
+  std::uint32_t frames = 0;  // ANMF chunks: each is one frame of an animation (VP8X files only)
   for (bool first = true; !r.empty(); first = false) {
     const std::string_view fourcc = r.Bytes(4);
     const std::uint32_t chunk_size = r.U32Le();
@@ -373,6 +433,7 @@ Result<SniffResult> SniffWebp(std::string_view bytes) {
     if (!r.ok()) return Invalid(kName, "truncated chunk");
     // Chunks are padded to even sizes; tolerate a missing pad byte on the last one.
     if ((chunk_size & 1) && !r.empty()) r.Skip(1);
+    if (fourcc == "ANMF") ++frames;
     if (!first) continue;
     if (fourcc == "VP8 ") {
       const std::uint32_t tag = chunk.U24Le();
@@ -404,7 +465,9 @@ Result<SniffResult> SniffWebp(std::string_view bytes) {
     }
   }
   if (!size) return Invalid(kName, "no image chunk");
-  return Found("image/webp", "webp", size->first, size->second, kName);
+  auto found = Found("image/webp", "webp", size->first, size->second, kName);
+  if (found) found->frame_count = std::max<std::uint32_t>(1, frames);
+  return found;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -462,10 +525,126 @@ HeifKind KindFromFtyp(ByteReader body) {
   return best;
 }
 
+// ---- AV1 (AV1 Bitstream & Decoding Process Specification, 5.3 and 5.5)
+
+using Dimensions = std::pair<std::uint32_t, std::uint32_t>;
+
+// MSB-first bit reader; a read past the end returns 0 and makes ok() false.
+class BitReader {
+ public:
+  explicit BitReader(std::string_view bytes) : bytes_(bytes) {}
+  bool ok() const { return ok_; }
+  std::uint32_t Bits(int n) {
+    std::uint32_t v = 0;
+    for (int i = 0; i < n; ++i) {
+      if (bit_ >= bytes_.size() * 8) {
+        ok_ = false;
+        return 0;
+      }
+      const auto byte = static_cast<unsigned char>(bytes_[bit_ / 8]);
+      v = (v << 1) | ((byte >> (7 - bit_ % 8)) & 1u);
+      ++bit_;
+    }
+    return v;
+  }
+  void Uvlc() {  // 4.10.3; only skipped here
+    int zeros = 0;
+    while (ok_ && Bits(1) == 0) ++zeros;
+    if (zeros < 32) Bits(zeros);
+  }
+
+ private:
+  std::string_view bytes_;
+  std::size_t bit_ = 0;
+  bool ok_ = true;
+};
+
+// max_frame_width_minus_1 + 1 and max_frame_height_minus_1 + 1 of a sequence header OBU's
+// payload (5.5.1): the largest frame the decoder will allocate.
+std::optional<Dimensions> Av1SequenceHeaderSize(std::string_view payload) {
+  BitReader b(payload);
+  b.Bits(3);             // seq_profile
+  b.Bits(1);             // still_picture
+  if (b.Bits(1) != 0) {  // reduced_still_picture_header
+    b.Bits(5);           // seq_level_idx[0]
+  } else {
+    bool decoder_model_info_present = false;
+    std::uint32_t buffer_delay_length = 0;
+    if (b.Bits(1) != 0) {            // timing_info_present_flag
+      b.Bits(32);                    // num_units_in_display_tick
+      b.Bits(32);                    // time_scale
+      if (b.Bits(1) != 0) b.Uvlc();  // equal_picture_interval: num_ticks_per_picture_minus_1
+      decoder_model_info_present = b.Bits(1) != 0;
+      if (decoder_model_info_present) {
+        buffer_delay_length = b.Bits(5) + 1;
+        b.Bits(32);  // num_units_in_decoding_tick
+        b.Bits(5);   // buffer_removal_time_length_minus_1
+        b.Bits(5);   // frame_presentation_time_length_minus_1
+      }
+    }
+    const bool initial_display_delay_present = b.Bits(1) != 0;
+    const std::uint32_t operating_points = b.Bits(5) + 1;
+    for (std::uint32_t i = 0; i < operating_points && b.ok(); ++i) {
+      b.Bits(12);                    // operating_point_idc
+      if (b.Bits(5) > 7) b.Bits(1);  // seq_level_idx, seq_tier
+      if (decoder_model_info_present && b.Bits(1) != 0) {
+        b.Bits(static_cast<int>(buffer_delay_length));  // decoder_buffer_delay
+        b.Bits(static_cast<int>(buffer_delay_length));  // encoder_buffer_delay
+        b.Bits(1);                                      // low_delay_mode_flag
+      }
+      if (initial_display_delay_present && b.Bits(1) != 0) b.Bits(4);
+    }
+  }
+  const int width_bits = static_cast<int>(b.Bits(4)) + 1;
+  const int height_bits = static_cast<int>(b.Bits(4)) + 1;
+  const std::uint64_t width = std::uint64_t{b.Bits(width_bits)} + 1;
+  const std::uint64_t height = std::uint64_t{b.Bits(height_bits)} + 1;
+  if (!b.ok()) return std::nullopt;
+  return Dimensions(static_cast<std::uint32_t>(width), static_cast<std::uint32_t>(height));
+}
+
+// The frame size of the first sequence header among `obus` (OBUs in the low-overhead format, as
+// in av1C's configOBUs and an AV1 image item's data; 5.3); nullopt when there is none.
+std::optional<Dimensions> Av1FrameSize(std::string_view obus) {
+  ByteReader r(obus);
+  while (!r.empty()) {
+    const std::uint8_t header = r.U8();
+    if (header & 0x80) return std::nullopt;  // obu_forbidden_bit
+    const std::uint8_t type = (header >> 3) & 0x0F;
+    if (header & 0x04) r.U8();  // obu_extension_header
+    std::uint64_t size = r.remaining();
+    if (header & 0x02) {  // obu_has_size_field: leb128
+      size = 0;
+      for (int i = 0; i < 8; ++i) {
+        const std::uint8_t byte = r.U8();
+        size |= std::uint64_t{byte & 0x7Fu} << (7 * i);
+        if (!(byte & 0x80)) break;
+      }
+    }
+    const std::string_view payload = r.Bytes(size);
+    if (!r.ok()) return std::nullopt;
+    if (type == 1) return Av1SequenceHeaderSize(payload);  // OBU_SEQUENCE_HEADER
+  }
+  return std::nullopt;
+}
+
+struct HeifProperty {
+  std::optional<Dimensions> ispe;
+  std::optional<Dimensions> av1;  // from an av1C property's configOBUs
+};
+
+struct ItemLocation {
+  std::uint32_t construction_method = 0;
+  std::uint16_t data_reference_index = 0;
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> extents;  // absolute offset, length
+};
+
 struct HeifProperties {
   std::optional<std::uint32_t> primary_item;
-  std::vector<std::optional<std::pair<std::uint32_t, std::uint32_t>>> properties;  // ispe only
-  std::vector<std::pair<std::uint32_t, std::uint16_t>> associations;  // item, property index
+  std::vector<HeifProperty> properties;
+  std::vector<std::pair<std::uint32_t, std::uint16_t>> associations;   // item, property index
+  std::vector<std::pair<std::uint32_t, std::string_view>> item_types;  // item, infe item_type
+  std::vector<std::pair<std::uint32_t, ItemLocation>> locations;       // iloc
   bool ok = true;
 };
 
@@ -476,6 +655,7 @@ void ParseIpco(ByteReader body, HeifProperties& out) {
       out.ok = false;
       return;
     }
+    HeifProperty property;
     if (box->type == "ispe") {
       box->body.Skip(4);  // version, flags
       const std::uint32_t w = box->body.U32Be();
@@ -484,11 +664,84 @@ void ParseIpco(ByteReader body, HeifProperties& out) {
         out.ok = false;
         return;
       }
-      out.properties.emplace_back(std::make_pair(w, h));
-    } else {
-      out.properties.emplace_back(std::nullopt);
+      property.ispe = Dimensions(w, h);
+    } else if (box->type == "av1C" && box->body.Skip(4)) {  // marker/version ... delay
+      property.av1 = Av1FrameSize(box->body.Bytes(box->body.remaining()));
     }
+    out.properties.push_back(property);
   }
+}
+
+// infe (version 2 and 3) item types. A malformed entry only ends the list: libheif judges it.
+void ParseIinf(ByteReader body, HeifProperties& out) {
+  const std::uint8_t version = body.U8();
+  body.Skip(3);
+  body.Skip(version == 0 ? 2 : 4);  // entry_count: the boxes themselves are walked
+  while (!body.empty()) {
+    auto infe = NextBox(body);
+    if (!infe) return;
+    if (infe->type != "infe") continue;
+    ByteReader& b = infe->body;
+    const std::uint8_t infe_version = b.U8();
+    b.Skip(3);
+    if (infe_version < 2) continue;
+    const std::uint32_t id = infe_version == 2 ? b.U16Be() : b.U32Be();
+    b.U16Be();  // item_protection_index
+    const std::string_view type = b.Bytes(4);
+    if (b.ok()) out.item_types.emplace_back(id, type);
+  }
+}
+
+std::uint64_t SizedBe(ByteReader& r, std::uint32_t size) {
+  return size == 4 ? r.U32Be() : size == 8 ? r.U64Be() : 0;
+}
+
+// iloc (ISO/IEC 14496-12 8.11.3). A malformed box is left out: libheif refuses those itself.
+void ParseIloc(ByteReader b, HeifProperties& out) {
+  const std::uint8_t version = b.U8();
+  b.Skip(3);
+  const std::uint8_t sizes = b.U8();
+  const std::uint8_t more_sizes = b.U8();
+  const std::uint32_t offset_size = sizes >> 4, length_size = sizes & 0x0F;
+  const std::uint32_t base_offset_size = more_sizes >> 4;
+  const std::uint32_t index_size = (version == 1 || version == 2) ? more_sizes & 0x0F : 0;
+  for (const std::uint32_t size : {offset_size, length_size, base_offset_size, index_size}) {
+    if (size != 0 && size != 4 && size != 8) return;
+  }
+  const std::uint32_t items = version < 2 ? b.U16Be() : b.U32Be();
+  std::vector<std::pair<std::uint32_t, ItemLocation>> locations;
+  for (std::uint32_t i = 0; i < items && b.ok(); ++i) {
+    const std::uint32_t id = version < 2 ? b.U16Be() : b.U32Be();
+    ItemLocation location;
+    if (version == 1 || version == 2) location.construction_method = b.U16Be() & 0x0F;
+    location.data_reference_index = b.U16Be();
+    const std::uint64_t base = SizedBe(b, base_offset_size);
+    const std::uint16_t extents = b.U16Be();
+    for (std::uint16_t e = 0; e < extents && b.ok(); ++e) {
+      if (index_size > 0) SizedBe(b, index_size);
+      const std::uint64_t offset = SizedBe(b, offset_size);
+      const std::uint64_t length = SizedBe(b, length_size);
+      location.extents.emplace_back(base + offset, length);
+    }
+    locations.emplace_back(id, std::move(location));
+  }
+  if (b.ok()) out.locations = std::move(locations);
+}
+
+// The first bytes of an item's data stored in the file itself (construction method 0), its
+// extents joined: enough for the OBUs that precede the first frame.
+std::string ItemDataPrefix(std::string_view file, const ItemLocation& location) {
+  constexpr std::size_t kMaxPrefix = 4096;
+  std::string out;
+  if (location.construction_method != 0 || location.data_reference_index != 0) return out;
+  for (const auto& [offset, length] : location.extents) {
+    if (offset >= file.size() || out.size() >= kMaxPrefix) break;
+    const std::uint64_t available = file.size() - offset;
+    const std::uint64_t take = std::min<std::uint64_t>(
+        {length == 0 ? available : length, available, kMaxPrefix - out.size()});
+    out.append(file.substr(static_cast<std::size_t>(offset), static_cast<std::size_t>(take)));
+  }
+  return out;
 }
 
 void ParseMeta(ByteReader body, HeifProperties& out) {
@@ -504,6 +757,10 @@ void ParseMeta(ByteReader body, HeifProperties& out) {
       box->body.Skip(3);
       const std::uint32_t id = version == 0 ? box->body.U16Be() : box->body.U32Be();
       if (box->body.ok()) out.primary_item = id;
+    } else if (box->type == "iinf") {
+      ParseIinf(box->body, out);
+    } else if (box->type == "iloc") {
+      ParseIloc(box->body, out);
     } else if (box->type == "iprp") {
       ByteReader iprp = box->body;
       while (!iprp.empty() && out.ok) {
@@ -536,7 +793,7 @@ void ParseMeta(ByteReader body, HeifProperties& out) {
 }
 
 // Track header width and height (16.16 fixed point), for image sequences without items.
-std::optional<std::pair<std::uint32_t, std::uint32_t>> TrackSize(ByteReader moov) {
+std::optional<Dimensions> TrackSize(ByteReader moov) {
   while (!moov.empty()) {
     auto trak = NextBox(moov);
     if (!trak) return std::nullopt;
@@ -571,7 +828,7 @@ Result<SniffResult> SniffIsoBmff(std::string_view bytes) {
 
   HeifProperties props;
   bool seen_meta = false;
-  std::optional<std::pair<std::uint32_t, std::uint32_t>> track_size;
+  std::optional<Dimensions> track_size;
   while (!r.empty()) {
     auto box = NextBox(r);
     if (!box) return Invalid(name, "truncated or malformed box");
@@ -584,27 +841,47 @@ Result<SniffResult> SniffIsoBmff(std::string_view bytes) {
     }
   }
 
-  std::optional<std::pair<std::uint32_t, std::uint32_t>> size;
+  std::optional<Dimensions> size;
+  std::vector<Dimensions> av1_sizes;  // the primary item's AV1 sequence headers
   if (props.primary_item) {
     for (const auto& [item, index] : props.associations) {
-      if (item == *props.primary_item && index >= 1 && index <= props.properties.size() &&
-          props.properties[index - 1]) {
-        size = props.properties[index - 1];
-      }
+      if (item != *props.primary_item || index < 1 || index > props.properties.size()) continue;
+      const HeifProperty& property = props.properties[index - 1];
+      if (property.ispe) size = property.ispe;
+      if (property.av1) av1_sizes.push_back(*property.av1);
     }
   }
   if (!size) {
     // No primary item association: the largest extent is the full image (a grid's tiles and
     // thumbnails are smaller).
     for (const auto& p : props.properties) {
-      if (p && (!size ||
-                std::uint64_t{p->first} * p->second > std::uint64_t{size->first} * size->second)) {
-        size = p;
+      if (p.ispe && (!size || std::uint64_t{p.ispe->first} * p.ispe->second >
+                                  std::uint64_t{size->first} * size->second)) {
+        size = p.ispe;
       }
     }
   }
   if (!size) size = track_size;
   if (!size) return Invalid(name, "no image size (ispe) property");
+  // An AV1 item: its decoder allocates the frame size of the sequence header (in av1C, or in the
+  // item's data, which is what the decoder actually reads), whatever the ispe says. AVIF requires
+  // the two to agree; a file where they do not would be stored with dimensions that lie.
+  if (props.primary_item) {
+    for (const auto& [item, type] : props.item_types) {
+      if (item != *props.primary_item || type != "av01") continue;
+      for (const auto& [located, location] : props.locations) {
+        if (located != *props.primary_item) continue;
+        if (auto av1 = Av1FrameSize(ItemDataPrefix(bytes, location))) av1_sizes.push_back(*av1);
+      }
+    }
+  }
+  for (const Dimensions& av1 : av1_sizes) {
+    if (av1 != *size) {
+      return Invalid(name, "the AV1 sequence header says " + std::to_string(av1.first) + "x" +
+                               std::to_string(av1.second) + " but the ispe property says " +
+                               std::to_string(size->first) + "x" + std::to_string(size->second));
+    }
+  }
   if (kind == HeifKind::kAvif) {
     return Found("image/avif", "avif", size->first, size->second, name);
   }

@@ -115,6 +115,17 @@ Result<UploadOutcome> UploadService::Upload(UploadRequest request) {
                     std::to_string(sniffed->height) + " pixels; at most " +
                     std::to_string(limits_.max_pixels) + " pixels are allowed");
   }
+  // Decoders composite every frame of an animation onto a full canvas: frames × canvas is the
+  // work, however small the file (900 frames of 1x1 over a 10000x10000 canvas fit in 43 KB).
+  // imgproxy sums the frames against the same limit as one frame.
+  if (sniffed->frame_count > 1 && sniffed->TotalPixels() > limits_.max_pixels) {
+    return Fail(ErrorCode::kUnprocessable, "image_too_large",
+                "The animation is " + std::to_string(sniffed->frame_count) + " frames x " +
+                    std::to_string(sniffed->width) + "x" + std::to_string(sniffed->height) +
+                    " canvas = " + std::to_string(sniffed->TotalPixels()) +
+                    " pixels (frames × canvas); at most " + std::to_string(limits_.max_pixels) +
+                    " pixels are allowed");
+  }
 
   const std::string sha256 = Sha256Hex(request.bytes);
   if (auto existing = records_.FindBySha256(request.owner, sha256)) {

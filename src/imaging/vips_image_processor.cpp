@@ -336,6 +336,23 @@ Result<ProcessedImage> TooLarge(std::string detail) {
               "The image exceeds the allowed size in pixels or frames.", std::move(detail));
 }
 
+/// The pixel cap on one frame, the frame cap, and the pixel cap on frames × canvas: decoders
+/// render every frame of an animation onto a full canvas, so that is the work the whole file
+/// stands for (imgproxy sums the frames against its one resolution limit the same way).
+Result<void> CheckCaps(Size canvas, std::uint32_t frames, const ProcessingLimits& limits) {
+  const std::uint64_t pixels = std::uint64_t{canvas.width} * canvas.height;
+  const std::string size = std::to_string(canvas.width) + "x" + std::to_string(canvas.height);
+  if (pixels > limits.max_pixels) return tl::unexpected(TooLarge(size).error());
+  if (frames > 1 && frames > limits.max_frames)
+    return tl::unexpected(TooLarge(std::to_string(frames) + " frames").error());
+  if (frames > 1 && pixels > 0 && frames > limits.max_pixels / pixels) {
+    return tl::unexpected(TooLarge(std::to_string(frames) + " frames × " + size + " canvas: over " +
+                                   std::to_string(limits.max_pixels) + " pixels (frames × canvas)")
+                              .error());
+  }
+  return {};
+}
+
 /// Stops a libvips evaluation that runs past a deadline: libvips calls "eval" as it computes
 /// an image's pixels, and a killed image fails its evaluation with an error.
 struct Deadline {
@@ -374,12 +391,16 @@ Result<ProcessedImage> Run(std::string_view bytes, const SniffResult& sniffed,
     VImage header = Load(kind, blob.get(), LoadOptions(kind), load_errors);
     const Size stored{static_cast<std::uint32_t>(header.width()),
                       static_cast<std::uint32_t>(PageHeight(header))};
-    const int pages = std::max(1, IntField(header, "n-pages", 1));
-    const bool animated = (kind == LoaderKind::kGif || kind == LoaderKind::kWebp) && pages > 1;
-    if (std::uint64_t{stored.width} * stored.height > limits.max_pixels)
-      return TooLarge(std::to_string(stored.width) + "x" + std::to_string(stored.height));
-    if (animated && static_cast<std::uint32_t>(pages) > limits.max_frames)
-      return TooLarge(std::to_string(pages) + " frames");
+    // The frames are counted by the sniffer from the container; libvips' count (libnsgif and
+    // libwebp's demuxer read it from the headers too) is a second opinion for the caps.
+    const bool animated =
+        (kind == LoaderKind::kGif || kind == LoaderKind::kWebp) && sniffed.frame_count > 1;
+    const std::uint32_t frames =
+        animated ? std::max(sniffed.frame_count,
+                            static_cast<std::uint32_t>(std::max(1, IntField(header, "n-pages", 1))))
+                 : 1;
+    if (auto too_large = CheckCaps(stored, frames, limits); !too_large)
+      return tl::unexpected(too_large.error());
 
     ProcessedImage out;
     const int orientation = std::clamp(IntField(header, "orientation", 1), 1, 8);
@@ -395,31 +416,38 @@ Result<ProcessedImage> Run(std::string_view bytes, const SniffResult& sniffed,
     out.bands = static_cast<std::uint32_t>(header.bands());
     out.has_alpha = header.has_alpha();
     out.animated = animated;
-    out.frame_count = animated ? static_cast<std::uint32_t>(pages) : 1;
+    out.frame_count = animated ? sniffed.frame_count : 1;
     const std::string_view icc = Blob(header, VIPS_META_ICC_NAME);
     out.icc_profile = IccDescription(icc);
     out.exif = ParseExif(Blob(header, VIPS_META_EXIF_NAME), limits.keep_gps);
 
     // 2. The one decode, shrunk while decoding where the format can (JPEG DCT scaling, libwebp's
-    // scaler); every other step works on the result or something smaller.
+    // scaler); every other step works on the result or something smaller. Of an animation only
+    // the first frame is decoded (the loaders' default, n=1): the variants show that frame, and
+    // the other frames are never rendered, so a canvas bomb costs one canvas at most.
     const Size medium_size = Fit(stored, kMediumEdge);
-    VImage in = header;
+    VImage frame = header;
     if (kind == LoaderKind::kJpeg) {
       if (const int shrink = JpegShrink(stored, kMediumEdge); shrink > 1)
-        in = Load(kind, blob.get(), LoadOptions(kind)->set("shrink", shrink), load_errors);
+        frame = Load(kind, blob.get(), LoadOptions(kind)->set("shrink", shrink), load_errors);
     } else if (kind == LoaderKind::kWebp) {
-      const std::uint32_t shrink = std::max(stored.width, stored.height) / kMediumEdge;
-      if (shrink >= 2 || animated) {
-        VOption* options = LoadOptions(kind);
-        if (shrink >= 2) options->set("scale", 1.0 / shrink);
-        if (animated) options->set("n", -1);
-        in = Load(kind, blob.get(), options, load_errors);
+      if (const std::uint32_t shrink = std::max(stored.width, stored.height) / kMediumEdge;
+          shrink >= 2) {
+        frame = Load(kind, blob.get(), LoadOptions(kind)->set("scale", 1.0 / shrink), load_errors);
       }
-    } else if (kind == LoaderKind::kGif && animated) {
-      in = Load(kind, blob.get(), LoadOptions(kind)->set("n", -1), load_errors);
+    } else if (kind == LoaderKind::kHeif) {
+      // libheif decodes the frame its bitstream says, whatever the ispe property claims, and
+      // libvips then refuses a decoded size other than its header's ("bad image dimensions on
+      // decode"). In a pull that error can be lost (libvips 8.14's threadpool: a one-strip image
+      // came out "ready", black, at the ispe's 1x1), so the first line is fetched here, on this
+      // thread, where the error is returned. libheif decodes the whole image at the first
+      // request and keeps it: this costs no second decode.
+      VipsRegion* region = vips_region_new(frame.get_image());
+      VipsRect first_line{0, 0, frame.width(), 1};
+      const int prepared = vips_region_prepare(region, &first_line);
+      g_object_unref(region);
+      if (prepared != 0) throw VError();
     }
-    const int frame_height = PageHeight(in);
-    VImage frame = animated ? in.crop(0, 0, in.width(), frame_height) : in;
     bool has_profile = !icc.empty();
     if (frame.interpretation() == VIPS_INTERPRETATION_CMYK) {
       // CMYK is resampled in sRGB, not in ink space: convert first, with the file's profile or
@@ -436,12 +464,6 @@ Result<ProcessedImage> Run(std::string_view bytes, const SniffResult& sniffed,
     VImage resized = ResizeTo(frame, medium_size);
     deadline.Watch(resized);
     VImage medium = resized.copy_memory();
-    if (animated && in.height() > frame_height) {
-      // The other frames must decode too; they stream through a sum and are dropped.
-      VImage rest = in.crop(0, frame_height, in.width(), in.height() - frame_height);
-      deadline.Watch(rest);
-      (void)rest.avg();
-    }
     if (load_errors.seen()) {
       vips_error_clear();
       return Fail(ErrorCode::kUnprocessable, "decode_failed",
@@ -533,9 +555,14 @@ Result<ProcessedImage> VipsImageProcessor::Process(std::string_view bytes,
   if (!kind || !g_available[static_cast<std::size_t>(*kind)])
     return Fail(ErrorCode::kUnsupportedMediaType, "unsupported_media_type",
                 "This image type cannot be processed.", "no loader for " + sniffed.format);
-  // The sniffed header already names the size: refuse a bomb before libvips even parses it.
-  if (std::uint64_t{sniffed.width} * sniffed.height > limits.max_pixels)
-    return TooLarge(std::to_string(sniffed.width) + "x" + std::to_string(sniffed.height));
+  // The sniffed header already names the size and the frames: refuse a bomb before libvips
+  // even parses it.
+  const bool animated =
+      (*kind == LoaderKind::kGif || *kind == LoaderKind::kWebp) && sniffed.frame_count > 1;
+  if (auto too_large =
+          CheckCaps({sniffed.width, sniffed.height}, animated ? sniffed.frame_count : 1, limits);
+      !too_large)
+    return tl::unexpected(too_large.error());
   return Run(bytes, sniffed, limits, *kind);
 }
 

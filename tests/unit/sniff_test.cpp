@@ -351,6 +351,57 @@ TEST(SniffJpegTest, WalksMarkersToTheFirstFrameHeader) {
               "image/jpeg", "jpeg", 12, 34);
 }
 
+TEST(SniffJpegTest, ReportsProgressionComponentsAndCoefficientMemory) {
+  const auto baseline = SniffImage(MakeJpeg("", Sof(0xC0, 640, 480)));
+  ASSERT_TRUE(baseline) << Describe(baseline);
+  EXPECT_FALSE(baseline->progressive);
+  EXPECT_EQ(baseline->components, 3u);
+  EXPECT_EQ(baseline->coefficient_bytes, 3u * 80 * 60 * 64 * 2);  // 4:4:4, 80x60 blocks each
+  EXPECT_EQ(baseline->frame_count, 1u);
+  for (const int sof : {0xC2, 0xC6, 0xCA, 0xCE}) {
+    const auto r = SniffImage(MakeJpeg("", Sof(static_cast<std::uint8_t>(sof), 64, 64, 1)));
+    ASSERT_TRUE(r) << Describe(r);
+    EXPECT_TRUE(r->progressive) << sof;
+    EXPECT_EQ(r->components, 1u);
+  }
+  for (const int sof : {0xC1, 0xC3, 0xC5, 0xC9}) {
+    EXPECT_FALSE(SniffImage(MakeJpeg("", Sof(static_cast<std::uint8_t>(sof), 64, 64)))->progressive)
+        << sof;
+  }
+  // 4:2:0 at 641x481: luma 2x2, chroma 1x1. libjpeg's buffers: luma 81x61 blocks rounded up to
+  // 82x62; chroma 321x241 samples, 41x31 blocks each.
+  const std::string sof420 = JpegSegment(
+      0xC2, "\x08"s + Be16(481) + Be16(641) + "\x03\x01\x22\x00\x02\x11\x01\x03\x11\x01"s);
+  const auto yuv420 = SniffImage(MakeJpeg("", sof420));
+  ASSERT_TRUE(yuv420) << Describe(yuv420);
+  EXPECT_EQ(yuv420->coefficient_bytes, (82u * 62 + 2u * 41 * 31) * 64 * 2);
+  // Sampling factors outside 1..4 are not a JPEG.
+  ExpectInvalidImage(SniffImage(
+      MakeJpeg("", JpegSegment(0xC0, "\x08"s + Be16(8) + Be16(8) + "\x01\x01\x50\x00"s))));
+  ExpectInvalidImage(SniffImage(
+      MakeJpeg("", JpegSegment(0xC0, "\x08"s + Be16(8) + Be16(8) + "\x01\x01\x10\x00"s))));
+}
+
+TEST(SniffJpegTest, CountsScansWithoutDecodingThem) {
+  EXPECT_EQ(SniffImage(MakeJpeg("", Sof(0xC0, 64, 64)))->scan_count, 1u);
+  // Entropy-coded data with stuffed bytes, restart markers and fill bytes between the scans,
+  // and a DHT between scans, as progressive files have.
+  const std::string scan = JpegSegment(0xDA, "\x01\x01\x00\x01\x3F\x00"s) +
+                           "\x12\xFF\x00\x34\xFF\xD0\x56\xFF\x00\xFF\xD7\x78"s;
+  std::string bytes = "\xFF\xD8"s + JpegSegment(0xDB, std::string(65, '\x01')) +
+                      Sof(0xC2, 64, 64, 1) + JpegSegment(0xC4, std::string(20, '\0'));
+  for (int i = 0; i < 300; ++i) {
+    bytes += scan + (i % 7 == 0 ? "\xFF\xFF"s + JpegSegment(0xC4, std::string(20, '\0')) : ""s);
+  }
+  const auto r = SniffImage(bytes + "\xFF\xD9"s);
+  ASSERT_TRUE(r) << Describe(r);
+  EXPECT_EQ(r->scan_count, 300u);
+  // Counting never refuses: a file cut inside a scan counts the scans that started.
+  const auto cut = SniffImage(bytes.substr(0, bytes.size() - 3));
+  ASSERT_TRUE(cut) << Describe(cut);
+  EXPECT_EQ(cut->scan_count, 300u);
+}
+
 TEST(SniffJpegTest, RefusesMalformedMarkers) {
   ExpectInvalidImage(SniffImage("\xFF\xD8\xFF"s));
   ExpectInvalidImage(SniffImage(MakeJpeg("", Sof(0xC0, 0, 480))));  // height from DNL: refused
@@ -507,6 +558,31 @@ TEST(SniffWebpTest, SyntheticHeaders) {
               "image/webp", "webp", 16777216, 1);
 }
 
+std::string Anmf(std::uint32_t w, std::uint32_t h) {
+  return WebpChunk(
+      "ANMF", std::string(6, '\0') + Le24(w - 1) + Le24(h - 1) + Le24(100) + "\0"s + Vp8l(w, h));
+}
+
+TEST(SniffWebpTest, CountsAnimationFramesFromTheContainer) {
+  EXPECT_EQ(SniffExact(kWebpAnimated1x1)->frame_count, 1u);
+  EXPECT_EQ(SniffExact(kWebpLossy1x1)->frame_count, 1u);
+  EXPECT_EQ(SniffExact(kWebpAlpha1x1)->frame_count, 1u);
+  std::string frames;
+  for (int i = 0; i < 900; ++i) frames += Anmf(1, 1);
+  // The canvas bomb of issue F: 900 frames of 1x1 on a 10000x10000 canvas.
+  const auto bomb =
+      SniffImage(Riff(Vp8x(10000, 10000, 0x12) + WebpChunk("ANIM", std::string(6, '\0')) + frames +
+                      WebpChunk("XMP ", "x")));
+  ASSERT_TRUE(bomb) << Describe(bomb);
+  EXPECT_EQ(bomb->width, 10000u);
+  EXPECT_EQ(bomb->frame_count, 900u);
+  EXPECT_EQ(bomb->TotalPixels(), 90'000'000'000u);
+  // An animation flag without frames is one frame for the cap.
+  EXPECT_EQ(
+      SniffImage(Riff(Vp8x(5, 5, 0x02) + WebpChunk("ANIM", std::string(6, '\0'))))->frame_count,
+      1u);
+}
+
 TEST(SniffWebpTest, RefusesMalformedContainers) {
   ExpectInvalidImage(SniffImage(Riff(Vp8(0, 300))));
   ExpectInvalidImage(SniffImage(Riff(Vp8(400, 300, 0, false))));  // not a key frame
@@ -569,6 +645,24 @@ TEST(SniffGifTest, RealAndSyntheticFiles) {
   ExpectImage(
       SniffImage("GIF87a"s + Le16(7) + Le16(5) + "\x00\x00\x00"s + GifFrame(7, 5, false) + "\x3B"),
       "image/gif", "gif", 7, 5);
+}
+
+TEST(SniffGifTest, CountsImageDescriptors) {
+  EXPECT_EQ(SniffExact(kGif1x1)->frame_count, 1u);
+  EXPECT_EQ(SniffImage(MakeGif(320, 240, 1))->frame_count, 1u);
+  EXPECT_EQ(SniffImage(MakeGif(320, 240, 7))->frame_count, 7u);
+  // The canvas bomb of issue F: a 10000x10000 screen and 900 frames of that size, each only
+  // "clear, end" in LZW.
+  std::string bomb =
+      "GIF89a"s + Le16(10000) + Le16(10000) + "\x80\x00\x00\x00\x00\x00\xFF\xFF\xFF"s;
+  for (int i = 0; i < 900; ++i) {
+    bomb += "\x21\xF9\x04\x04\x05\x00\x00\x00\x2C"s + Le16(0) + Le16(0) + Le16(10000) +
+            Le16(10000) + "\x00\x02\x01\x2C\x00"s;
+  }
+  const auto r = SniffImage(bomb + "\x3B");
+  ASSERT_TRUE(r) << Describe(r);
+  EXPECT_EQ(r->frame_count, 900u);
+  EXPECT_EQ(r->TotalPixels(), 90'000'000'000u);
 }
 
 TEST(SniffGifTest, RefusesMalformedFiles) {
@@ -723,6 +817,132 @@ TEST(SniffHeifTest, RefusesMalformedFiles) {
       Ftyp("heic", {}) +
       Meta(Pitm(1) + Box("iprp", Box("ipco", Ispe(5, 5)) + FullBox("ipma", 0, 0, Be32(1000000))))));
   ExpectInvalidImage(SniffImage(Be32(12) + "ftypheic"));  // ftyp without a minor version
+}
+
+// ---- AV1 sequence headers (AV1 spec 5.5.1) against ispe
+
+class BitWriter {
+ public:
+  void Put(std::uint64_t value, int bits) {
+    for (int i = bits - 1; i >= 0; --i) {
+      if (n_ % 8 == 0) out_ += '\0';
+      if ((value >> i) & 1) out_.back() = static_cast<char>(out_.back() | (0x80 >> (n_ % 8)));
+      ++n_;
+    }
+  }
+  std::string Finish() {  // trailing_bits: a 1, then zeros to the byte boundary
+    Put(1, 1);
+    return out_;
+  }
+
+ private:
+  std::string out_;
+  int n_ = 0;
+};
+
+// A sequence header OBU (with its size field) for a w x h stream: the reduced still-picture
+// form, or the full form with timing and decoder model info and two operating points.
+std::string SequenceHeaderObu(std::uint32_t w, std::uint32_t h, bool reduced) {
+  BitWriter b;
+  b.Put(0, 3);  // seq_profile
+  b.Put(1, 1);  // still_picture
+  b.Put(reduced ? 1 : 0, 1);
+  if (reduced) {
+    b.Put(12, 5);  // seq_level_idx[0]
+  } else {
+    b.Put(1, 1);        // timing_info_present_flag
+    b.Put(1001, 32);    // num_units_in_display_tick
+    b.Put(30000, 32);   // time_scale
+    b.Put(1, 1);        // equal_picture_interval
+    b.Put(0b00100, 5);  // num_ticks_per_picture_minus_1 = 3, as uvlc
+    b.Put(1, 1);        // decoder_model_info_present_flag
+    b.Put(9, 5);        // buffer_delay_length_minus_1: 10-bit delays
+    b.Put(1, 32);       // num_units_in_decoding_tick
+    b.Put(0, 5);        // buffer_removal_time_length_minus_1
+    b.Put(0, 5);        // frame_presentation_time_length_minus_1
+    b.Put(1, 1);        // initial_display_delay_present_flag
+    b.Put(1, 5);        // operating_points_cnt_minus_1: two
+    for (int op = 0; op < 2; ++op) {
+      b.Put(0x101, 12);           // operating_point_idc
+      b.Put(op == 0 ? 9 : 3, 5);  // seq_level_idx: the first one has a tier bit
+      if (op == 0) b.Put(1, 1);
+      b.Put(1, 1);     // decoder_model_present_for_this_op
+      b.Put(500, 10);  // decoder_buffer_delay
+      b.Put(600, 10);  // encoder_buffer_delay
+      b.Put(0, 1);     // low_delay_mode_flag
+      b.Put(1, 1);     // initial_display_delay_present_for_this_op
+      b.Put(9, 4);     // initial_display_delay_minus_1
+    }
+  }
+  b.Put(15, 4);  // frame_width_bits_minus_1
+  b.Put(15, 4);  // frame_height_bits_minus_1
+  b.Put(w - 1, 16);
+  b.Put(h - 1, 16);
+  b.Put(0, 7);  // frame_id_numbers_present_flag ... (the rest of the header, as zeros)
+  const std::string payload = b.Finish();
+  return "\x0A"s + static_cast<char>(payload.size()) + payload;
+}
+
+const std::string kTemporalDelimiter = "\x12\x00"s;
+
+// An AVIF still: primary item 1 of type `item_type` with an ispe of w x h and an av1C holding
+// `config_obus`, its data (`item_data`) in mdat, located by iloc.
+std::string MakeAvif(std::uint32_t w, std::uint32_t h, std::string_view config_obus,
+                     std::string_view item_data, std::string_view item_type = "av01") {
+  const std::string iinf =
+      FullBox("iinf", 0, 0,
+              Be16(1) + FullBox("infe", 2, 0, Be16(1) + Be16(0) + std::string(item_type) + "\0"s));
+  const std::string iprp =
+      Box("iprp",
+          Box("ipco", Ispe(w, h) + Box("av1C", "\x81\x0D\x0C\x00"s + std::string(config_obus))) +
+              Ipma({{1, {1, 2}}}));
+  auto file = [&](std::uint32_t offset) {
+    const std::string iloc =
+        FullBox("iloc", 0, 0,
+                "\x44\x00"s + Be16(1) + Be16(1) + Be16(0) + Be16(1) + Be32(offset) +
+                    Be32(static_cast<std::uint32_t>(item_data.size())));
+    return Ftyp("avif", {"mif1", "miaf"}) + Meta(Hdlr() + Pitm(1) + iloc + iinf + iprp);
+  };
+  const std::string head = file(0);
+  return file(static_cast<std::uint32_t>(head.size() + 8)) + Box("mdat", item_data);
+}
+
+TEST(SniffHeifTest, RealAvifWithAPatchedIspeIsRefused) {
+  // libavif's 2x2 file: its item data starts with a sequence header for 2x2. With the ispe
+  // rewritten to 1x1 (the AVIF bomb of issue F, small), the sizes disagree.
+  std::string patched = kAvif2x2;
+  const std::size_t ispe = patched.find("ispe");
+  ASSERT_NE(ispe, std::string::npos);
+  patched.replace(ispe + 8, 8, Be32(1) + Be32(1));
+  const auto r = SniffExact(patched);
+  ExpectInvalidImage(r);
+  if (!r) {
+    EXPECT_NE(r.error().message.find("says 2x2"), std::string::npos) << r.error().message;
+  }
+}
+
+TEST(SniffHeifTest, Av1SequenceHeaderMustMatchTheIspe) {
+  for (const bool reduced : {true, false}) {
+    SCOPED_TRACE(reduced ? "reduced header" : "full header");
+    const std::string seq = SequenceHeaderObu(12000, 9000, reduced);
+    // Matching: in the item data, in av1C, or in both.
+    ExpectImage(SniffImage(MakeAvif(12000, 9000, "", kTemporalDelimiter + seq + "frame")),
+                "image/avif", "avif", 12000, 9000);
+    ExpectImage(SniffImage(MakeAvif(12000, 9000, seq, seq + "frame")), "image/avif", "avif", 12000,
+                9000);
+    // The bomb: ispe 1x1 over a 12000x9000 stream, whichever box holds the sequence header.
+    ExpectInvalidImage(SniffImage(MakeAvif(1, 1, "", kTemporalDelimiter + seq + "frame")));
+    ExpectInvalidImage(SniffImage(MakeAvif(1, 1, seq, kTemporalDelimiter + "frame")));
+    ExpectInvalidImage(SniffImage(MakeAvif(12000, 9000, SequenceHeaderObu(1, 1, reduced), seq)));
+    // A stream smaller than the ispe says: the stored size would lie the other way.
+    ExpectInvalidImage(SniffImage(MakeAvif(12000, 9001, "", seq)));
+  }
+  // Not an AV1 item (a grid's data is not OBUs), or no sequence header found: the ispe stands
+  // (the decode is checked against it afterwards).
+  const std::string seq = SequenceHeaderObu(12000, 9000, true);
+  ExpectImage(SniffImage(MakeAvif(1, 1, "", seq, "grid")), "image/avif", "avif", 1, 1);
+  ExpectImage(SniffImage(MakeAvif(7, 5, "", kTemporalDelimiter + "\xFF")), "image/avif", "avif", 7,
+              5);
 }
 
 TEST(SniffHeifTest, EveryPrefixIsRefusedOrRight) {

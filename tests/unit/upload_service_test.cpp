@@ -140,6 +140,39 @@ TEST_F(UploadServiceTest, PixelCapIsCheckedFromTheHeader) {
   EXPECT_EQ(BlobCount(), 0u);
 }
 
+// A GIF of `frames` frames, each w x h and each only "clear, end" in LZW (the canvas bomb of
+// issue F, at any size).
+std::string CanvasBombGif(std::uint16_t w, std::uint16_t h, int frames) {
+  auto le16 = [](std::uint16_t v) {
+    return std::string{static_cast<char>(v & 0xFF), static_cast<char>(v >> 8)};
+  };
+  std::string gif = "GIF89a" + le16(w) + le16(h) + std::string("\x80\0\0\0\0\0\xFF\xFF\xFF", 9);
+  for (int i = 0; i < frames; ++i) {
+    gif += std::string("\x21\xF9\x04\x04\x05\0\0\0\x2C", 9) + le16(0) + le16(0) + le16(w) +
+           le16(h) + std::string("\0\x02\x01\x2C\0", 5);
+  }
+  return gif + "\x3B";
+}
+
+TEST_F(UploadServiceTest, AnimationsAreCappedOnFramesTimesCanvas) {
+  UploadService strict(blobs_, records_, clock_, ids_, UploadLimits{.max_pixels = 1000});
+  // 20 frames of 10x10: each frame is within the cap, the animation (2000 pixels) is not.
+  auto outcome = strict.Upload(
+      UploadRequest{"local", "anim.gif", "image/gif", CanvasBombGif(10, 10, 20), {}, ""});
+  ASSERT_FALSE(outcome);
+  EXPECT_EQ(outcome.error().code, ErrorCode::kUnprocessable);
+  EXPECT_EQ(outcome.error().slug, "image_too_large");
+  EXPECT_NE(outcome.error().message.find("20 frames x 10x10 canvas"), std::string::npos)
+      << outcome.error().message;
+  EXPECT_NE(outcome.error().message.find("frames × canvas"), std::string::npos);
+  EXPECT_EQ(BlobCount(), 0u);
+  // Exactly at the cap is allowed, and a still image is one frame.
+  EXPECT_TRUE(strict.Upload(
+      UploadRequest{"local", "anim.gif", "image/gif", CanvasBombGif(10, 10, 10), {}, ""}));
+  EXPECT_TRUE(strict.Upload(
+      UploadRequest{"local", "still.gif", "image/gif", CanvasBombGif(31, 32, 1), {}, ""}));
+}
+
 TEST_F(UploadServiceTest, AFailedRecordWriteRemovesTheBlob) {
   FailingInsertStore failing(records_);
   UploadService service(blobs_, failing, clock_, ids_, UploadLimits{});

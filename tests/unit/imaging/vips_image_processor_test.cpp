@@ -686,6 +686,104 @@ TEST_F(VipsImageProcessorTest, PixelAndFrameCapsAreConfigurable) {
   EXPECT_EQ(many.error().slug, "image_too_large");
 }
 
+TEST_F(VipsImageProcessorTest, AnimationsAreCappedOnFramesTimesCanvas) {
+  // Three frames of 64x48: each frame is within a cap of two frames' pixels, the animation is
+  // not (decoders render every frame onto the full canvas).
+  ProcessingLimits limits;
+  limits.max_pixels = 64 * 48 * 2;
+  const auto frames = Animation({{220, 20, 20}, {20, 220, 20}, {20, 20, 220}}, 64, 48);
+  for (const std::string& bytes : {Gif(frames), Webp(frames)}) {
+    const auto r = Run(bytes, limits);
+    ASSERT_FALSE(r) << Describe(r);
+    EXPECT_EQ(r.error().slug, "image_too_large");
+    EXPECT_TRUE(Contains(r.error().detail, "frames × canvas")) << r.error().detail;
+  }
+  limits.max_pixels = 64 * 48 * 3;
+  EXPECT_TRUE(Run(Gif(frames), limits));
+  EXPECT_TRUE(Run(Webp(frames), limits));
+  // A still image of the same canvas is one frame.
+  limits.max_pixels = 64 * 48;
+  EXPECT_TRUE(Run(Gif(Synthetic(64, 48)), limits));
+}
+
+TEST_F(VipsImageProcessorTest, OnlyTheFirstFrameOfAnAnimationIsDecoded) {
+  // An animated WebP whose last frame's entropy-coded data is garbage (its header, which
+  // libwebp's demuxer reads at load, is intact): a decoder that renders every frame fails on it;
+  // one that decodes only the first never reads it.
+  std::string bytes = Webp(Animation({{220, 20, 20}, {20, 220, 20}, {20, 20, 220}}, 64, 48),
+                           VImage::option()->set("lossless", true));
+  const std::size_t last = bytes.rfind("ANMF");
+  ASSERT_NE(last, std::string::npos);
+  const std::size_t vp8l = bytes.find("VP8L", last);
+  ASSERT_NE(vp8l, std::string::npos);
+  std::size_t size = 0;  // the VP8L chunk's size, little-endian
+  for (std::size_t i = 4; i-- > 0;)
+    size = size << 8 | static_cast<unsigned char>(bytes[vp8l + 4 + i]);
+  ASSERT_EQ(bytes[vp8l + 8], '\x2F');
+  for (std::size_t i = vp8l + 8 + 5; i < vp8l + 8 + size; ++i) bytes[i] = '\xFF';
+  const auto sniffed = SniffImage(bytes);
+  ASSERT_TRUE(sniffed);
+  EXPECT_EQ(Load(bytes).width(), 64);  // the first frame decodes
+  bool all_frames_decode = true;
+  try {
+    (void)VImage::new_from_buffer(bytes.data(), bytes.size(), "", VImage::option()->set("n", -1))
+        .avg();
+  } catch (const VError&) {
+    all_frames_decode = false;
+  }
+  ASSERT_FALSE(all_frames_decode) << "the fixture's last frame must fail to decode";
+  const auto r = Run(bytes);
+  ASSERT_TRUE(r) << Describe(r);
+  EXPECT_TRUE(r->animated);
+  EXPECT_EQ(r->frame_count, 3u);  // counted from the container, not decoded
+  ExpectColourNear(r->dominant_color, {220, 20, 20}, 12);
+}
+
+// heif-enc's AVIF of `img` (libheif-examples).
+std::string HeifEncAvif(const VImage& img) {
+  TempDir dir;
+  const fs::path png = dir.path() / "in.png", out = dir.path() / "out.avif";
+  const std::string source = Png(img);
+  std::ofstream(png, std::ios::binary)
+      .write(source.data(), static_cast<std::streamsize>(source.size()));
+  const std::string command =
+      "heif-enc -A -q 30 -p speed=9 " + png.string() + " -o " + out.string() + " >/dev/null 2>&1";
+  if (std::system(command.c_str()) != 0) return {};
+  std::ifstream in(out, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+TEST_F(VipsImageProcessorTest, AvifWhoseFrameIsLargerThanItsIspeNeverComesOutReady) {
+  // The AVIF bomb of issue F, small: ispe rewritten to 1x1 over a 1500x1000 AV1 frame. libheif
+  // decodes the whole frame whatever the ispe says; libvips 8.14 then refuses the size on
+  // decode, but in a one-strip image that error was lost and the record came out "ready", 1x1,
+  // black.
+  const std::string honest = HeifEncAvif(Synthetic(1500, 1000));
+  ASSERT_FALSE(honest.empty()) << "heif-enc (libheif-examples) is needed";
+  for (const Dims ispe : {Dims{1, 1}, Dims{100, 50}, Dims{1500, 999}}) {
+    SCOPED_TRACE(std::to_string(ispe.w) + "x" + std::to_string(ispe.h));
+    std::string bytes = honest;
+    const std::size_t at = bytes.find("ispe");
+    ASSERT_NE(at, std::string::npos);
+    bytes.replace(at + 8, 8, Be32(ispe.w) + Be32(ispe.h));
+    // The sniffer reads the AV1 sequence header and refuses the mismatch at upload...
+    const auto sniffed = SniffImage(bytes);
+    ASSERT_FALSE(sniffed);
+    EXPECT_EQ(sniffed.error().slug, "invalid_image");
+    // ...and the processor, given the header's word for it (as for a HEIC, whose HEVC headers
+    // the sniffer does not read), fails the decode instead of storing a size that lies.
+    SniffResult lying{"image/avif", "avif", ispe.w, ispe.h};
+    const auto r = processor_.Process(bytes, lying, {});
+    ASSERT_FALSE(r) << Describe(r);
+    EXPECT_EQ(r.error().code, ErrorCode::kUnprocessable);
+    EXPECT_EQ(r.error().slug, "decode_failed");
+  }
+  // The honest file is fine.
+  const auto ok = Run(honest);
+  ASSERT_TRUE(ok) << Describe(ok);
+  EXPECT_EQ((Dims{ok->width, ok->height}), (Dims{1500, 1000}));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Corrupt and truncated input
 
