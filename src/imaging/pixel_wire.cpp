@@ -95,15 +95,8 @@ Result<std::size_t> DecodeFrame(std::string_view buffer, Frame& out) {
   return total;
 }
 
-Frame EncodeJob(std::string_view bytes, const SniffResult& sniffed,
-                const ProcessingLimits& limits) {
+Frame EncodeJob(std::string_view bytes, const ProcessingLimits& limits) {
   const json header = {
-      {"sniffed",
-       {{"content_type", sniffed.content_type},
-        {"format", sniffed.format},
-        {"width", sniffed.width},
-        {"height", sniffed.height},
-        {"orientation", sniffed.orientation}}},
       {"limits",
        {{"max_pixels", limits.max_pixels},
         {"max_frames", limits.max_frames},
@@ -113,15 +106,9 @@ Frame EncodeJob(std::string_view bytes, const SniffResult& sniffed,
   return Frame{header.dump(), std::string(bytes)};
 }
 
-Result<void> DecodeJob(const Frame& frame, SniffResult& sniffed, ProcessingLimits& limits) {
+Result<void> DecodeJob(const Frame& frame, ProcessingLimits& limits) {
   try {
     const json header = json::parse(frame.header);
-    const json& s = header.at("sniffed");
-    sniffed.content_type = s.at("content_type").get<std::string>();
-    sniffed.format = s.at("format").get<std::string>();
-    sniffed.width = s.at("width").get<std::uint32_t>();
-    sniffed.height = s.at("height").get<std::uint32_t>();
-    sniffed.orientation = s.at("orientation").get<std::uint32_t>();
     const json& l = header.at("limits");
     limits.max_pixels = l.at("max_pixels").get<std::uint64_t>();
     limits.max_frames = l.at("max_frames").get<std::uint32_t>();

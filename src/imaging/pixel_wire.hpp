@@ -30,9 +30,11 @@ std::string EncodeFrame(const Frame& frame);
 /// holds less than a whole frame. Errors: kInternal "bad_frame" for lengths over the maximums.
 Result<std::size_t> DecodeFrame(std::string_view buffer, Frame& out);
 
-Frame EncodeJob(std::string_view bytes, const SniffResult& sniffed, const ProcessingLimits& limits);
+/// A job: the limits, and the original's bytes as the payload. The worker sniffs the bytes
+/// itself, so that what it decodes is described by the bytes alone.
+Frame EncodeJob(std::string_view bytes, const ProcessingLimits& limits);
 /// Errors: kInternal "bad_frame".
-Result<void> DecodeJob(const Frame& frame, SniffResult& sniffed, ProcessingLimits& limits);
+Result<void> DecodeJob(const Frame& frame, ProcessingLimits& limits);
 
 Frame EncodeResult(const Result<ProcessedImage>& result);
 /// The worker's result, or the error it reported. kInternal "bad_frame" for a malformed frame.

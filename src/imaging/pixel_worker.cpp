@@ -15,6 +15,7 @@
 #include <fstream>
 #include <string>
 
+#include "core/sniff.hpp"
 #include "imaging/pixel_wire.hpp"
 #include "imaging/vips_image_processor.hpp"
 
@@ -141,11 +142,12 @@ int RunPixelWorker(const char* argv0, const PixelWorkerOptions& options) {
   for (;;) {
     wire::Frame request;
     if (!ReadAll(options.fd, buffer, request)) return 0;  // the parent closed the socket
-    SniffResult sniffed;
     ProcessingLimits limits;
-    Result<ProcessedImage> result = wire::DecodeJob(request, sniffed, limits).and_then([&] {
+    Result<ProcessedImage> result = wire::DecodeJob(request, limits).and_then([&] {
       try {
-        return processor.Process(request.payload, sniffed, limits);
+        auto sniffed = SniffImage(request.payload);
+        if (!sniffed) return Result<ProcessedImage>(tl::unexpected(sniffed.error()));
+        return processor.Process(request.payload, *sniffed, limits);
       } catch (const std::bad_alloc&) {
         return Result<ProcessedImage>(Fail(ErrorCode::kInternal, "out_of_memory",
                                            "The image needs more memory than allowed.",

@@ -133,10 +133,10 @@ std::string DescribeStatus(int status) {
 std::uint64_t DecoderBytes(std::string_view bytes, const SniffResult& s) {
   const std::uint64_t pixels = std::uint64_t{s.width} * s.height;
   if (s.format == "jpeg") {
-    // A progressive JPEG keeps every DCT coefficient of the image (2 bytes each, for up to 3
-    // full-resolution components) until its last scan; a baseline one streams. The header
-    // alone does not say which without a walk, so the worst case is reserved.
-    return pixels * 3 * 2;
+    // A progressive JPEG keeps every DCT coefficient until its last scan (the sniffer sums
+    // them, sampling factors applied); a baseline one streams a band of rows at a time.
+    if (s.progressive) return s.coefficient_bytes;
+    return std::uint64_t{s.width} * 4 * 64;
   }
   if (s.format == "png") {
     // IHDR: bit depth at byte 24, interlace method at 28. An interlaced PNG is decoded whole
@@ -146,9 +146,8 @@ std::uint64_t DecoderBytes(std::string_view bytes, const SniffResult& s) {
         bytes.size() > 24 && static_cast<unsigned char>(bytes[24]) == 16 ? 2 : 1;
     return interlaced ? pixels * 4 * depth : std::uint64_t{s.width} * 4 * depth * 64;
   }
-  // GIF and animated WebP compose frames on a full canvas of RGBA; libwebp, libheif and the
-  // AV1/HEVC decoders hold the whole frame, with planes beside the RGBA result.
-  if (s.format == "gif" || s.format == "webp") return pixels * 4 * 2;
+  // GIF and animated WebP compose their first frame on a full canvas of RGBA; libwebp, libheif
+  // and the AV1/HEVC decoders hold the whole frame, with planes beside the RGBA result.
   return pixels * 4 * 2;
 }
 
@@ -326,7 +325,7 @@ Result<ProcessedImage> SandboxedImageProcessor::Process(std::string_view bytes,
     running_[worker->pid] = 0;
   }
   bool healthy = false;
-  auto result = Run(*worker, bytes, sniffed, limits, std::min(reserved, estimate), healthy);
+  auto result = Run(*worker, bytes, limits, std::min(reserved, estimate), healthy);
   ++worker->jobs;
   bool aborted = false;
   {
@@ -344,10 +343,9 @@ Result<ProcessedImage> SandboxedImageProcessor::Process(std::string_view bytes,
 }
 
 Result<ProcessedImage> SandboxedImageProcessor::Run(Worker& worker, std::string_view bytes,
-                                                    const SniffResult& sniffed,
                                                     const ProcessingLimits& limits,
                                                     std::uint64_t reserved, bool& healthy) {
-  const std::string request = wire::EncodeFrame(wire::EncodeJob(bytes, sniffed, limits));
+  const std::string request = wire::EncodeFrame(wire::EncodeJob(bytes, limits));
   const auto start = Clock::now();
   const auto deadline = start + std::chrono::milliseconds(limits.max_decode_ms);
   const double cpu_at_start = CpuMs(worker.pid);

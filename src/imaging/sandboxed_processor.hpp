@@ -102,8 +102,8 @@ class SandboxedImageProcessor final : public ImageProcessor {
   Result<std::unique_ptr<Worker>> Spawn();
   /// Ends the worker for good: SIGKILL, reap, close, remove its temp dir.
   void Discard(std::unique_ptr<Worker> worker);
-  Result<ProcessedImage> Run(Worker& worker, std::string_view bytes, const SniffResult& sniffed,
-                             const ProcessingLimits& limits, std::uint64_t reserved, bool& healthy);
+  Result<ProcessedImage> Run(Worker& worker, std::string_view bytes, const ProcessingLimits& limits,
+                             std::uint64_t reserved, bool& healthy);
 
   SandboxOptions options_;
   MemoryBudget budget_;
