@@ -70,12 +70,17 @@ ExifInfo ExifFromJson(const json& in) {
 
 }  // namespace
 
-std::string EncodeFrame(const Frame& frame) {
+std::string EncodeFramePrefix(std::string_view header, std::uint64_t payload_size) {
   std::string out;
-  out.reserve(12 + frame.header.size() + frame.payload.size());
-  PutLe(out, frame.header.size(), 4);
-  out += frame.header;
-  PutLe(out, frame.payload.size(), 8);
+  out.reserve(12 + header.size());
+  PutLe(out, header.size(), 4);
+  out += header;
+  PutLe(out, payload_size, 8);
+  return out;
+}
+
+std::string EncodeFrame(const Frame& frame) {
+  std::string out = EncodeFramePrefix(frame.header, frame.payload.size());
   out += frame.payload;
   return out;
 }
@@ -95,7 +100,7 @@ Result<std::size_t> DecodeFrame(std::string_view buffer, Frame& out) {
   return total;
 }
 
-Frame EncodeJob(std::string_view bytes, const ProcessingLimits& limits) {
+std::string EncodeJobHeader(const ProcessingLimits& limits) {
   const json header = {
       {"limits",
        {{"max_pixels", limits.max_pixels},
@@ -103,12 +108,12 @@ Frame EncodeJob(std::string_view bytes, const ProcessingLimits& limits) {
         {"keep_gps", limits.keep_gps},
         {"max_decode_ms", limits.max_decode_ms}}},
   };
-  return Frame{header.dump(), std::string(bytes)};
+  return header.dump();
 }
 
-Result<void> DecodeJob(const Frame& frame, ProcessingLimits& limits) {
+Result<void> DecodeJobHeader(std::string_view text, ProcessingLimits& limits) {
   try {
-    const json header = json::parse(frame.header);
+    const json header = json::parse(text);
     const json& l = header.at("limits");
     limits.max_pixels = l.at("max_pixels").get<std::uint64_t>();
     limits.max_frames = l.at("max_frames").get<std::uint32_t>();

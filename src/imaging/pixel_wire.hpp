@@ -25,16 +25,19 @@ inline constexpr std::uint64_t kMaxPayloadBytes = std::uint64_t{4} << 30;
 
 /// The bytes of `frame` on the wire.
 std::string EncodeFrame(const Frame& frame);
+/// What goes on the wire before a payload of `payload_size` bytes: a frame can then be sent as
+/// this prefix followed by the payload where it lies, without a copy.
+std::string EncodeFramePrefix(std::string_view header, std::uint64_t payload_size);
 
 /// Parses a frame from the front of `buffer`: the frame and the bytes it used, 0 while the buffer
 /// holds less than a whole frame. Errors: kInternal "bad_frame" for lengths over the maximums.
 Result<std::size_t> DecodeFrame(std::string_view buffer, Frame& out);
 
-/// A job: the limits, and the original's bytes as the payload. The worker sniffs the bytes
+/// A job's header: the limits. Its payload is the original's bytes; the worker sniffs them
 /// itself, so that what it decodes is described by the bytes alone.
-Frame EncodeJob(std::string_view bytes, const ProcessingLimits& limits);
+std::string EncodeJobHeader(const ProcessingLimits& limits);
 /// Errors: kInternal "bad_frame".
-Result<void> DecodeJob(const Frame& frame, ProcessingLimits& limits);
+Result<void> DecodeJobHeader(std::string_view header, ProcessingLimits& limits);
 
 Frame EncodeResult(const Result<ProcessedImage>& result);
 /// The worker's result, or the error it reported. kInternal "bad_frame" for a malformed frame.

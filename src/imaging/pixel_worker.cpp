@@ -13,6 +13,7 @@
 #include <cstring>
 #include <exception>
 #include <fstream>
+#include <memory>
 #include <string>
 
 #include "core/sniff.hpp"
@@ -28,23 +29,47 @@ namespace {
 // taking the machine's memory.
 constexpr std::uint64_t kAddressSpaceHeadroom = std::uint64_t{1} << 30;
 
-bool ReadAll(int fd, std::string& buffer, wire::Frame& frame) {
-  char chunk[64 * 1024];
-  for (;;) {
-    auto used = wire::DecodeFrame(buffer, frame);
-    if (!used) return false;
-    if (*used > 0) {
-      buffer.erase(0, *used);
-      return true;
-    }
-    const ssize_t n = ::read(fd, chunk, sizeof chunk);
+bool ReadExact(int fd, char* out, std::size_t size) {
+  while (size > 0) {
+    const ssize_t n = ::read(fd, out, size);
     if (n == 0) return false;
     if (n < 0) {
       if (errno == EINTR) continue;
       return false;
     }
-    buffer.append(chunk, static_cast<std::size_t>(n));
+    out += n;
+    size -= static_cast<std::size_t>(n);
   }
+  return true;
+}
+
+std::uint64_t Le(const unsigned char* bytes, int count) {
+  std::uint64_t value = 0;
+  for (int i = 0; i < count; ++i) value |= std::uint64_t{bytes[i]} << (8 * i);
+  return value;
+}
+
+/// A job as it arrives: its header, then its payload read straight into a buffer of its size
+/// (the original's bytes are copied once, by the kernel, and never zero-filled).
+struct Job {
+  std::string header;
+  std::unique_ptr<char[]> payload;
+  std::size_t payload_size = 0;
+};
+
+bool ReadJob(int fd, Job& job) {
+  unsigned char length[8];
+  if (!ReadExact(fd, reinterpret_cast<char*>(length), 4)) return false;
+  const std::uint64_t header_size = Le(length, 4);
+  if (header_size > wire::kMaxHeaderBytes) return false;
+  job.header.resize(header_size);
+  if (!ReadExact(fd, job.header.data(), header_size)) return false;
+  if (!ReadExact(fd, reinterpret_cast<char*>(length), 8)) return false;
+  const std::uint64_t payload_size = Le(length, 8);
+  if (payload_size > wire::kMaxPayloadBytes) return false;
+  job.payload_size = static_cast<std::size_t>(payload_size);
+  job.payload.reset(new char[job.payload_size]);
+  return ReadExact(fd, job.payload.get(), job.payload_size);
 }
 
 bool WriteAll(int fd, const std::string& bytes) {
@@ -138,16 +163,16 @@ int RunPixelWorker(const char* argv0, const PixelWorkerOptions& options) {
   VipsImageProcessor processor;
   // Ready: the parent starts a job's clock only now, so no job pays for this start.
   if (!WriteAll(options.fd, std::string(1, kPixelWorkerReady))) return 0;
-  std::string buffer;
   for (;;) {
-    wire::Frame request;
-    if (!ReadAll(options.fd, buffer, request)) return 0;  // the parent closed the socket
+    Job job;
+    if (!ReadJob(options.fd, job)) return 0;  // the parent closed the socket
+    const std::string_view bytes(job.payload.get(), job.payload_size);
     ProcessingLimits limits;
-    Result<ProcessedImage> result = wire::DecodeJob(request, limits).and_then([&] {
+    Result<ProcessedImage> result = wire::DecodeJobHeader(job.header, limits).and_then([&] {
       try {
-        auto sniffed = SniffImage(request.payload);
+        auto sniffed = SniffImage(bytes);
         if (!sniffed) return Result<ProcessedImage>(tl::unexpected(sniffed.error()));
-        return processor.Process(request.payload, *sniffed, limits);
+        return processor.Process(bytes, *sniffed, limits);
       } catch (const std::bad_alloc&) {
         return Result<ProcessedImage>(Fail(ErrorCode::kInternal, "out_of_memory",
                                            "The image needs more memory than allowed.",
@@ -157,7 +182,7 @@ int RunPixelWorker(const char* argv0, const PixelWorkerOptions& options) {
                                            "The image could not be processed.", e.what()));
       }
     });
-    request = {};
+    job = {};
     // An allocation refused at the address-space cap surfaces as whatever error the library
     // made of it ("Insufficient memory", a failed read): it is the cap, not the image.
     if (!result && address_cap > 0 && result.error().slug != "out_of_memory" &&
@@ -166,6 +191,12 @@ int RunPixelWorker(const char* argv0, const PixelWorkerOptions& options) {
       result =
           Fail(ErrorCode::kInternal, "out_of_memory", "The image needs more memory than allowed.",
                result.error().slug + ": " + result.error().detail);
+    }
+    // A temp file stopped at RLIMIT_FSIZE (EFBIG) surfaces as a failed write inside libvips.
+    if (!result && result.error().detail.find("File too large") != std::string::npos) {
+      result = Fail(ErrorCode::kUnprocessable, "temp_space_exceeded",
+                    "The image needs more temporary disc space than allowed.",
+                    result.error().detail);
     }
     if (!WriteAll(options.fd, wire::EncodeFrame(wire::EncodeResult(result)))) return 0;
   }

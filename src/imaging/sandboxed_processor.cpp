@@ -6,6 +6,7 @@
 #include <spawn.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -345,7 +346,9 @@ Result<ProcessedImage> SandboxedImageProcessor::Process(std::string_view bytes,
 Result<ProcessedImage> SandboxedImageProcessor::Run(Worker& worker, std::string_view bytes,
                                                     const ProcessingLimits& limits,
                                                     std::uint64_t reserved, bool& healthy) {
-  const std::string request = wire::EncodeFrame(wire::EncodeJob(bytes, limits));
+  // The prefix, then the caller's bytes where they lie: no copy of the original on this side.
+  const std::string prefix = wire::EncodeFramePrefix(wire::EncodeJobHeader(limits), bytes.size());
+  const std::size_t request_size = prefix.size() + bytes.size();
   const auto start = Clock::now();
   const auto deadline = start + std::chrono::milliseconds(limits.max_decode_ms);
   const double cpu_at_start = CpuMs(worker.pid);
@@ -385,7 +388,7 @@ Result<ProcessedImage> SandboxedImageProcessor::Run(Worker& worker, std::string_
                   "stopped after " + std::to_string(limits.max_decode_ms) + " ms (cpu " +
                       std::to_string(static_cast<int>(cpu)) + " ms)");
     }
-    pollfd pfd{worker.fd, static_cast<short>(POLLIN | (sent < request.size() ? POLLOUT : 0)), 0};
+    pollfd pfd{worker.fd, static_cast<short>(POLLIN | (sent < request_size ? POLLOUT : 0)), 0};
     const auto wait = std::min<Clock::duration>(kTick, deadline - now);
     const int ready = ::poll(
         &pfd, 1, static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(wait).count()));
@@ -394,9 +397,18 @@ Result<ProcessedImage> SandboxedImageProcessor::Run(Worker& worker, std::string_
       return Fail(ErrorCode::kInternal, "worker_crashed", "The image worker failed.",
                   std::string("poll: ") + std::strerror(errno));
     }
-    if (ready > 0 && (pfd.revents & POLLOUT) != 0 && sent < request.size()) {
-      const ssize_t n =
-          ::send(worker.fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
+    if (ready > 0 && (pfd.revents & POLLOUT) != 0 && sent < request_size) {
+      iovec parts[2];
+      int count = 0;
+      if (sent < prefix.size()) {
+        parts[count++] = {const_cast<char*>(prefix.data()) + sent, prefix.size() - sent};
+      }
+      const std::size_t from = sent > prefix.size() ? sent - prefix.size() : 0;
+      parts[count++] = {const_cast<char*>(bytes.data()) + from, bytes.size() - from};
+      msghdr message{};
+      message.msg_iov = parts;
+      message.msg_iovlen = static_cast<std::size_t>(count);
+      const ssize_t n = ::sendmsg(worker.fd, &message, MSG_NOSIGNAL);
       if (n > 0) sent += static_cast<std::size_t>(n);
     }
     bool ended = false;

@@ -202,3 +202,19 @@ def test_the_bytes_of_a_failed_image_can_be_uploaded_again(start_server, make_cl
     expect_problem(c.get(f"/images/{first['id']}"), 404, "not_found")
     assert c.wait_processed(again.json()["id"])["status"] == "failed"
     srv.wait_idle()
+
+
+def test_temp_files_are_bounded_and_live_under_the_data_dir(start_server, make_client):
+    """Before: one 20 KB bomb made libvips write a 77 GB temp file into /tmp. libvips spills an
+    image over 100 MB to a temp file: a 6000x6000 WebP canvas (144 MB of RGBA) does. With an 8 MB
+    allowance the job fails (temp_space_exceeded) instead of filling the disc, and nothing is
+    left under DIR/tmp."""
+    srv = start_server(args=["--processing-temp-mb", "8"])
+    c = make_client(srv)
+    up = c.upload_json(bombs.webp_canvas_bomb(6000, 6000, 2), filename="canvas.webp", content_type="image/webp")
+    assert up.status_code == 201, up.text
+    rec = c.wait_processed(up.json()["id"])
+    assert rec["status"] == "failed"
+    assert rec["failure_reason"].startswith("temp_space_exceeded"), rec["failure_reason"]
+    srv.wait_idle()
+    assert temp_files(srv.data_dir) == []

@@ -16,16 +16,20 @@ TEST(PixelWireTest, AJobRoundTrips) {
   limits.keep_gps = true;
   limits.max_decode_ms = 4567;
   const std::string bytes("\xff\xd8\x00binary\x00bytes", 15);
-  const std::string wire = EncodeFrame(EncodeJob(bytes, limits));
+  const std::string header = EncodeJobHeader(limits);
+  // Prefix + payload is the same frame as one encoded whole.
+  const std::string wire = EncodeFramePrefix(header, bytes.size()) + bytes;
+  EXPECT_EQ(wire, EncodeFrame(Frame{header, bytes}));
   Frame frame;
   ASSERT_EQ(DecodeFrame(wire, frame).value(), wire.size());
   ProcessingLimits got;
-  ASSERT_TRUE(DecodeJob(frame, got));
+  ASSERT_TRUE(DecodeJobHeader(frame.header, got));
   EXPECT_EQ(frame.payload, bytes);
   EXPECT_EQ(got.max_pixels, 123u);
   EXPECT_EQ(got.max_frames, 7u);
   EXPECT_TRUE(got.keep_gps);
   EXPECT_EQ(got.max_decode_ms, 4567u);
+  EXPECT_EQ(DecodeJobHeader("{}", got).error().slug, "bad_frame");
 }
 
 TEST(PixelWireTest, AResultRoundTripsWithEveryField) {
@@ -87,7 +91,7 @@ TEST(PixelWireTest, AnErrorRoundTrips) {
 }
 
 TEST(PixelWireTest, PartialAndMalformedFrames) {
-  const std::string wire = EncodeFrame(EncodeJob("abc", {}));
+  const std::string wire = EncodeFrame(Frame{EncodeJobHeader({}), "abc"});
   Frame frame;
   for (std::size_t n = 0; n < wire.size(); ++n) {
     EXPECT_EQ(DecodeFrame(wire.substr(0, n), frame).value(), 0u) << "a piece of " << n;
