@@ -194,9 +194,9 @@ int RunPixelWorker(const char* argv0, const PixelWorkerOptions& options) {
     }
     // A temp file stopped at RLIMIT_FSIZE (EFBIG) surfaces as a failed write inside libvips.
     if (!result && result.error().detail.find("File too large") != std::string::npos) {
-      result = Fail(ErrorCode::kUnprocessable, "temp_space_exceeded",
-                    "The image needs more temporary disc space than allowed.",
-                    result.error().detail);
+      result =
+          Fail(ErrorCode::kUnprocessable, "temp_space_exceeded",
+               "The image needs more temporary disc space than allowed.", result.error().detail);
     }
     if (!WriteAll(options.fd, wire::EncodeFrame(wire::EncodeResult(result)))) return 0;
   }
