@@ -336,7 +336,9 @@ void WorkerPool::Run() {
         if (delayed_.empty()) {
           not_empty_.wait(lock);
         } else {
-          not_empty_.wait_until(lock, delayed_.begin()->first);
+          // A copy: the node may be gone (promoted, or cleared by a stop) while this waits.
+          const auto until = delayed_.begin()->first;
+          not_empty_.wait_until(lock, until);
         }
       }
       if (stopping_) return;  // Shutdown() emptied the queue; running jobs are other threads'

@@ -466,7 +466,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     // does, without Expect: 100-continue): drain that much, or closing with its bytes unread
     // resets the connection under the client's send, and it never sees the answer.
     linger_budget_ = options_.linger_max_bytes;
-    if (parser_) {
+    // Only a complete header says how long the body is (Beast asserts so).
+    if (parser_ && parser_->is_header_done()) {
       if (const auto remaining = parser_->content_length_remaining()) {
         linger_budget_ = std::max<std::uint64_t>(linger_budget_, *remaining);
       }

@@ -15,7 +15,12 @@ TEST(PixelWireTest, AJobRoundTrips) {
   limits.max_frames = 7;
   limits.keep_gps = true;
   limits.max_decode_ms = 4567;
-  const std::string bytes("\xff\xd8\x00binary\x00bytes", 15);
+  const std::string bytes(
+      "\xff\xd8\x00"
+      "binary"
+      "\x00"
+      "bytes",
+      15);
   const std::string header = EncodeJobHeader(limits);
   // Prefix + payload is the same frame as one encoded whole.
   const std::string wire = EncodeFramePrefix(header, bytes.size()) + bytes;
