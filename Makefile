@@ -50,6 +50,7 @@ format:
 format-check: deps
 	@clang-format-16 --dry-run -Werror $(SOURCES)
 	@echo "clang-format: clean"
+	@python3 scripts/check_rooms.py
 
 tidy: build
 	run-clang-tidy-16 -p build/dev -quiet -extra-arg=-Wno-unknown-warning-option $(filter src/% apps/%,$(filter %.cpp,$(SOURCES)))

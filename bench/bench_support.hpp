@@ -8,9 +8,9 @@
 #include <string>
 #include <system_error>
 
-#include "core/image_record.hpp"
-#include "core/sha256.hpp"
-#include "core/upload_service.hpp"
+#include "codecs/sha256.hpp"
+#include "domain/image_record.hpp"
+#include "services/image_service.hpp"
 
 namespace imgup::bench {
 

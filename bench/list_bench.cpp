@@ -13,13 +13,13 @@
 
 #include "adapters/local/fs_blob_store.hpp"
 #include "adapters/local/sqlite_metadata_store.hpp"
+#include "api/auth.hpp"
+#include "api/handlers.hpp"
+#include "api/record_json.hpp"
+#include "api/router.hpp"
 #include "bench_support.hpp"
-#include "core/auth.hpp"
-#include "core/handlers.hpp"
-#include "core/record_json.hpp"
-#include "core/router.hpp"
-#include "core/ulid.hpp"
-#include "core/upload_service.hpp"
+#include "domain/ulid.hpp"
+#include "services/image_service.hpp"
 
 namespace {
 
@@ -44,7 +44,7 @@ struct ListFixture {
   std::unique_ptr<imgup::FsBlobStore> blobs;
   SystemClock clock;
   imgup::UlidGenerator ids;
-  std::unique_ptr<imgup::UploadService> service;
+  std::unique_ptr<imgup::ImageService> service;
   std::unique_ptr<imgup::ApiKeyAuthenticator> auth;
   std::unique_ptr<imgup::Router> router;
   std::size_t count = 0;
@@ -61,7 +61,7 @@ struct ListFixture {
     records = std::move(*r);
     blobs = std::move(*b);
     service =
-        std::make_unique<imgup::UploadService>(*blobs, *records, clock, ids, imgup::UploadLimits{});
+        std::make_unique<imgup::ImageService>(*blobs, *records, clock, ids, imgup::UploadLimits{});
     auth = std::make_unique<imgup::ApiKeyAuthenticator>(*records);
     router = std::make_unique<imgup::Router>(*auth);
     imgup::RegisterApiRoutes(*router, *service, imgup::ApiConfig{});

@@ -13,7 +13,7 @@
 #include "adapters/local/fs_blob_store.hpp"
 #include "adapters/local/sqlite_metadata_store.hpp"
 #include "bench_support.hpp"
-#include "core/ulid.hpp"
+#include "domain/ulid.hpp"
 
 int main(int argc, char** argv) {
   if (argc != 3) {

@@ -15,15 +15,15 @@
 
 #include "adapters/local/fs_blob_store.hpp"
 #include "adapters/local/sqlite_metadata_store.hpp"
+#include "api/auth.hpp"
+#include "api/handlers.hpp"
+#include "api/router.hpp"
 #include "bench_support.hpp"
-#include "core/auth.hpp"
-#include "core/base64.hpp"
-#include "core/handlers.hpp"
-#include "core/router.hpp"
-#include "core/sha256.hpp"
-#include "core/sniff.hpp"
-#include "core/ulid.hpp"
-#include "core/upload_service.hpp"
+#include "codecs/base64.hpp"
+#include "codecs/sha256.hpp"
+#include "codecs/sniff.hpp"
+#include "domain/ulid.hpp"
+#include "services/image_service.hpp"
 
 namespace {
 
@@ -196,7 +196,7 @@ struct LocalUploadStack {
   std::unique_ptr<imgup::SqliteMetadataStore> records;
   SystemClock clock;
   imgup::UlidGenerator ids;
-  std::unique_ptr<imgup::UploadService> service;
+  std::unique_ptr<imgup::ImageService> service;
   std::unique_ptr<imgup::ApiKeyAuthenticator> auth;
   std::unique_ptr<imgup::Router> router;
 
@@ -207,7 +207,7 @@ struct LocalUploadStack {
     blobs = std::move(*b);
     records = std::move(*r);
     service =
-        std::make_unique<imgup::UploadService>(*blobs, *records, clock, ids, imgup::UploadLimits{});
+        std::make_unique<imgup::ImageService>(*blobs, *records, clock, ids, imgup::UploadLimits{});
     auth = std::make_unique<imgup::ApiKeyAuthenticator>(*records);
     router = std::make_unique<imgup::Router>(*auth);
     imgup::RegisterApiRoutes(*router, *service, imgup::ApiConfig{});
@@ -215,7 +215,7 @@ struct LocalUploadStack {
   }
 };
 
-// UploadService::Upload of an already decoded 200 KB JPEG: sniff, SHA-256, duplicate lookup,
+// ImageService::Upload of an already decoded 200 KB JPEG: sniff, SHA-256, duplicate lookup,
 // blob write (temp file + rename, no fsync: the server's default), SQLite insert.
 void BM_UploadService200KB(benchmark::State& state) {
   LocalUploadStack stack;

@@ -6,7 +6,7 @@
 #include <optional>
 #include <utility>
 
-#include "core/utf8.hpp"
+#include "codecs/utf8.hpp"
 
 namespace imgup {
 namespace {
@@ -19,40 +19,12 @@ std::string CleanText(std::string_view raw) {
   std::string out;
   std::size_t i = 0;
   while (i < raw.size() && out.size() < kMaxText) {
-    const auto c = static_cast<unsigned char>(raw[i]);
-    if (c == 0) break;
-    if (c >= 0x20 && c < 0x7F) {
-      out += static_cast<char>(c);
-      ++i;
-      continue;
-    }
-    std::size_t len = 0;
-    std::uint32_t cp = 0;
-    if (c >= 0xC2 && c <= 0xDF) {
-      len = 2;
-      cp = c & 0x1Fu;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      len = 3;
-      cp = c & 0x0Fu;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      len = 4;
-      cp = c & 0x07u;
-    }
-    bool ok = len != 0 && i + len <= raw.size();
-    for (std::size_t k = 1; ok && k < len; ++k) {
-      const auto cc = static_cast<unsigned char>(raw[i + k]);
-      ok = (cc & 0xC0) == 0x80;
-      cp = (cp << 6) | (cc & 0x3Fu);
-    }
-    // Overlong forms, surrogates and values past U+10FFFF are malformed.
-    ok = ok && !(len == 3 && cp < 0x800) && !(len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) &&
-         !(cp >= 0xD800 && cp <= 0xDFFF);
-    if (ok) {
-      out.append(raw.substr(i, len));
-      i += len;
-    } else {
-      ++i;
-    }
+    const std::size_t at = i;
+    const std::optional<char32_t> cp = DecodeUtf8(raw, i);
+    if (cp == U'\0') break;
+    // Malformed sequences and ASCII control characters are dropped; the rest is kept as is.
+    if (!cp || *cp < 0x20 || *cp == 0x7F) continue;
+    out.append(raw.substr(at, i - at));
   }
   while (!out.empty() && out.back() == ' ') out.pop_back();
   std::size_t start = 0;

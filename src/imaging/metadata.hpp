@@ -4,7 +4,7 @@
 #include <string>
 #include <string_view>
 
-#include "core/image_processor.hpp"
+#include "domain/ports/image_processor.hpp"
 
 namespace imgup {
 

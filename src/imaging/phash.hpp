@@ -1,6 +1,6 @@
 #pragma once
 // The perceptual hash: pure math over a 32x32 grey image, so that it is tested without an image
-// library. Comparing two hashes is PhashDistance, in core (core/image_processor.hpp).
+// library. Comparing two hashes is PhashDistance, in the domain (domain/phash_distance.hpp).
 #include <cstdint>
 #include <span>
 #include <string>

@@ -7,9 +7,9 @@
 #include <string>
 #include <string_view>
 
-#include "core/error.hpp"
-#include "core/image_processor.hpp"
-#include "core/sniff.hpp"
+#include "base/error.hpp"
+#include "codecs/sniff.hpp"
+#include "domain/ports/image_processor.hpp"
 
 namespace imgup::wire {
 

@@ -16,7 +16,7 @@
 #include <memory>
 #include <string>
 
-#include "core/sniff.hpp"
+#include "codecs/sniff.hpp"
 #include "imaging/pixel_wire.hpp"
 #include "imaging/vips_image_processor.hpp"
 

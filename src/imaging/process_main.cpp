@@ -20,7 +20,7 @@
 #include <vector>
 #include <vips/vips8>
 
-#include "core/sniff.hpp"
+#include "codecs/sniff.hpp"
 #include "imaging/pixel_worker.hpp"
 #include "imaging/sandboxed_processor.hpp"
 #include "imaging/vips_image_processor.hpp"

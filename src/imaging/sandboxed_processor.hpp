@@ -19,7 +19,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "core/image_processor.hpp"
+#include "domain/ports/image_processor.hpp"
 
 namespace imgup {
 

@@ -3,9 +3,9 @@
 // both WebP variants, the placeholder and the perceptual hash from that decode.
 #include <string_view>
 
-#include "core/error.hpp"
-#include "core/image_processor.hpp"
-#include "core/sniff.hpp"
+#include "base/error.hpp"
+#include "codecs/sniff.hpp"
+#include "domain/ports/image_processor.hpp"
 
 namespace imgup {
 

@@ -1,4 +1,4 @@
-// The ApiKeyStore contract (src/core/ports.hpp), run against every implementation.
+// The ApiKeyStore contract (src/domain/ports/), run against every implementation.
 #include <gtest/gtest.h>
 
 #include <algorithm>

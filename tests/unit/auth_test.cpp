@@ -1,19 +1,20 @@
-#include "core/auth.hpp"
+#include "api/auth.hpp"
 
 #include <gtest/gtest.h>
 
-#include "core/sha256.hpp"
+#include "api/router.hpp"
+#include "codecs/sha256.hpp"
 #include "fakes/memory_stores.hpp"
 
 namespace imgup {
 namespace {
 
-HttpRequest Request(std::string method, HeaderList headers) {
+CallerCredentials Request(std::string method, HeaderList headers) {
   HttpRequest request;
   request.method = std::move(method);
   request.path = "/images";
   request.headers = std::move(headers);
-  return request;
+  return CredentialsOf(request);
 }
 
 TEST(IsLoopbackAuthority, AcceptsLoopbackNamesWithOrWithoutPort) {

@@ -1,4 +1,4 @@
-#include "core/base64.hpp"
+#include "codecs/base64.hpp"
 
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "core/image_record.hpp"
-#include "core/sha256.hpp"
+#include "codecs/sha256.hpp"
+#include "domain/image_record.hpp"
 
 namespace imgup {
 namespace {

@@ -1,4 +1,4 @@
-// The BlobStore contract (src/core/ports.hpp), run against every implementation.
+// The BlobStore contract (src/domain/ports/), run against every implementation.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 

@@ -1,4 +1,4 @@
-#include "core/filename.hpp"
+#include "domain/filename.hpp"
 
 #include <gtest/gtest.h>
 #include <iconv.h>

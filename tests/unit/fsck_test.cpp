@@ -1,6 +1,6 @@
 // RunFsck over every pair of stores, and the SQLite store's own behaviour (schema migrations,
 // WAL mode) that the port contract cannot express.
-#include "core/fsck.hpp"
+#include "services/fsck.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,10 +1,10 @@
 // The request parsing of the handlers: the seed's JSON, multipart and raw bodies, and cursors.
-#include "core/handlers.hpp"
+#include "api/handlers.hpp"
 
 #include <gtest/gtest.h>
 
-#include "core/base64.hpp"
-#include "core/multipart.hpp"
+#include "codecs/base64.hpp"
+#include "codecs/multipart.hpp"
 #include "support/images.hpp"
 
 namespace imgup {

@@ -1,4 +1,4 @@
-// The MetadataStore contract (src/core/ports.hpp), run against every implementation.
+// The MetadataStore contract (src/domain/ports/), run against every implementation.
 #include <gtest/gtest.h>
 
 #include <algorithm>

@@ -1,4 +1,4 @@
-#include "core/router.hpp"
+#include "api/router.hpp"
 
 #include <gtest/gtest.h>
 
@@ -10,8 +10,8 @@ namespace {
 
 class StubAuthenticator final : public Authenticator {
  public:
-  Result<std::string> Authenticate(const HttpRequest& request) override {
-    if (request.Header("x-api-key") == "good") return std::string("alice");
+  Result<std::string> Authenticate(const CallerCredentials& caller) override {
+    if (caller.api_key == "good") return std::string("alice");
     return Fail(ErrorCode::kUnauthenticated, "unauthorized", "no");
   }
 };
@@ -112,6 +112,29 @@ TEST(HttpHelpers, QueryStringDecoding) {
   EXPECT_EQ(query[3].second, "");
   EXPECT_EQ(query[4].second, "%zz");
   EXPECT_FALSE(PercentDecode("%4", false).has_value());
+}
+
+TEST(CredentialsOfTest, ReadsTheKeyHostAndOriginOfARequest) {
+  HttpRequest request;
+  request.method = "POST";
+  request.headers = {{"host", "127.0.0.1:8080"}, {"authorization", "BeArEr secret-key"}};
+  CallerCredentials caller = CredentialsOf(request);
+  EXPECT_EQ(caller.method, "POST");
+  EXPECT_EQ(caller.host, "127.0.0.1:8080");
+  EXPECT_EQ(caller.api_key, "secret-key") << "the scheme is case-insensitive";
+  EXPECT_FALSE(caller.origin);
+
+  request.headers = {
+      {"x-api-key", "from-header"}, {"authorization", "Bearer other"}, {"origin", ""}};
+  caller = CredentialsOf(request);
+  EXPECT_EQ(caller.api_key, "from-header") << "x-api-key first";
+  ASSERT_TRUE(caller.origin) << "an empty Origin is still an Origin";
+  EXPECT_EQ(*caller.origin, "");
+
+  request.headers = {{"authorization", "Basic dXNlcjpwYXNz"}};
+  EXPECT_EQ(CredentialsOf(request).api_key, "");
+  request.headers = {{"authorization", "Bearer "}};
+  EXPECT_EQ(CredentialsOf(request).api_key, "");
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-#include "core/sniff.hpp"
+#include "codecs/sniff.hpp"
 
 #include <gtest/gtest.h>
 

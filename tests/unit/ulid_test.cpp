@@ -1,4 +1,4 @@
-#include "core/ulid.hpp"
+#include "domain/ulid.hpp"
 
 #include <gtest/gtest.h>
 

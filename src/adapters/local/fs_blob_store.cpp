@@ -38,29 +38,17 @@ Error ErrnoError(int err, std::string_view what, const fs::path& path) {
   detail += path.string();
   detail += ": ";
   detail += std::generic_category().message(err);
-  switch (err) {
-    case ENOSPC:
-    case EDQUOT:
-    case EIO:
-    case EROFS:
-    case EMFILE:
-    case ENFILE:
-    case ENOMEM:
-    case EAGAIN:
-      return Error{ErrorCode::kUnavailable, "storage_unavailable",
-                   "The blob store is temporarily unavailable.", std::move(detail)};
-    default:
-      return Error{ErrorCode::kInternal, "storage_error", "The blob store failed.",
-                   std::move(detail)};
-  }
+  const bool transient = err == ENOSPC || err == EDQUOT || err == EIO || err == EROFS ||
+                         err == EMFILE || err == ENFILE || err == ENOMEM || err == EAGAIN;
+  return StorageFailure(transient, "blob store", std::move(detail));
 }
 
 Error FsError(const std::error_code& ec, std::string_view what, const fs::path& path) {
   if (ec.category() == std::generic_category() || ec.category() == std::system_category()) {
     return ErrnoError(ec.value(), what, path);
   }
-  return Error{ErrorCode::kInternal, "storage_error", "The blob store failed.",
-               std::string(what) + " " + path.string() + ": " + ec.message()};
+  return StorageFailure(false, "blob store",
+                        std::string(what) + " " + path.string() + ": " + ec.message());
 }
 
 tl::unexpected<Error> NotFound() {

@@ -10,8 +10,8 @@
 #include <string_view>
 #include <utility>
 
-#include "core/blob_key.hpp"
-#include "core/ports.hpp"
+#include "domain/blob_keys.hpp"
+#include "domain/ports/blob_store.hpp"
 
 namespace imgup {
 

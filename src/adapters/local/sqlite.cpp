@@ -17,17 +17,10 @@ Error MakeError(int rc, std::string_view what, sqlite3* db) {
     detail += sqlite3_errmsg(db);
     detail += ")";
   }
-  switch (rc & 0xff) {
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED:
-    case SQLITE_IOERR:
-    case SQLITE_FULL:
-      return Error{ErrorCode::kUnavailable, "storage_unavailable",
-                   "The metadata store is temporarily unavailable.", std::move(detail)};
-    default:
-      return Error{ErrorCode::kInternal, "storage_error", "The metadata store failed.",
-                   std::move(detail)};
-  }
+  const int primary = rc & 0xff;
+  const bool transient = primary == SQLITE_BUSY || primary == SQLITE_LOCKED ||
+                         primary == SQLITE_IOERR || primary == SQLITE_FULL;
+  return StorageFailure(transient, "metadata store", std::move(detail));
 }
 
 // ---- Statement ----------------------------------------------------------------------------

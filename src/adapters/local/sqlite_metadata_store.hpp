@@ -24,7 +24,8 @@
 #include <vector>
 
 #include "adapters/local/sqlite.hpp"
-#include "core/ports.hpp"
+#include "domain/ports/api_key_store.hpp"
+#include "domain/ports/metadata_store.hpp"
 
 namespace imgup {
 

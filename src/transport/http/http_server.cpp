@@ -34,9 +34,9 @@
 #include <utility>
 #include <vector>
 
-#include "core/handlers.hpp"
-#include "core/record_json.hpp"
-#include "core/request_log.hpp"
+#include "api/handlers.hpp"
+#include "api/record_json.hpp"
+#include "api/request_log.hpp"
 
 namespace imgup {
 

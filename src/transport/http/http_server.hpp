@@ -10,9 +10,10 @@
 #include <memory>
 #include <string>
 
-#include "core/error.hpp"
-#include "core/ports.hpp"
-#include "core/router.hpp"
+#include "api/router.hpp"
+#include "base/error.hpp"
+#include "domain/ports/clock.hpp"
+#include "domain/ports/id_generator.hpp"
 
 namespace imgup {
 

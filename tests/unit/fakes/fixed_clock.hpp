@@ -3,7 +3,7 @@
 #include <atomic>
 #include <cstdint>
 
-#include "core/ports.hpp"
+#include "domain/ports/clock.hpp"
 
 namespace imgup {
 

@@ -5,7 +5,7 @@
 #include <tuple>
 #include <utility>
 
-#include "core/blob_key.hpp"
+#include "domain/blob_keys.hpp"
 
 namespace imgup {
 

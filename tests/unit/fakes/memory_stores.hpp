@@ -13,7 +13,10 @@
 #include <string_view>
 #include <vector>
 
-#include "core/ports.hpp"
+#include "domain/ports/api_key_store.hpp"
+#include "domain/ports/blob_store.hpp"
+#include "domain/ports/clock.hpp"
+#include "domain/ports/metadata_store.hpp"
 #include "fakes/fixed_clock.hpp"
 #include "fakes/sequential_ids.hpp"
 

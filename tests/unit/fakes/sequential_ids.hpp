@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <string>
 
-#include "core/ports.hpp"
+#include "domain/ports/id_generator.hpp"
 
 namespace imgup {
 

@@ -11,7 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "core/image_processor.hpp"
+#include "domain/phash_distance.hpp"
+#include "domain/ports/image_processor.hpp"
 
 namespace imgup {
 namespace {

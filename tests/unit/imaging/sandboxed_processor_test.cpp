@@ -18,7 +18,7 @@
 #include <vector>
 #include <vips/vips8>
 
-#include "core/sniff.hpp"
+#include "codecs/sniff.hpp"
 #include "fakes/temp_dir.hpp"
 #include "imaging/vips_image_processor.hpp"
 

@@ -21,7 +21,8 @@
 #include <vector>
 #include <vips/vips8>
 
-#include "core/sniff.hpp"
+#include "codecs/sniff.hpp"
+#include "domain/phash_distance.hpp"
 #include "fakes/temp_dir.hpp"
 #include "imaging/exif_builder.hpp"
 #include "support/images.hpp"

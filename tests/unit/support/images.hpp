@@ -4,7 +4,7 @@
 #include <sstream>
 #include <string>
 
-#include "core/base64.hpp"
+#include "codecs/base64.hpp"
 
 namespace imgup::test {
 

@@ -1,0 +1,82 @@
+#include "admin_commands.hpp"
+
+#include <openssl/rand.h>
+
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "api/auth.hpp"
+#include "api/record_json.hpp"
+#include "codecs/sha256.hpp"
+#include "local_stores.hpp"
+
+namespace imgup::app {
+
+int KeysAdd(const std::string& data_dir, const std::string& name) {
+  if (!IsValidOwnerName(name)) {
+    Die("key name must be 1-64 of a-z 0-9 - _, starting with a letter or digit: " + name, 2);
+  }
+  LocalStores stores = OpenStores(data_dir, false);
+  std::string random(32, '\0');
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(random.data()), 32) != 1) {
+    Die("no randomness for a key");
+  }
+  const std::string key = FormatApiKey(random);
+  auto added = stores.records->AddKey(name, Sha256Hex(key), SystemClock().NowMs());
+  if (!added) Die(added.error().message, added.error().code == ErrorCode::kConflict ? 2 : 1);
+  std::cout << key << "\n";
+  std::cerr << "imgup: key '" << name
+            << "' added; it is shown only now (only its hash is stored). Uploads with it "
+               "belong to owner '"
+            << name << "'.\n";
+  return 0;
+}
+
+int KeysList(const std::string& data_dir, bool json) {
+  LocalStores stores = OpenStores(data_dir, false);
+  auto keys = stores.records->ListKeys();
+  if (!keys) Die(keys.error().message);
+  nlohmann::json out = nlohmann::json::array();
+  for (const ApiKeyInfo& key : *keys) {
+    if (json) {
+      out.push_back({{"name", key.name}, {"created_at", FormatRfc3339(key.created_ms)}});
+    } else {
+      std::cout << key.name << "  " << FormatRfc3339(key.created_ms) << "\n";
+    }
+  }
+  if (json) std::cout << out.dump(2) << "\n";
+  return 0;
+}
+
+int KeysRemove(const std::string& data_dir, const std::string& name) {
+  LocalStores stores = OpenStores(data_dir, false);
+  auto removed = stores.records->RemoveKey(name);
+  if (!removed) Die(removed.error().message);
+  std::cout << "removed key " << name << "\n";
+  return 0;
+}
+
+int Fsck(const std::string& data_dir, bool check_only, bool json) {
+  LocalStores stores = OpenStores(data_dir, false);
+  // A running server may have an upload between its blob and its record: spare young orphans.
+  const FsckSummary summary = RunLocalFsck(stores, !check_only, /*grace_ms=*/60'000);
+  if (json) {
+    std::cout << FsckJson(summary).dump(2) << "\n";
+  } else {
+    const FsckReport& report = summary.report;
+    std::cout << (report.Clean() ? "clean" : "NOT clean") << ": " << report.orphan_blobs.size()
+              << " orphan blob(s), " << report.records_without_blob.size()
+              << " record(s) without bytes, " << summary.temp_files_removed
+              << " temp file(s) removed, " << report.young_orphans_skipped
+              << " young orphan(s) left for a running upload"
+              << (report.repaired ? " — repaired" : "") << "\n";
+    for (const auto& key : report.orphan_blobs) std::cout << "  orphan blob: " << key << "\n";
+    for (const auto& ref : report.records_without_blob) {
+      std::cout << "  record without bytes: " << ref.id << " (" << ref.key << ")\n";
+    }
+  }
+  // After a repair the store is clean; a check that found problems says so in its exit code.
+  return (check_only && !summary.report.Clean()) ? 1 : 0;
+}
+
+}  // namespace imgup::app

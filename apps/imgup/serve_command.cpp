@@ -1,0 +1,175 @@
+#include "serve_command.hpp"
+
+#include <pthread.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <system_error>
+#include <thread>
+
+#include "api/auth.hpp"
+#include "api/handlers.hpp"
+#include "api/record_json.hpp"
+#include "api/router.hpp"
+#include "domain/ulid.hpp"
+#include "imaging/sandboxed_processor.hpp"
+#include "local_stores.hpp"
+#include "runtime/local/worker_pool.hpp"
+#include "services/image_service.hpp"
+#include "services/processing_service.hpp"
+#include "transport/http/http_server.hpp"
+#include "transport/http/loopback.hpp"
+#include "version.hpp"
+
+namespace imgup::app {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr int kProcessingNice = 10;  // image processing threads, below the request threads
+
+}  // namespace
+
+int Serve(const ServeOptions& options) {
+  // Signals are taken by one thread with sigwait, so block them before any thread starts.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  LocalStores stores = OpenStores(options.data_dir, options.fsync);
+  auto has_keys = stores.records->HasKeys();
+  if (!has_keys) Die(has_keys.error().message);
+  if (!*has_keys && !ResolvesOnlyToLoopback(options.host)) {
+    Die("refusing to listen on " + options.host +
+        " without API keys: everything would be open to the network. Add a key with "
+        "'imgup keys add NAME' or listen on 127.0.0.1.");
+  }
+
+  // Leftovers of a crash: no upload is in flight yet, so every orphan can go.
+  const FsckSummary startup = RunLocalFsck(stores, /*repair=*/true, /*grace_ms=*/0);
+  if (!startup.report.Clean() || startup.temp_files_removed > 0) {
+    std::cerr << "imgup: start-up fsck repaired " << FsckJson(startup).dump() << "\n";
+  }
+
+  std::mutex log_mutex;
+  auto log_line = [&log_mutex](const std::string& line) {
+    std::lock_guard<std::mutex> lock(log_mutex);
+    std::fwrite(line.data(), 1, line.size(), stdout);
+    std::fputc('\n', stdout);
+    std::fflush(stdout);
+  };
+
+  // The image pipeline, off the request path: uploads are queued to a bounded worker pool, and
+  // the pixel work runs in child processes that are killed at the deadline (pixel-worker).
+  // Their temp files live under the data directory; a crash's leftovers go now.
+  const fs::path pixel_temp = fs::path(options.data_dir) / "tmp";
+  {
+    std::error_code ec;
+    fs::remove_all(pixel_temp, ec);
+  }
+  SandboxOptions sandbox_options;
+  sandbox_options.worker_command = {"/proc/self/exe", "pixel-worker"};
+  sandbox_options.temp_root = pixel_temp;
+  sandbox_options.memory_budget_bytes = options.processing_memory_mb << 20;
+  sandbox_options.temp_limit_bytes = options.processing_temp_mb << 20;
+  SandboxedImageProcessor processor(sandbox_options);
+  ProcessingPolicy policy;
+  policy.limits.max_pixels = options.max_pixels;
+  policy.limits.max_frames = options.max_frames;
+  policy.limits.keep_gps = options.keep_gps;
+  policy.limits.max_decode_ms = options.max_decode_ms;
+  policy.failed_originals = options.failed_originals == "quarantine"
+                                ? FailedOriginalPolicy::kQuarantine
+                                : FailedOriginalPolicy::kRemove;
+  ProcessingService processing(*stores.blobs, *stores.records, processor, policy);
+  SystemClock clock;
+  auto process_one = [&](const RecordRef& ref) {
+    // Derived work yields the CPU to requests: uploads are answered first, variants follow.
+    thread_local const bool niced = [] {
+      pthread_setname_np(pthread_self(), "imgup-process");  // for top -H, perf, gdb
+      return setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), kProcessingNice) == 0;
+    }();
+    (void)niced;
+    const auto start = std::chrono::steady_clock::now();
+    ProcessingOutcome outcome = processing.Run(ref.owner, ref.id);
+    const auto& result = outcome.record;
+    const double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    nlohmann::json line = {
+        {"ts", FormatRfc3339(clock.NowMs())},
+        {"level", result ? "info" : (outcome.retry_after ? "warn" : "error")},
+        {"msg", "processed"},
+        {"owner", ref.owner},
+        {"id", ref.id},
+        {"duration_ms", static_cast<double>(static_cast<std::int64_t>(ms * 1000)) / 1000}};
+    if (result) {
+      line["status"] = ToString(result->status);
+      if (!result->failure_reason.empty()) line["failure_reason"] = result->failure_reason;
+    } else {
+      line["error"] = result.error().slug;
+      line["error_detail"] = result.error().detail;
+    }
+    if (outcome.retry_after) line["retry_in_ms"] = outcome.retry_after->count();
+    log_line(line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    return outcome.retry_after;
+  };
+  // The store is the queue (every waiting record says "processing"); memory holds a window of
+  // ids. Uploads never wait for processing: past the window, the workers fetch from the store.
+  WorkerPool workers(options.workers, options.queue_capacity, std::move(process_one),
+                     [&stores](std::size_t limit) {
+                       return stores.records->ListByStatus(ImageStatus::kProcessing, limit);
+                     });
+
+  UlidGenerator ids;
+  UploadLimits limits;
+  limits.max_pixels = options.max_pixels;
+  ImageService service(*stores.blobs, *stores.records, clock, ids, limits, &workers);
+  ApiKeyAuthenticator authenticator(*stores.records);
+  Router router(authenticator);
+  ApiConfig api_config;
+  api_config.max_body_bytes = options.max_body_bytes;
+  api_config.version = kVersion;
+  api_config.pending_processing = [&workers] { return workers.Pending(); };
+  RegisterApiRoutes(router, service, api_config);
+
+  HttpServerOptions server_options;
+  server_options.host = options.host;
+  server_options.port = options.port;
+  server_options.max_body_bytes = options.max_body_bytes;
+  server_options.threads = options.threads;
+  HttpServer server(router, server_options, clock, ids, log_line);
+  auto port = server.Bind();
+  if (!port) Die(port.error().message);
+
+  std::thread signal_thread([&server, &workers, &processor, signals] {
+    int signal_number = 0;
+    sigwait(&signals, &signal_number);
+    std::cerr << "imgup: " << (signal_number == SIGINT ? "SIGINT" : "SIGTERM")
+              << ", finishing in-flight requests\n";
+    server.Stop();
+    // Images being processed are not waited for: their workers are killed and the records
+    // stay "processing", to be taken up again at the next start.
+    workers.Stop();
+    processor.Abort();
+  });
+  // Records that a crash or a stop left "processing" are fetched by the workers, without holding
+  // up the server.
+  workers.Resume();
+  std::cerr << "imgup: listening on http://" << options.host << ":" << *port << std::endl;
+  server.Serve();
+  signal_thread.join();
+  workers.Shutdown();
+  std::cerr << "imgup: stopped\n";
+  return 0;
+}
+
+}  // namespace imgup::app

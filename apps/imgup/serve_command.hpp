@@ -1,0 +1,31 @@
+#pragma once
+// imgup serve: the local server's composition root.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace imgup::app {
+
+struct ServeOptions {
+  std::string data_dir = "data";
+  std::string host = "127.0.0.1";
+  int port = 8080;
+  std::size_t max_body_bytes = 10 * 1024 * 1024;
+  std::uint64_t max_pixels = 100'000'000;
+  std::size_t threads = 0;  // request handler threads; 0: one per CPU
+  bool fsync = false;
+  std::size_t workers = 2;  // image processing threads
+  std::size_t queue_capacity = 10'000;
+  std::uint32_t max_frames = 1000;
+  std::uint32_t max_decode_ms = 30'000;
+  std::uint64_t processing_memory_mb = 1024;
+  std::uint64_t processing_temp_mb = 256;
+  bool keep_gps = false;
+  std::string failed_originals = "remove";
+};
+
+/// Opens the stores under options.data_dir, wires the image pipeline (pixel workers), the image
+/// API and the HTTP server, and serves until SIGINT or SIGTERM. Returns the exit code.
+int Serve(const ServeOptions& options);
+
+}  // namespace imgup::app

@@ -1,0 +1,495 @@
+#include "api/handlers.hpp"
+
+#include <simdjson.h>
+
+#include <charconv>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "api/embedded.hpp"
+#include "api/http.hpp"
+#include "api/record_json.hpp"
+#include "codecs/base64.hpp"
+#include "codecs/multipart.hpp"
+#include "codecs/sniff.hpp"
+#include "domain/filename.hpp"
+#include "domain/ulid.hpp"
+
+namespace imgup {
+
+namespace {
+
+constexpr std::size_t kMaxListLimit = 100;
+constexpr std::size_t kDefaultListLimit = 20;
+
+tl::unexpected<Error> BadField(std::string slug, std::string message) {
+  return Fail(ErrorCode::kInvalidArgument, std::move(slug), std::move(message));
+}
+
+std::string MediaType(std::string_view content_type) {
+  const std::size_t semi = content_type.find(';');
+  std::string type = AsciiLower(content_type.substr(0, semi));
+  while (!type.empty() && type.back() == ' ') type.pop_back();
+  return type;
+}
+
+/// Reads a JSON array of strings into `out`.
+Result<void> ReadStringArray(simdjson::dom::element value, std::string_view field,
+                             std::vector<std::string>& out) {
+  simdjson::dom::array array;
+  if (value.get_array().get(array) != simdjson::SUCCESS) {
+    return BadField("invalid_field", std::string(field) + " must be an array of strings");
+  }
+  for (auto element : array) {
+    std::string_view text;
+    if (element.get_string().get(text) != simdjson::SUCCESS) {
+      return BadField("invalid_field", std::string(field) + " must be an array of strings");
+    }
+    out.emplace_back(text);
+  }
+  return {};
+}
+
+Result<std::string_view> ReadString(simdjson::dom::element value, std::string_view field) {
+  std::string_view text;
+  if (value.get_string().get(text) != simdjson::SUCCESS) {
+    return BadField("invalid_field", std::string(field) + " must be a string");
+  }
+  return text;
+}
+
+/// Parses a whole JSON object body, calling `on_field(key, value)` for every member. The DOM
+/// parser validates the whole document, so malformed JSON anywhere is refused.
+template <class OnField>
+Result<void> ParseJsonObject(const std::string& body, OnField on_field) {
+  // One parser per thread keeps its buffers between small requests; large bodies get their own
+  // so a thread does not hold megabytes after one big upload.
+  constexpr std::size_t kReusableBytes = 1 << 20;
+  thread_local simdjson::dom::parser reusable;
+  simdjson::dom::parser one_off;
+  simdjson::dom::parser& parser = body.size() <= kReusableBytes ? reusable : one_off;
+  simdjson::dom::element doc;
+  // The std::string overload parses in place when the string has simdjson's padding spare
+  // (the HTTP transport reserves it), and copies the body only when it has not.
+  if (parser.parse(body).get(doc) != simdjson::SUCCESS) {
+    return BadField("invalid_json", "The body is not valid JSON");
+  }
+  simdjson::dom::object object;
+  if (doc.get_object().get(object) != simdjson::SUCCESS) {
+    return BadField("invalid_json", "The body must be a JSON object");
+  }
+  for (auto [key, value] : object) {
+    if (auto ok = on_field(key, value); !ok) return ok;
+  }
+  return {};
+}
+
+Result<UploadRequest> ParseJsonUpload(const HttpRequest& request) {
+  UploadRequest upload;
+  bool has_filename = false, has_type = false, has_image = false;
+  std::string_view image_base64;
+  auto parsed = ParseJsonObject(
+      request.body, [&](std::string_view key, simdjson::dom::element value) -> Result<void> {
+        if (key == "filename") {
+          auto text = ReadString(value, key);
+          if (!text) return tl::unexpected(text.error());
+          upload.filename = std::string(*text);
+          has_filename = true;
+        } else if (key == "content_type") {
+          auto text = ReadString(value, key);
+          if (!text) return tl::unexpected(text.error());
+          upload.declared_type = std::string(*text);
+          has_type = true;
+        } else if (key == "image_base64") {
+          auto text = ReadString(value, key);
+          if (!text) return tl::unexpected(text.error());
+          // Errors from here on get the field's name in front, once, below.
+          auto decoded = [&]() -> Result<std::string> {
+            std::string_view data = *text;
+            // Browsers' FileReader.readAsDataURL gives "data:image/png;base64,...".
+            std::string data_url_type;
+            if (data.substr(0, 5) == "data:") {
+              const std::size_t comma = data.find(',');
+              if (comma == std::string_view::npos ||
+                  data.substr(0, comma).find(";base64") == std::string_view::npos) {
+                return BadField("invalid_base64", "a data: URL must be ;base64,");
+              }
+              data_url_type = MediaType(data.substr(5, comma - 5));
+              data.remove_prefix(comma + 1);
+            }
+            auto bytes = DecodeBase64(data);
+            if (!bytes) return bytes;
+            // The data: URL declares a type too, and it must match the bytes like content_type.
+            // FileReader writes application/octet-stream (or nothing) for a file of unknown type.
+            if (!data_url_type.empty() && data_url_type != "application/octet-stream") {
+              if (auto sniffed = SniffImage(*bytes);
+                  sniffed && !DeclaredTypeMatches(data_url_type, *sniffed)) {
+                return Fail(ErrorCode::kUnsupportedMediaType, "content_type_mismatch",
+                            "the content is " + sniffed->content_type +
+                                " but the data: URL declares " + data_url_type);
+              }
+            }
+            return bytes;
+          }();
+          if (!decoded) {
+            Error error = decoded.error();
+            error.message = "image_base64: " + error.message;
+            return tl::unexpected(std::move(error));
+          }
+          upload.bytes = std::move(*decoded);
+          image_base64 = *text;
+          has_image = true;
+        } else if (key == "tags") {
+          upload.tags.clear();
+          return ReadStringArray(value, key, upload.tags);
+        } else if (key == "description") {
+          auto text = ReadString(value, key);
+          if (!text) return tl::unexpected(text.error());
+          upload.description = std::string(*text);
+        }
+        return {};
+      });
+  if (!parsed) return tl::unexpected(parsed.error());
+  if (!has_filename) return BadField("missing_field", "filename is required");
+  if (!has_type) return BadField("missing_field", "content_type is required");
+  if (!has_image) return BadField("missing_field", "image_base64 is required");
+  if (upload.filename.empty()) return BadField("invalid_field", "filename may not be empty");
+  if (upload.declared_type.empty()) {
+    return BadField("invalid_field", "content_type may not be empty");
+  }
+  if (image_base64.empty() || upload.bytes.empty()) {
+    return Fail(ErrorCode::kInvalidArgument, "empty_body", "image_base64 holds no bytes");
+  }
+  return upload;
+}
+
+std::vector<std::string> SplitTags(std::string_view text) {
+  std::vector<std::string> tags;
+  while (!text.empty()) {
+    const std::size_t comma = text.find(',');
+    std::string_view tag = text.substr(0, comma);
+    while (!tag.empty() && tag.front() == ' ') tag.remove_prefix(1);
+    while (!tag.empty() && tag.back() == ' ') tag.remove_suffix(1);
+    if (!tag.empty()) tags.emplace_back(tag);
+    if (comma == std::string_view::npos) break;
+    text.remove_prefix(comma + 1);
+  }
+  return tags;
+}
+
+Result<UploadRequest> ParseMultipartUpload(const HttpRequest& request) {
+  auto parts = ParseMultipart(request.body, MultipartBoundary(request.Header("content-type")));
+  if (!parts) return tl::unexpected(parts.error());
+  UploadRequest upload;
+  bool has_file = false;
+  for (const FormPart& part : *parts) {
+    if (part.name == "file" && !has_file) {
+      has_file = true;
+      upload.filename = part.filename.empty() ? "upload" : part.filename;
+      const std::string type = MediaType(part.content_type);
+      // Browsers send application/octet-stream for types they do not know: let the bytes speak.
+      if (type != "application/octet-stream") upload.declared_type = type;
+      upload.bytes = std::string(part.data);
+    } else if (part.name == "tags") {
+      for (auto& tag : SplitTags(part.data)) upload.tags.push_back(std::move(tag));
+    } else if (part.name == "description") {
+      upload.description = std::string(part.data);
+    }
+  }
+  if (!has_file) return BadField("missing_field", "The form has no part named 'file'");
+  if (upload.bytes.empty()) {
+    return Fail(ErrorCode::kInvalidArgument, "empty_body", "The file part holds no bytes");
+  }
+  return upload;
+}
+
+Result<UploadRequest> ParseRawUpload(const HttpRequest& request, std::string media_type) {
+  UploadRequest upload;
+  upload.filename = std::string(request.Query("filename").value_or("upload"));
+  if (upload.filename.empty()) upload.filename = "upload";
+  upload.declared_type = std::move(media_type);
+  upload.bytes = request.body;
+  if (auto tags = request.Query("tags")) upload.tags = SplitTags(*tags);
+  if (auto description = request.Query("description")) upload.description = *description;
+  if (upload.bytes.empty()) {
+    return Fail(ErrorCode::kInvalidArgument, "empty_body", "The request body is empty");
+  }
+  return upload;
+}
+
+Result<std::size_t> ParseLimit(std::optional<std::string_view> text) {
+  if (!text) return kDefaultListLimit;
+  std::size_t value = 0;
+  const auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), value);
+  if (ec != std::errc{} || end != text->data() + text->size() || value < 1 ||
+      value > kMaxListLimit) {
+    return BadField("invalid_query",
+                    "limit must be a whole number from 1 to " + std::to_string(kMaxListLimit));
+  }
+  return value;
+}
+
+Result<std::optional<std::int64_t>> ParseTimeParam(const HttpRequest& request,
+                                                   std::string_view name) {
+  const auto text = request.Query(name);
+  if (!text) return std::optional<std::int64_t>{};
+  auto ms = ParseRfc3339(*text);
+  if (!ms) {
+    return BadField("invalid_query",
+                    std::string(name) + " must be an RFC 3339 time such as 2026-11-25T00:00:00Z");
+  }
+  return std::optional<std::int64_t>{*ms};
+}
+
+HttpResponse RecordResponse(int status, const ImageRecord& record,
+                            std::optional<bool> duplicate = std::nullopt) {
+  nlohmann::json json = RecordToJson(record);
+  if (duplicate) json["duplicate"] = *duplicate;
+  return JsonResponse(status, json.dump());
+}
+
+Result<HttpResponse> HandleUpload(ImageService& service, const RouteContext& context) {
+  auto parsed = ParseUploadRequest(context.request);
+  if (!parsed) return tl::unexpected(parsed.error());
+  parsed->owner = context.owner;
+  auto outcome = service.Upload(std::move(*parsed));
+  if (!outcome) return tl::unexpected(outcome.error());
+  HttpResponse response =
+      RecordResponse(outcome->duplicate ? 200 : 201, outcome->record, outcome->duplicate);
+  response.SetHeader("Location", "/images/" + outcome->record.id);
+  return response;
+}
+
+Result<HttpResponse> HandleList(ImageService& service, const RouteContext& context) {
+  const HttpRequest& request = context.request;
+  ListQuery query;
+  auto limit = ParseLimit(request.Query("limit"));
+  if (!limit) return tl::unexpected(limit.error());
+  query.limit = *limit;
+  if (auto cursor = request.Query("cursor"); cursor && !cursor->empty()) {
+    auto before = DecodeCursor(*cursor);
+    if (!before) return tl::unexpected(before.error());
+    query.before_id = std::move(*before);
+  }
+  if (auto type = request.Query("content_type"); type && !type->empty()) {
+    query.content_type = AsciiLower(*type);
+  }
+  if (auto tag = request.Query("tag"); tag && !tag->empty()) query.tag = std::string(*tag);
+  auto from = ParseTimeParam(request, "from");
+  if (!from) return tl::unexpected(from.error());
+  auto to = ParseTimeParam(request, "to");
+  if (!to) return tl::unexpected(to.error());
+  query.from_ms = *from;
+  query.to_ms = *to;
+
+  auto page = service.List(context.owner, query);
+  if (!page) return tl::unexpected(page.error());
+  nlohmann::json items = nlohmann::json::array();
+  for (const ImageRecord& record : page->items) items.push_back(RecordToJson(record));
+  nlohmann::json body = {{"items", std::move(items)}, {"next_cursor", nullptr}};
+  if (page->next_before_id) body["next_cursor"] = EncodeCursor(*page->next_before_id);
+  return JsonResponse(200, body.dump());
+}
+
+Result<HttpResponse> HandlePatch(ImageService& service, const RouteContext& context) {
+  ImagePatch patch;
+  auto parsed =
+      ParseJsonObject(context.request.body,
+                      [&](std::string_view key, simdjson::dom::element value) -> Result<void> {
+                        if (key == "tags") {
+                          std::vector<std::string> tags;
+                          if (auto ok = ReadStringArray(value, key, tags); !ok) return ok;
+                          patch.tags = std::move(tags);
+                        } else if (key == "description") {
+                          auto text = ReadString(value, key);
+                          if (!text) return tl::unexpected(text.error());
+                          patch.description = std::string(*text);
+                        }
+                        return {};
+                      });
+  if (!parsed) return tl::unexpected(parsed.error());
+  auto record = service.Patch(context.owner, context.Param("id"), patch);
+  if (!record) return tl::unexpected(record.error());
+  return RecordResponse(200, *record);
+}
+
+/// Whether an If-None-Match header (a list of entity tags, or "*") names `etag`. Weak
+/// comparison, as RFC 9110 asks for If-None-Match.
+bool EtagMatches(std::string_view header, std::string_view etag) {
+  while (!header.empty()) {
+    const std::size_t comma = header.find(',');
+    std::string_view candidate = header.substr(0, comma);
+    while (!candidate.empty() && candidate.front() == ' ') candidate.remove_prefix(1);
+    while (!candidate.empty() && candidate.back() == ' ') candidate.remove_suffix(1);
+    if (candidate.substr(0, 2) == "W/") candidate.remove_prefix(2);
+    if (candidate == "*" || candidate == etag) return true;
+    if (comma == std::string_view::npos) break;
+    header.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
+Result<HttpResponse> HandleContent(ImageService& service, const RouteContext& context) {
+  const std::string_view variant = context.request.Query("variant").value_or("original");
+  if (variant != "original" && variant != "thumb" && variant != "medium") {
+    return BadField("invalid_query", "variant must be original, thumb or medium");
+  }
+  auto content = service.GetContent(context.owner, context.Param("id"), variant);
+  if (!content) return tl::unexpected(content.error());
+  HttpResponse response;
+  const std::string etag = "\"" + content->sha256 + "\"";
+  response.SetHeader("ETag", etag);
+  response.SetHeader("Cache-Control", "private, max-age=31536000, immutable");
+  response.SetHeader("X-Content-Type-Options", "nosniff");
+  if (EtagMatches(context.request.Header("if-none-match"), etag)) {
+    response.status = 304;
+    return response;
+  }
+  response.status = 200;
+  response.SetHeader("Content-Type", content->content_type);
+  response.SetHeader("Content-Disposition",
+                     "inline; filename*=" + ContentDispositionFilename(content->filename));
+  response.body = std::move(content->bytes);
+  return response;
+}
+
+/// An embedded page asset, with a Content-Security-Policy that allows no inline code.
+Result<HttpResponse> StaticFile(const RouteContext& context, std::string_view name) {
+  const auto bytes = name == "openapi.json" ? std::nullopt : FindEmbeddedFile(name);
+  if (!bytes) {
+    return Fail(ErrorCode::kNotFound, "not_found", "No such file: " + std::string(name));
+  }
+  const std::string_view extension = name.substr(name.rfind('.') + 1);
+  const char* type = extension == "html"  ? "text/html; charset=utf-8"
+                     : extension == "js"  ? "text/javascript; charset=utf-8"
+                     : extension == "css" ? "text/css; charset=utf-8"
+                                          : "application/octet-stream";
+  HttpResponse response;
+  response.status = 200;
+  response.body = std::string(*bytes);
+  response.SetHeader("Content-Type", type);
+  response.SetHeader("Content-Security-Policy",
+                     "default-src 'self'; img-src 'self' blob: data:; style-src 'self'; "
+                     "script-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+                     "form-action 'self'; frame-ancestors 'none'");
+  response.SetHeader("X-Content-Type-Options", "nosniff");
+  response.SetHeader("Referrer-Policy", "no-referrer");
+  response.SetHeader("Cache-Control", "no-cache");
+  (void)context;
+  return response;
+}
+
+Result<HttpResponse> HandleSimilar(ImageService& service, const RouteContext& context) {
+  constexpr int kDefaultMaxDistance = 10;
+  int max_distance = kDefaultMaxDistance;
+  if (auto text = context.request.Query("max_distance")) {
+    const auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), max_distance);
+    if (ec != std::errc{} || end != text->data() + text->size() || max_distance < 0 ||
+        max_distance > 64) {
+      return BadField("invalid_query", "max_distance must be a whole number from 0 to 64");
+    }
+  }
+  auto limit = ParseLimit(context.request.Query("limit"));
+  if (!limit) return tl::unexpected(limit.error());
+  auto similar = service.FindSimilar(context.owner, context.Param("id"), max_distance, *limit);
+  if (!similar) return tl::unexpected(similar.error());
+  nlohmann::json items = nlohmann::json::array();
+  for (const auto& match : *similar) {
+    nlohmann::json item = RecordToJson(match.record);
+    item["distance"] = match.distance;
+    items.push_back(std::move(item));
+  }
+  return JsonResponse(200, nlohmann::json{{"items", std::move(items)}}.dump());
+}
+
+}  // namespace
+
+Error PayloadTooLarge(std::size_t limit_bytes) {
+  return Error{ErrorCode::kPayloadTooLarge,
+               "payload_too_large",
+               "The request body is larger than the inline upload limit of " +
+                   std::to_string(limit_bytes) +
+                   " bytes; upload larger images with POST /uploads (a presigned upload)",
+               {}};
+}
+
+Result<UploadRequest> ParseUploadRequest(const HttpRequest& request) {
+  const std::string media_type = MediaType(request.Header("content-type"));
+  if (media_type == "application/json" || media_type.empty()) {
+    if (request.body.empty()) {
+      return Fail(ErrorCode::kInvalidArgument, "empty_body", "The request body is empty");
+    }
+    return ParseJsonUpload(request);
+  }
+  if (media_type == "multipart/form-data") return ParseMultipartUpload(request);
+  if (media_type.rfind("image/", 0) == 0 || media_type == "application/octet-stream") {
+    return ParseRawUpload(request, media_type == "application/octet-stream" ? "" : media_type);
+  }
+  return Fail(ErrorCode::kUnsupportedMediaType, "unsupported_media_type",
+              "Send application/json ({filename, content_type, image_base64}), "
+              "multipart/form-data with a 'file' part, or the raw image with an image/* type");
+}
+
+std::string EncodeCursor(std::string_view before_id) {
+  return EncodeBase64Url("v1:" + std::string(before_id));
+}
+
+Result<std::string> DecodeCursor(std::string_view cursor) {
+  auto decoded = DecodeBase64Url(cursor);
+  if (!decoded || decoded->rfind("v1:", 0) != 0 || !IsValidUlid(decoded->substr(3))) {
+    return Fail(ErrorCode::kInvalidArgument, "invalid_cursor",
+                "cursor is not one this server gave out; start again without it");
+  }
+  return decoded->substr(3);
+}
+
+void RegisterApiRoutes(Router& router, ImageService& service, const ApiConfig& config) {
+  router.Add("POST", "/upload",
+             [&service](const RouteContext& c) { return HandleUpload(service, c); });
+  router.Add("GET", "/images",
+             [&service](const RouteContext& c) { return HandleList(service, c); });
+  router.Add("GET", "/images/{id}", [&service](const RouteContext& c) -> Result<HttpResponse> {
+    auto record = service.Get(c.owner, c.Param("id"));
+    if (!record) return tl::unexpected(record.error());
+    return RecordResponse(200, *record);
+  });
+  router.Add("PATCH", "/images/{id}",
+             [&service](const RouteContext& c) { return HandlePatch(service, c); });
+  router.Add("DELETE", "/images/{id}", [&service](const RouteContext& c) -> Result<HttpResponse> {
+    if (auto removed = service.Delete(c.owner, c.Param("id")); !removed) {
+      return tl::unexpected(removed.error());
+    }
+    HttpResponse response;
+    response.status = 204;
+    return response;
+  });
+  router.Add("GET", "/images/{id}/content",
+             [&service](const RouteContext& c) { return HandleContent(service, c); });
+  router.Add("GET", "/images/{id}/similar",
+             [&service](const RouteContext& c) { return HandleSimilar(service, c); });
+  router.Add(
+      "GET", "/health",
+      [config](const RouteContext&) -> Result<HttpResponse> {
+        nlohmann::json health = {{"status", "ok"}, {"version", config.version}};
+        if (config.pending_processing) health["processing"] = config.pending_processing();
+        return JsonResponse(200, health.dump());
+      },
+      /*is_public=*/true);
+  router.Add(
+      "GET", "/openapi.json",
+      [](const RouteContext&) -> Result<HttpResponse> {
+        return JsonResponse(200, std::string(FindEmbeddedFile("openapi.json").value_or("{}")));
+      },
+      /*is_public=*/true);
+  // The web page is public; its API calls carry the key the page asks for.
+  router.Add(
+      "GET", "/",
+      [](const RouteContext& c) -> Result<HttpResponse> { return StaticFile(c, "index.html"); },
+      /*is_public=*/true);
+  router.Add(
+      "GET", "/assets/{name}",
+      [](const RouteContext& c) -> Result<HttpResponse> { return StaticFile(c, c.Param("name")); },
+      /*is_public=*/true);
+}
+
+}  // namespace imgup

@@ -1,0 +1,48 @@
+#pragma once
+// Transport-agnostic HTTP request and response: the local server and the Lambda runtime both
+// translate to and from these, so the router and handlers never know where they run.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "codecs/text.hpp"
+
+namespace imgup {
+
+using HeaderList = std::vector<std::pair<std::string, std::string>>;
+
+struct HttpRequest {
+  std::string method;  // upper case: "GET", "POST", ...
+  std::string path;    // decoded path without the query string, e.g. "/images/01J..."
+  HeaderList query;    // decoded query parameters, in order
+  HeaderList headers;  // names in lower case
+  std::string body;
+  std::string remote_addr;
+  std::string request_id;
+
+  /// The first header named `name` (lower case), or "" when absent.
+  std::string_view Header(std::string_view name) const;
+  /// The first query parameter named `name`.
+  std::optional<std::string_view> Query(std::string_view name) const;
+};
+
+struct HttpResponse {
+  int status = 200;
+  HeaderList headers;
+  std::string body;
+  // For the request log: which route answered and for whom.
+  std::string route;
+  std::string owner;
+  std::string error_detail;  // internal cause of an error response, for the log only
+
+  void SetHeader(std::string name, std::string value);
+  std::string_view Header(std::string_view name) const;
+};
+
+/// Splits "a=1&b=2" into decoded pairs; malformed escapes are kept verbatim.
+HeaderList ParseQueryString(std::string_view query);
+
+}  // namespace imgup

@@ -1,0 +1,60 @@
+#pragma once
+// The transport-agnostic router: matches method + path pattern ("/images/{id}"), resolves the
+// caller's owner, runs the handler and turns every failure into problem+json.
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "api/http.hpp"
+#include "base/error.hpp"
+#include "domain/ports/authenticator.hpp"
+
+namespace imgup {
+
+struct RouteContext {
+  const HttpRequest& request;
+  std::string owner;  // empty on public routes
+  std::vector<std::pair<std::string, std::string>> params;
+
+  std::string_view Param(std::string_view name) const;
+};
+
+using RouteHandler = std::function<Result<HttpResponse>(const RouteContext&)>;
+
+class Router {
+ public:
+  explicit Router(Authenticator& authenticator) : authenticator_(authenticator) {}
+
+  /// Adds a route. `pattern` segments in braces capture a parameter. `is_public` routes skip
+  /// authentication (health, the OpenAPI document, the web page).
+  void Add(std::string method, std::string pattern, RouteHandler handler, bool is_public = false);
+
+  /// Answers a request. Never throws: unknown paths give 404, known paths with another method
+  /// 405 with Allow, handler errors and exceptions a problem+json response.
+  HttpResponse Dispatch(const HttpRequest& request) const;
+
+ private:
+  struct Route {
+    std::string method;
+    std::string pattern;
+    std::vector<std::string> segments;
+    RouteHandler handler;
+    bool is_public = false;
+  };
+  Authenticator& authenticator_;
+  std::vector<Route> routes_;
+};
+
+/// What `request` says about its sender: method, Host, Origin and the API key of `x-api-key` or
+/// `Authorization: Bearer`.
+CallerCredentials CredentialsOf(const HttpRequest& request);
+
+/// An RFC 9457 problem+json response for `error`.
+HttpResponse ProblemResponse(const Error& error, std::string_view request_id);
+
+/// A JSON response with the given status.
+HttpResponse JsonResponse(int status, std::string body);
+
+}  // namespace imgup

@@ -1,0 +1,37 @@
+#pragma once
+// The BlobStore port: opaque bytes under keys (FsBlobStore; S3BlobStore on AWS). Every
+// implementation passes tests/unit/blob_store_contract_test.cpp.
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/error.hpp"
+
+namespace imgup {
+
+struct BlobEntry {
+  std::string key;
+  std::uint64_t size_bytes = 0;
+  std::int64_t modified_ms = 0;  // last modification, Unix epoch milliseconds
+};
+
+class BlobStore {
+ public:
+  virtual ~BlobStore() = default;
+  /// Stores `data` under `key`, replacing any previous object. Atomic: a reader sees the whole
+  /// new object or the previous state, never a partial one, even if the process dies mid-way.
+  /// Errors: kInvalidArgument for an invalid key, kUnavailable/kInternal for storage failures.
+  virtual Result<void> Put(std::string_view key, std::string_view data,
+                           std::string_view content_type) = 0;
+  /// Returns the bytes stored under `key`. Errors: kNotFound, kInvalidArgument (bad key).
+  virtual Result<std::string> Get(std::string_view key) = 0;
+  /// Size and time of the object. Errors: kNotFound, kInvalidArgument (bad key).
+  virtual Result<BlobEntry> Head(std::string_view key) = 0;
+  /// Removes the object. Removing a missing key succeeds (idempotent).
+  virtual Result<void> Delete(std::string_view key) = 0;
+  /// Every object whose key starts with `prefix`, in key order. Never lists partial writes.
+  virtual Result<std::vector<BlobEntry>> List(std::string_view prefix) = 0;
+};
+
+}  // namespace imgup

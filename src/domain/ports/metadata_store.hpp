@@ -1,0 +1,52 @@
+#pragma once
+// The MetadataStore port: image records, scoped to their owner (SqliteMetadataStore; a
+// DynamoDB adapter on AWS). Every implementation passes
+// tests/unit/metadata_store_contract_test.cpp.
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/error.hpp"
+#include "domain/image_record.hpp"
+
+namespace imgup {
+
+class MetadataStore {
+ public:
+  virtual ~MetadataStore() = default;
+  /// Inserts a new record. Errors: kConflict with slug "duplicate_id" when the id exists, with
+  /// slug "duplicate_content" when the owner already has a record with the same sha256.
+  virtual Result<void> Insert(const ImageRecord& record) = 0;
+  /// The owner's record `id`. Errors: kNotFound.
+  virtual Result<ImageRecord> Get(std::string_view owner, std::string_view id) = 0;
+  /// The owner's record with this sha256, or kNotFound.
+  virtual Result<ImageRecord> FindBySha256(std::string_view owner, std::string_view sha256) = 0;
+  /// The owner's records, newest (largest id) first, filtered by `query`.
+  /// `next_before_id` is set iff another page may follow.
+  virtual Result<ImagePage> List(std::string_view owner, const ListQuery& query) = 0;
+  /// Applies `patch` and returns the updated record. Errors: kNotFound.
+  virtual Result<ImageRecord> Update(std::string_view owner, std::string_view id,
+                                     const ImagePatch& patch) = 0;
+  /// Replaces the derived fields (status, failure_reason, key, width, height, format, variants,
+  /// exif_json, placeholder, dominant_color, phash, info) of an existing record.
+  /// Errors: kNotFound.
+  virtual Result<void> SaveDerived(const ImageRecord& record) = 0;
+  /// Adds `delta` to the count of processing attempts of a record in status "processing" and
+  /// returns the new count (never below 0). The count survives restarts: an attempt that took
+  /// the process down is still counted at the next start. Errors: kNotFound (also for a record
+  /// that is no longer "processing").
+  virtual Result<std::uint32_t> AdjustAttempts(std::string_view owner, std::string_view id,
+                                               int delta) = 0;
+  /// Deletes the owner's record `id`. Errors: kNotFound.
+  virtual Result<void> Remove(std::string_view owner, std::string_view id) = 0;
+  /// Every record's owner, id and key, for consistency checks.
+  virtual Result<std::vector<RecordRef>> ListRefs() = 0;
+  /// Up to `limit` records (of every owner) in `status`, oldest first: the records a crash left
+  /// in `processing` are picked up again at start-up.
+  virtual Result<std::vector<RecordRef>> ListByStatus(ImageStatus status, std::size_t limit) = 0;
+  /// The owner's records that have a perceptual hash, for near-duplicate search.
+  virtual Result<std::vector<PhashEntry>> ListPhashes(std::string_view owner) = 0;
+};
+
+}  // namespace imgup

@@ -1,0 +1,31 @@
+#pragma once
+// Consistency between the blob store and the metadata store after a crash. Uploads write the
+// blob first and the record second, so a crash can leave a blob without a record (an orphan),
+// never a record without its blob; deletes remove the record first for the same reason.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "domain/ports/blob_store.hpp"
+#include "domain/ports/metadata_store.hpp"
+
+namespace imgup {
+
+struct FsckOptions {
+  bool repair = true;  // remove orphans (false: only report)
+  std::int64_t now_ms = 0;
+  std::int64_t grace_ms = 60'000;  // orphans younger than this may be an upload in flight
+};
+
+struct FsckReport {
+  std::vector<std::string> orphan_blobs;  // blobs under originals/ or variants/ with no record
+  std::vector<RecordRef> records_without_blob;  // records whose original is missing
+  std::size_t young_orphans_skipped = 0;        // orphans within the grace period
+  bool repaired = false;
+  bool Clean() const { return orphan_blobs.empty() && records_without_blob.empty(); }
+};
+
+/// Finds (and with `repair`, removes) orphan blobs and records whose original is missing.
+Result<FsckReport> RunFsck(BlobStore& blobs, MetadataStore& records, const FsckOptions& options);
+
+}  // namespace imgup

@@ -1,0 +1,101 @@
+#pragma once
+// The use cases: upload an image, read, list, change and delete records, read content. The
+// service knows only the ports; the composition root picks the adapters.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "base/error.hpp"
+#include "domain/image_record.hpp"
+#include "domain/ports/blob_store.hpp"
+#include "domain/ports/clock.hpp"
+#include "domain/ports/id_generator.hpp"
+#include "domain/ports/metadata_store.hpp"
+#include "domain/ports/processing_queue.hpp"
+
+namespace imgup {
+
+struct UploadLimits {
+  std::uint64_t max_pixels = 100'000'000;  // width * height from the header
+  std::size_t max_tags = 20;
+  std::size_t max_tag_chars = 64;            // Unicode characters
+  std::size_t max_description_chars = 2000;  // Unicode characters
+};
+
+struct UploadRequest {
+  std::string owner;
+  std::string filename;       // as the client sent it (sanitised here)
+  std::string declared_type;  // the client's content type; empty when none was declared
+  std::string bytes;
+  std::vector<std::string> tags;
+  std::string description;
+};
+
+struct UploadOutcome {
+  ImageRecord record;
+  bool duplicate = false;  // the owner already had these bytes: `record` is the existing one
+};
+
+struct Content {
+  std::string bytes;
+  std::string content_type;
+  std::string sha256;    // of `bytes`, for the ETag
+  std::string filename;  // sanitised, for Content-Disposition
+};
+
+/// Checks tags and description against the limits. Errors: kInvalidArgument
+/// ("invalid_field", "field_too_long").
+Result<void> ValidateAnnotations(const std::vector<std::string>& tags,
+                                 const std::string& description, const UploadLimits& limits);
+
+class ImageService {
+ public:
+  /// With a `queue`, new records start "processing" and are queued for the ImageProcessor;
+  /// without one (no pipeline configured) they are "ready" at once.
+  ImageService(BlobStore& blobs, MetadataStore& records, Clock& clock, IdGenerator& ids,
+               UploadLimits limits, ProcessingQueue* queue = nullptr)
+      : blobs_(blobs),
+        records_(records),
+        clock_(clock),
+        ids_(ids),
+        limits_(limits),
+        queue_(queue) {}
+
+  /// Validates, stores the bytes (blob first), then records the metadata. The same owner
+  /// uploading the same bytes gets the existing record with duplicate = true, unless that
+  /// record failed: it is removed and the upload starts afresh. On any error nothing is left
+  /// behind.
+  Result<UploadOutcome> Upload(UploadRequest request);
+
+  Result<ImageRecord> Get(std::string_view owner, std::string_view id);
+  Result<ImagePage> List(std::string_view owner, const ListQuery& query);
+  Result<ImageRecord> Patch(std::string_view owner, std::string_view id, const ImagePatch& patch);
+  /// Removes the record first (so no record ever points at missing bytes), then every blob.
+  Result<void> Delete(std::string_view owner, std::string_view id);
+  /// The bytes of the original or of a variant ("thumb", "medium"). Errors: kNotFound.
+  Result<Content> GetContent(std::string_view owner, std::string_view id, std::string_view variant);
+
+  struct SimilarImage {
+    ImageRecord record;
+    int distance = 0;  // Hamming distance of the perceptual hashes, 0-64
+  };
+  /// The owner's other images whose perceptual hash is within `max_distance` of this one's,
+  /// nearest first, at most `limit`. Empty while the image has no hash yet.
+  Result<std::vector<SimilarImage>> FindSimilar(std::string_view owner, std::string_view id,
+                                                int max_distance, std::size_t limit);
+
+  const UploadLimits& limits() const { return limits_; }
+
+ private:
+  /// Removes the record, then its original and every variant stored under its id.
+  Result<void> RemoveWithBlobs(const ImageRecord& record);
+
+  BlobStore& blobs_;
+  MetadataStore& records_;
+  Clock& clock_;
+  IdGenerator& ids_;
+  UploadLimits limits_;
+  ProcessingQueue* queue_;
+};
+
+}  // namespace imgup

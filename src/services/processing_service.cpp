@@ -1,0 +1,209 @@
+#include "services/processing_service.hpp"
+
+#include <algorithm>
+#include <exception>
+#include <functional>
+#include <nlohmann/json.hpp>
+
+#include "codecs/sha256.hpp"
+#include "domain/blob_keys.hpp"
+
+namespace imgup {
+
+namespace {
+
+std::string ExifToJson(const ExifInfo& exif) {
+  nlohmann::json json = nlohmann::json::object();
+  auto put = [&json](const char* name, const auto& value) {
+    if (value) json[name] = *value;
+  };
+  put("make", exif.make);
+  put("model", exif.model);
+  put("lens", exif.lens);
+  put("taken_at", exif.taken_at);
+  put("exposure", exif.exposure);
+  put("f_number", exif.f_number);
+  put("iso", exif.iso);
+  put("focal_length_mm", exif.focal_length_mm);
+  put("orientation", exif.orientation);
+  put("gps_latitude", exif.gps_latitude);
+  put("gps_longitude", exif.gps_longitude);
+  put("gps_altitude_m", exif.gps_altitude_m);
+  return json.empty() ? std::string() : json.dump();
+}
+
+}  // namespace
+
+namespace {
+
+/// The image's own fault: bytes that do not decode, are too large, or take too long.
+bool IsImagesFault(const Error& error) {
+  return error.code == ErrorCode::kUnprocessable || error.code == ErrorCode::kUnsupportedMediaType;
+}
+
+/// Ends that say nothing about the job: it is made again, and the attempt does not count.
+bool IsInterruption(const Error& error) {
+  return error.slug == "shutting_down" || error.slug == "processing_starved";
+}
+
+}  // namespace
+
+ProcessingOutcome ProcessingService::Run(std::string_view owner, std::string_view id) {
+  auto record = records_.Get(owner, id);
+  if (!record || record->status != ImageStatus::kProcessing) return {std::move(record), {}};
+  auto attempts = records_.AdjustAttempts(owner, id, 1);
+  if (!attempts) {
+    if (attempts.error().code == ErrorCode::kNotFound)
+      return {tl::unexpected(attempts.error()), {}};
+    // The store is failing: try again later, without a count.
+    return {tl::unexpected(attempts.error()), policy_.retry_base};
+  }
+  if (*attempts > policy_.max_attempts) {
+    // Every earlier attempt ended without an outcome: each took the process down with it.
+    return {MarkFailedKeepingOriginal(
+                std::move(*record),
+                Error{ErrorCode::kInternal, "processing_crashed",
+                      "Processing this image stopped the server " + std::to_string(*attempts - 1) +
+                          " times; the original is kept.",
+                      ""}),
+            {}};
+  }
+  const ImageRecord snapshot = *record;
+  try {
+    return Attempt(std::move(*record), *attempts);
+  } catch (const std::exception& e) {
+    return NotItsFault(snapshot, *attempts,
+                       Error{ErrorCode::kInternal, "processing_failed",
+                             "The image could not be processed.", e.what()});
+  }
+}
+
+ProcessingOutcome ProcessingService::Attempt(ImageRecord record, std::uint32_t attempts) {
+  const std::string owner = record.owner;
+  const std::string id = record.id;
+  auto bytes = blobs_.Get(record.key);
+  if (!bytes) {
+    if (bytes.error().code == ErrorCode::kNotFound) {
+      return {MarkFailed(std::move(record),
+                         Error{ErrorCode::kUnprocessable, "original_missing",
+                               "The original's bytes are missing", bytes.error().detail}),
+              {}};
+    }
+    return NotItsFault(std::move(record), attempts, bytes.error());
+  }
+  auto sniffed = SniffImage(*bytes);
+  if (!sniffed) return {MarkFailed(std::move(record), sniffed.error()), {}};
+  ProcessingLimits limits = policy_.limits;
+  // A retry may have failed for want of memory that the jobs beside it held.
+  limits.run_alone = attempts > 1;
+  auto processed = processor_.Process(*bytes, *sniffed, limits);
+  bytes = std::string();
+  if (!processed) {
+    if (IsImagesFault(processed.error()))
+      return {MarkFailed(std::move(record), processed.error()), {}};
+    return NotItsFault(std::move(record), attempts, processed.error());
+  }
+
+  // Variants first, record second: a crash in between leaves orphan variants for fsck, never a
+  // ready record whose variants are missing.
+  ImageRecord done = record;
+  done.variants.clear();
+  for (DerivedVariant& variant : processed->variants) {
+    const std::string key = VariantKey(owner, id, variant.name);
+    if (auto put = blobs_.Put(key, variant.bytes, variant.content_type); !put) {
+      return NotItsFault(std::move(record), attempts, put.error());
+    }
+    done.variants[variant.name] = VariantInfo{
+        variant.width, variant.height,          variant.bytes.size(), variant.content_type,
+        key,           Sha256Hex(variant.bytes)};
+  }
+  done.status = ImageStatus::kReady;
+  done.failure_reason.clear();
+  done.width = processed->width;
+  done.height = processed->height;
+  done.format = processed->format;
+  done.exif_json = ExifToJson(processed->exif);
+  done.placeholder = processed->placeholder;
+  done.dominant_color = processed->dominant_color;
+  done.phash = processed->phash;
+  done.info = ImageInfo{processed->bit_depth, processed->bands,       processed->has_alpha,
+                        processed->animated,  processed->frame_count, processed->icc_profile};
+  if (auto saved = records_.SaveDerived(done); !saved) {
+    if (saved.error().code == ErrorCode::kNotFound) {
+      // Deleted while it was being processed: the variants just written belong to nobody.
+      for (const auto& [name, variant] : done.variants) (void)blobs_.Delete(variant.key);
+      return {tl::unexpected(saved.error()), {}};
+    }
+    return NotItsFault(std::move(record), attempts, saved.error());
+  }
+  return {std::move(done), {}};
+}
+
+ProcessingOutcome ProcessingService::NotItsFault(ImageRecord record, std::uint32_t attempts,
+                                                 const Error& error) {
+  if (IsInterruption(error)) {
+    (void)records_.AdjustAttempts(record.owner, record.id, -1);
+    if (error.slug == "shutting_down") return {tl::unexpected(error), {}};
+    return {tl::unexpected(error), policy_.retry_base};
+  }
+  if (attempts >= policy_.max_attempts) {
+    Error reason = error;
+    if (reason.slug == "worker_crashed") reason.slug = "processing_crashed";
+    reason.message += " (" + std::to_string(attempts) + " attempts; the original is kept)";
+    return {MarkFailedKeepingOriginal(std::move(record), reason), {}};
+  }
+  // 1x, 4x, 16x the base, each with up to 50% of jitter so that retries do not march in step.
+  std::chrono::milliseconds delay = policy_.retry_base;
+  for (std::uint32_t i = 1; i < attempts; ++i) delay *= 4;
+  const auto jitter =
+      static_cast<std::int64_t>(std::hash<std::string>{}(record.id + std::to_string(attempts)) %
+                                static_cast<std::size_t>(delay.count() / 2 + 1));
+  delay += std::chrono::milliseconds(jitter);
+  Error retry = error;
+  retry.code = ErrorCode::kUnavailable;
+  retry.detail = "attempt " + std::to_string(attempts) + " of " +
+                 std::to_string(policy_.max_attempts) + " failed: " + error.slug +
+                 (error.detail.empty() ? "" : " (" + error.detail + ")");
+  return {tl::unexpected(std::move(retry)), delay};
+}
+
+Result<ImageRecord> ProcessingService::MarkFailedKeepingOriginal(ImageRecord record,
+                                                                 const Error& reason) {
+  record.status = ImageStatus::kFailed;
+  record.failure_reason = reason.slug + ": " + reason.message;
+  record.variants.clear();
+  if (auto saved = records_.SaveDerived(record); !saved) return tl::unexpected(saved.error());
+  return record;
+}
+
+Result<ImageRecord> ProcessingService::MarkFailed(ImageRecord record, const Error& error) {
+  const std::string original = record.key;
+  if (policy_.failed_originals == FailedOriginalPolicy::kQuarantine) {
+    auto bytes = blobs_.Get(original);
+    if (bytes) {
+      const std::string quarantine = QuarantineKey(record.owner, record.id);
+      if (auto put = blobs_.Put(quarantine, *bytes, record.content_type); !put) {
+        return tl::unexpected(put.error());
+      }
+      record.key = quarantine;
+    } else {
+      record.key.clear();
+    }
+  } else {
+    record.key.clear();
+  }
+  record.status = ImageStatus::kFailed;
+  record.failure_reason = error.slug + ": " + error.message;
+  record.variants.clear();
+  // The record first: it must never point at bytes that are gone.
+  if (auto saved = records_.SaveDerived(record); !saved) {
+    if (saved.error().code == ErrorCode::kNotFound && record.key != original) {
+      (void)blobs_.Delete(record.key);  // deleted meanwhile: the quarantined copy is nobody's
+    }
+    return tl::unexpected(saved.error());
+  }
+  if (record.key != original) (void)blobs_.Delete(original);
+  return record;
+}
+
+}  // namespace imgup
