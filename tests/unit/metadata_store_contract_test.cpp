@@ -285,9 +285,12 @@ TYPED_TEST_P(MetadataStoreContractTest, ContentCanBeUploadedAgainAfterRemoval) {
   const ImageRecord first = MakeRecord("alice", 1);
   this->InsertOrDie(first);
   ASSERT_TRUE(this->store_->Remove("alice", first.id));
+  // The removal took the record's claim on its bytes with it.
+  EXPECT_EQ(this->store_->FindBySha256("alice", first.sha256).error().code, ErrorCode::kNotFound);
   ImageRecord again = MakeRecord("alice", 2);
   again.sha256 = first.sha256;
   this->InsertOrDie(again);
+  EXPECT_EQ(this->store_->FindBySha256("alice", first.sha256)->id, again.id);
 }
 
 TYPED_TEST_P(MetadataStoreContractTest, PaginationWalksEveryRecordNewestFirstOnce) {
@@ -574,6 +577,19 @@ TYPED_TEST_P(MetadataStoreContractTest, ConcurrentDuplicateInsertsLetExactlyOneW
   for (auto& thread : threads) thread.join();
   EXPECT_EQ(wins.load(), 1);
   EXPECT_EQ(conflicts.load(), kThreads - 1);
+  // The bytes name the winner, and no loser left a record (or, in a key-value store, a marker
+  // pointing at a record that is not there).
+  auto winner = this->store_->FindBySha256("alice", Sha(777));
+  ASSERT_TRUE(winner);
+  int present = 0;
+  for (int t = 0; t < kThreads; ++t) {
+    auto record = this->store_->Get("alice", Id(static_cast<std::uint64_t>(t + 1)));
+    if (record) {
+      ++present;
+      EXPECT_EQ(record->id, winner->id);
+    }
+  }
+  EXPECT_EQ(present, 1);
 }
 
 REGISTER_TYPED_TEST_SUITE_P(

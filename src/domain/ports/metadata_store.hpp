@@ -17,10 +17,18 @@ class MetadataStore {
   virtual ~MetadataStore() = default;
   /// Inserts a new record. Errors: kConflict with slug "duplicate_id" when the id exists, with
   /// slug "duplicate_content" when the owner already has a record with the same sha256.
+  ///
+  /// Dedup without a unique index: an (owner, sha256) pair names at most one record, and that
+  /// holds under concurrent inserts of the same bytes (exactly one wins; the others get
+  /// "duplicate_content" and leave nothing behind). A key-value store keeps it with a marker
+  /// item keyed by (owner, sha256) that is written in the same transaction as the record, on the
+  /// condition that neither exists (DynamoDB: TransactWriteItems with attribute_not_exists);
+  /// Remove deletes the marker in the same transaction as the record. SQLite keeps it with a
+  /// unique index. tests/unit/metadata_store_contract_test.cpp checks exactly this.
   virtual Result<void> Insert(const ImageRecord& record) = 0;
   /// The owner's record `id`. Errors: kNotFound.
   virtual Result<ImageRecord> Get(std::string_view owner, std::string_view id) = 0;
-  /// The owner's record with this sha256, or kNotFound.
+  /// The owner's record with this sha256 (the one Insert let in), or kNotFound.
   virtual Result<ImageRecord> FindBySha256(std::string_view owner, std::string_view sha256) = 0;
   /// The owner's records, newest (largest id) first, filtered by `query`.
   /// `next_before_id` is set iff another page may follow.
@@ -38,7 +46,8 @@ class MetadataStore {
   /// that is no longer "processing").
   virtual Result<std::uint32_t> AdjustAttempts(std::string_view owner, std::string_view id,
                                                int delta) = 0;
-  /// Deletes the owner's record `id`. Errors: kNotFound.
+  /// Deletes the owner's record `id`, and with it its claim on its sha256 (the same bytes may be
+  /// inserted again at once). Errors: kNotFound.
   virtual Result<void> Remove(std::string_view owner, std::string_view id) = 0;
   /// Every record's owner, id and key, for consistency checks.
   virtual Result<std::vector<RecordRef>> ListRefs() = 0;
