@@ -91,21 +91,18 @@ Result<UploadRequest> ParseJsonUpload(const HttpRequest& request) {
   auto parsed = ParseJsonObject(
       request.body, [&](std::string_view key, simdjson::dom::element value) -> Result<void> {
         if (key == "filename") {
-          auto text = ReadString(value, key);
-          if (!text) return tl::unexpected(text.error());
-          upload.filename = std::string(*text);
+          IMGUP_ASSIGN_OR_RETURN(const std::string_view text, ReadString(value, key));
+          upload.filename = std::string(text);
           has_filename = true;
         } else if (key == "content_type") {
-          auto text = ReadString(value, key);
-          if (!text) return tl::unexpected(text.error());
-          upload.declared_type = std::string(*text);
+          IMGUP_ASSIGN_OR_RETURN(const std::string_view text, ReadString(value, key));
+          upload.declared_type = std::string(text);
           has_type = true;
         } else if (key == "image_base64") {
-          auto text = ReadString(value, key);
-          if (!text) return tl::unexpected(text.error());
+          IMGUP_ASSIGN_OR_RETURN(const std::string_view text, ReadString(value, key));
           // Errors from here on get the field's name in front, once, below.
           auto decoded = [&]() -> Result<std::string> {
-            std::string_view data = *text;
+            std::string_view data = text;
             // Browsers' FileReader.readAsDataURL gives "data:image/png;base64,...".
             std::string data_url_type;
             if (data.substr(0, 5) == "data:") {
@@ -137,19 +134,18 @@ Result<UploadRequest> ParseJsonUpload(const HttpRequest& request) {
             return tl::unexpected(std::move(error));
           }
           upload.bytes = std::move(*decoded);
-          image_base64 = *text;
+          image_base64 = text;
           has_image = true;
         } else if (key == "tags") {
           upload.tags.clear();
           return ReadStringArray(value, key, upload.tags);
         } else if (key == "description") {
-          auto text = ReadString(value, key);
-          if (!text) return tl::unexpected(text.error());
-          upload.description = std::string(*text);
+          IMGUP_ASSIGN_OR_RETURN(const std::string_view text, ReadString(value, key));
+          upload.description = std::string(text);
         }
         return {};
       });
-  if (!parsed) return tl::unexpected(parsed.error());
+  IMGUP_RETURN_IF_ERROR(parsed);
   if (!has_filename) return BadField("missing_field", "filename is required");
   if (!has_type) return BadField("missing_field", "content_type is required");
   if (!has_image) return BadField("missing_field", "image_base64 is required");
@@ -178,11 +174,12 @@ std::vector<std::string> SplitTags(std::string_view text) {
 }
 
 Result<UploadRequest> ParseMultipartUpload(const HttpRequest& request) {
-  auto parts = ParseMultipart(request.body, MultipartBoundary(request.Header("content-type")));
-  if (!parts) return tl::unexpected(parts.error());
+  IMGUP_ASSIGN_OR_RETURN(
+      const auto parts,
+      ParseMultipart(request.body, MultipartBoundary(request.Header("content-type"))));
   UploadRequest upload;
   bool has_file = false;
-  for (const FormPart& part : *parts) {
+  for (const FormPart& part : parts) {
     if (part.name == "file" && !has_file) {
       has_file = true;
       upload.filename = part.filename.empty() ? "upload" : part.filename;
@@ -249,68 +246,56 @@ HttpResponse RecordResponse(int status, const ImageRecord& record,
 }
 
 Result<HttpResponse> HandleUpload(ImageService& service, const RouteContext& context) {
-  auto parsed = ParseUploadRequest(context.request);
-  if (!parsed) return tl::unexpected(parsed.error());
-  parsed->owner = context.owner;
-  auto outcome = service.Upload(std::move(*parsed));
-  if (!outcome) return tl::unexpected(outcome.error());
+  IMGUP_ASSIGN_OR_RETURN(UploadRequest upload, ParseUploadRequest(context.request));
+  upload.owner = context.owner;
+  IMGUP_ASSIGN_OR_RETURN(const UploadOutcome outcome, service.Upload(std::move(upload)));
   HttpResponse response =
-      RecordResponse(outcome->duplicate ? 200 : 201, outcome->record, outcome->duplicate);
-  response.SetHeader("Location", "/images/" + outcome->record.id);
+      RecordResponse(outcome.duplicate ? 200 : 201, outcome.record, outcome.duplicate);
+  response.SetHeader("Location", "/images/" + outcome.record.id);
   return response;
 }
 
 Result<HttpResponse> HandleList(ImageService& service, const RouteContext& context) {
   const HttpRequest& request = context.request;
   ListQuery query;
-  auto limit = ParseLimit(request.Query("limit"));
-  if (!limit) return tl::unexpected(limit.error());
-  query.limit = *limit;
+  IMGUP_ASSIGN_OR_RETURN(query.limit, ParseLimit(request.Query("limit")));
   if (auto cursor = request.Query("cursor"); cursor && !cursor->empty()) {
-    auto before = DecodeCursor(*cursor);
-    if (!before) return tl::unexpected(before.error());
-    query.before_id = std::move(*before);
+    IMGUP_ASSIGN_OR_RETURN(query.before_id, DecodeCursor(*cursor));
   }
   if (auto type = request.Query("content_type"); type && !type->empty()) {
     query.content_type = AsciiLower(*type);
   }
   if (auto tag = request.Query("tag"); tag && !tag->empty()) query.tag = std::string(*tag);
-  auto from = ParseTimeParam(request, "from");
-  if (!from) return tl::unexpected(from.error());
-  auto to = ParseTimeParam(request, "to");
-  if (!to) return tl::unexpected(to.error());
-  query.from_ms = *from;
-  query.to_ms = *to;
+  IMGUP_ASSIGN_OR_RETURN(query.from_ms, ParseTimeParam(request, "from"));
+  IMGUP_ASSIGN_OR_RETURN(query.to_ms, ParseTimeParam(request, "to"));
 
-  auto page = service.List(context.owner, query);
-  if (!page) return tl::unexpected(page.error());
+  IMGUP_ASSIGN_OR_RETURN(const ImagePage page, service.List(context.owner, query));
   nlohmann::json items = nlohmann::json::array();
-  for (const ImageRecord& record : page->items) items.push_back(RecordToJson(record));
+  for (const ImageRecord& record : page.items) items.push_back(RecordToJson(record));
   nlohmann::json body = {{"items", std::move(items)}, {"next_cursor", nullptr}};
-  if (page->next_before_id) body["next_cursor"] = EncodeCursor(*page->next_before_id);
+  if (page.next_before_id) body["next_cursor"] = EncodeCursor(*page.next_before_id);
   return JsonResponse(200, body.dump());
 }
 
 Result<HttpResponse> HandlePatch(ImageService& service, const RouteContext& context) {
   ImagePatch patch;
-  auto parsed =
-      ParseJsonObject(context.request.body,
-                      [&](std::string_view key, simdjson::dom::element value) -> Result<void> {
-                        if (key == "tags") {
-                          std::vector<std::string> tags;
-                          if (auto ok = ReadStringArray(value, key, tags); !ok) return ok;
-                          patch.tags = std::move(tags);
-                        } else if (key == "description") {
-                          auto text = ReadString(value, key);
-                          if (!text) return tl::unexpected(text.error());
-                          patch.description = std::string(*text);
-                        }
-                        return {};
-                      });
-  if (!parsed) return tl::unexpected(parsed.error());
-  auto record = service.Patch(context.owner, context.Param("id"), patch);
-  if (!record) return tl::unexpected(record.error());
-  return RecordResponse(200, *record);
+  auto parsed = ParseJsonObject(
+      context.request.body,
+      [&](std::string_view key, simdjson::dom::element value) -> Result<void> {
+        if (key == "tags") {
+          std::vector<std::string> tags;
+          if (auto ok = ReadStringArray(value, key, tags); !ok) return ok;
+          patch.tags = std::move(tags);
+        } else if (key == "description") {
+          IMGUP_ASSIGN_OR_RETURN(const std::string_view text, ReadString(value, key));
+          patch.description = std::string(text);
+        }
+        return {};
+      });
+  IMGUP_RETURN_IF_ERROR(parsed);
+  IMGUP_ASSIGN_OR_RETURN(const ImageRecord record,
+                         service.Patch(context.owner, context.Param("id"), patch));
+  return RecordResponse(200, record);
 }
 
 /// Whether an If-None-Match header (a list of entity tags, or "*") names `etag`. Weak
@@ -334,10 +319,10 @@ Result<HttpResponse> HandleContent(ImageService& service, const RouteContext& co
   if (variant != "original" && variant != "thumb" && variant != "medium") {
     return BadField("invalid_query", "variant must be original, thumb or medium");
   }
-  auto content = service.GetContent(context.owner, context.Param("id"), variant);
-  if (!content) return tl::unexpected(content.error());
+  IMGUP_ASSIGN_OR_RETURN(Content content,
+                         service.GetContent(context.owner, context.Param("id"), variant));
   HttpResponse response;
-  const std::string etag = "\"" + content->sha256 + "\"";
+  const std::string etag = "\"" + content.sha256 + "\"";
   response.SetHeader("ETag", etag);
   response.SetHeader("Cache-Control", "private, max-age=31536000, immutable");
   response.SetHeader("X-Content-Type-Options", "nosniff");
@@ -346,10 +331,10 @@ Result<HttpResponse> HandleContent(ImageService& service, const RouteContext& co
     return response;
   }
   response.status = 200;
-  response.SetHeader("Content-Type", content->content_type);
+  response.SetHeader("Content-Type", content.content_type);
   response.SetHeader("Content-Disposition",
-                     "inline; filename*=" + ContentDispositionFilename(content->filename));
-  response.body = std::move(content->bytes);
+                     "inline; filename*=" + ContentDispositionFilename(content.filename));
+  response.body = std::move(content.bytes);
   return response;
 }
 
@@ -389,12 +374,11 @@ Result<HttpResponse> HandleSimilar(ImageService& service, const RouteContext& co
       return BadField("invalid_query", "max_distance must be a whole number from 0 to 64");
     }
   }
-  auto limit = ParseLimit(context.request.Query("limit"));
-  if (!limit) return tl::unexpected(limit.error());
-  auto similar = service.FindSimilar(context.owner, context.Param("id"), max_distance, *limit);
-  if (!similar) return tl::unexpected(similar.error());
+  IMGUP_ASSIGN_OR_RETURN(const std::size_t limit, ParseLimit(context.request.Query("limit")));
+  IMGUP_ASSIGN_OR_RETURN(const auto similar, service.FindSimilar(context.owner, context.Param("id"),
+                                                                 max_distance, limit));
   nlohmann::json items = nlohmann::json::array();
-  for (const auto& match : *similar) {
+  for (const auto& match : similar) {
     nlohmann::json item = RecordToJson(match.record);
     item["distance"] = match.distance;
     items.push_back(std::move(item));
@@ -449,16 +433,13 @@ void RegisterApiRoutes(Router& router, ImageService& service, const ApiConfig& c
   router.Add("GET", "/images",
              [&service](const RouteContext& c) { return HandleList(service, c); });
   router.Add("GET", "/images/{id}", [&service](const RouteContext& c) -> Result<HttpResponse> {
-    auto record = service.Get(c.owner, c.Param("id"));
-    if (!record) return tl::unexpected(record.error());
-    return RecordResponse(200, *record);
+    IMGUP_ASSIGN_OR_RETURN(const ImageRecord record, service.Get(c.owner, c.Param("id")));
+    return RecordResponse(200, record);
   });
   router.Add("PATCH", "/images/{id}",
              [&service](const RouteContext& c) { return HandlePatch(service, c); });
   router.Add("DELETE", "/images/{id}", [&service](const RouteContext& c) -> Result<HttpResponse> {
-    if (auto removed = service.Delete(c.owner, c.Param("id")); !removed) {
-      return tl::unexpected(removed.error());
-    }
+    IMGUP_RETURN_IF_ERROR(service.Delete(c.owner, c.Param("id")));
     HttpResponse response;
     response.status = 204;
     return response;

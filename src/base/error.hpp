@@ -50,3 +50,26 @@ int HttpStatus(ErrorCode code);
 const char* Title(ErrorCode code);
 
 }  // namespace imgup
+
+// Error plumbing for the happy path (Abseil's and Envoy's RETURN_IF_ERROR / ASSIGN_OR_RETURN):
+//
+//   IMGUP_ASSIGN_OR_RETURN(auto record, records_.Get(owner, id));  // record: ImageRecord
+//   IMGUP_RETURN_IF_ERROR(blobs_.Delete(record.key));
+//
+// Each returns the failed Result's error from the enclosing function, which must return a
+// Result. IMGUP_ASSIGN_OR_RETURN declares or assigns `lhs` with the value moved out of `expr`.
+#define IMGUP_RETURN_IF_ERROR(expr)                                              \
+  do {                                                                           \
+    if (auto imgup_status_ = (expr); !imgup_status_) {                           \
+      return ::tl::unexpected<::imgup::Error>(std::move(imgup_status_.error())); \
+    }                                                                            \
+  } while (false)
+
+#define IMGUP_CONCAT_INNER_(a, b) a##b
+#define IMGUP_CONCAT_(a, b) IMGUP_CONCAT_INNER_(a, b)
+#define IMGUP_ASSIGN_OR_RETURN(lhs, expr) \
+  IMGUP_ASSIGN_OR_RETURN_IMPL_(IMGUP_CONCAT_(imgup_result_, __LINE__), lhs, expr)
+#define IMGUP_ASSIGN_OR_RETURN_IMPL_(result, lhs, expr)                            \
+  auto result = (expr);                                                            \
+  if (!result) return ::tl::unexpected<::imgup::Error>(std::move(result.error())); \
+  lhs = std::move(*result)
