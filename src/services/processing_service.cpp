@@ -4,6 +4,7 @@
 #include <exception>
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "codecs/sha256.hpp"
 #include "domain/blob_keys.hpp"
@@ -51,6 +52,46 @@ bool IsInterruption(const Error& error) {
 ProcessingOutcome ProcessingService::Run(std::string_view owner, std::string_view id) {
   auto record = records_.Get(owner, id);
   if (!record || record->status != ImageStatus::kProcessing) return {std::move(record), {}};
+  return Start(std::move(*record));
+}
+
+ProcessingOutcome ProcessingService::RunStoredOriginal(std::string_view key) {
+  const std::optional<ImageKey> parsed = ParseImageKey(key);
+  if (!parsed || parsed->kind != ImageKey::Kind::kOriginal) {
+    return {Fail(ErrorCode::kInvalidArgument, "not_an_original",
+                 "Only an image's original is processed.", "key: " + std::string(key)),
+            {}};
+  }
+  auto record = records_.Get(parsed->owner, parsed->id);
+  if (record) {
+    if (record->status != ImageStatus::kProcessing) return {std::move(record), {}};
+    return Start(std::move(*record));
+  }
+  if (record.error().code != ErrorCode::kNotFound) {
+    Error error = record.error();  // the store is failing: the event is not lost for a blip
+    error.code = ErrorCode::kUnavailable;
+    return {tl::unexpected(std::move(error)), policy_.retry_base};
+  }
+  // No record. The upload writes the original first and the record second, and deletes the
+  // original again when it cannot write the record; a delete removes the record first and the
+  // original second. So a missing original means that no record is coming (any more).
+  auto original = blobs_.Head(key);
+  if (!original && original.error().code == ErrorCode::kNotFound) {
+    return {Fail(ErrorCode::kNotFound, "not_found",
+                 "No image with this id: it was deleted, or its upload did not complete.",
+                 "key " + std::string(key) + ": neither record nor original"),
+            {}};
+  }
+  return {Fail(ErrorCode::kUnavailable, "record_not_yet", "The image's record is not stored yet.",
+               "key " + std::string(key) + ": original " +
+                   (original ? std::string("stored") : "unknown (" + original.error().slug + ")") +
+                   ", no record yet"),
+          policy_.retry_base};
+}
+
+ProcessingOutcome ProcessingService::Start(ImageRecord record) {
+  const std::string owner = record.owner;
+  const std::string id = record.id;
   auto attempts = records_.AdjustAttempts(owner, id, 1);
   if (!attempts) {
     if (attempts.error().code == ErrorCode::kNotFound)
@@ -61,16 +102,16 @@ ProcessingOutcome ProcessingService::Run(std::string_view owner, std::string_vie
   if (*attempts > policy_.max_attempts) {
     // Every earlier attempt ended without an outcome: each took the process down with it.
     return {MarkFailedKeepingOriginal(
-                std::move(*record),
+                std::move(record),
                 Error{ErrorCode::kInternal, "processing_crashed",
                       "Processing this image stopped the server " + std::to_string(*attempts - 1) +
                           " times; the original is kept.",
                       ""}),
             {}};
   }
-  const ImageRecord snapshot = *record;
+  const ImageRecord snapshot = record;
   try {
-    return Attempt(std::move(*record), *attempts);
+    return Attempt(std::move(record), *attempts);
   } catch (const std::exception& e) {
     return NotItsFault(snapshot, *attempts,
                        Error{ErrorCode::kInternal, "processing_failed",

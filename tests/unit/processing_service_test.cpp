@@ -85,6 +85,46 @@ class ProcessingServiceTest : public ::testing::Test {
     return outcome->record;
   }
   std::size_t BlobCount() { return blobs_.List("").value().size(); }
+  /// The first half of an upload (the original stored, blob first) of image `n`, whose record
+  /// is returned but not inserted: the moment an S3 event can arrive before the record.
+  ImageRecord StoreOriginalOnly(std::uint64_t n) {
+    ImageRecord record;
+    record.id = SequentialIds::Format(1000 + n);
+    record.owner = "local";
+    record.filename = "a.png";
+    record.content_type = "image/png";
+    record.format = "png";
+    record.key = OriginalKey(record.owner, record.id);
+    record.size_bytes = test::TinyPng().size();
+    record.width = 1;
+    record.height = 1;
+    record.sha256 = Sha256Hex("image " + std::to_string(n));  // unique per owner
+    record.status = ImageStatus::kProcessing;
+    EXPECT_TRUE(blobs_.Put(record.key, test::TinyPng(), record.content_type));
+    return record;
+  }
+  /// The blob keys stored for the image `id` (original, variants, quarantine).
+  std::set<std::string> KeysOf(const std::string& id) {
+    std::set<std::string> keys;
+    for (const std::string& key : blobs_.Keys()) {
+      if (key.find("/" + id) != std::string::npos) keys.insert(key);
+    }
+    return keys;
+  }
+  /// Expects `record` ready and exactly its original and its variants stored, each variant
+  /// with the bytes the scripted processor makes.
+  void ExpectOneCompleteImage(const ImageRecord& record) {
+    const ImageRecord stored = records_.Get(record.owner, record.id).value();
+    EXPECT_EQ(stored.status, ImageStatus::kReady);
+    EXPECT_EQ(stored.key, record.key);
+    ASSERT_EQ(stored.variants.size(), 2u);
+    EXPECT_EQ(blobs_.Get(stored.variants.at("thumb").key).value(), "thumb-bytes");
+    EXPECT_EQ(blobs_.Get(stored.variants.at("medium").key).value(), "medium-bytes");
+    EXPECT_EQ(blobs_.Get(stored.key).value(), test::TinyPng());
+    EXPECT_EQ(KeysOf(record.id), (std::set<std::string>{stored.key, stored.variants.at("thumb").key,
+                                                        stored.variants.at("medium").key}))
+        << "no orphan beside the image's own blobs";
+  }
 
   MemoryBlobStore blobs_;
   MemoryMetadataStore records_;
@@ -283,6 +323,94 @@ TEST_F(ProcessingServiceTest, ReuploadingTheBytesOfAFailedImageStartsANewAttempt
       uploads_.Upload(UploadRequest{"local", "a.png", "image/png", test::TinyPng(), {}, ""});
   ASSERT_TRUE(third);
   EXPECT_TRUE(third->duplicate);
+}
+
+// ---- processing by key (the S3 event processor's entry point) ------------------------------
+
+TEST_F(ProcessingServiceTest, AnUploadedImageIsProcessedByItsOriginalsKey) {
+  const ImageRecord record = UploadOne();
+  ProcessingOutcome outcome = processing_.RunStoredOriginal(record.key);
+  ASSERT_TRUE(outcome.record) << outcome.record.error().slug;
+  EXPECT_FALSE(outcome.retry_after);
+  EXPECT_EQ(outcome.record->status, ImageStatus::kReady);
+  ExpectOneCompleteImage(record);
+  // Delivered again: the stored record, nothing redone.
+  ProcessingOutcome again = processing_.RunStoredOriginal(record.key);
+  ASSERT_TRUE(again.record);
+  EXPECT_EQ(again.record->status, ImageStatus::kReady);
+  EXPECT_EQ(processor_.calls, 1);
+}
+
+TEST_F(ProcessingServiceTest, AKeyThatIsNotAnOriginalsIsRefusedForGood) {
+  const ImageRecord record = UploadOne();
+  for (const std::string& key :
+       {VariantKey("local", record.id, "thumb"), QuarantineKey("local", record.id),
+        std::string("originals/local"), "originals/local/" + record.id + "/x",
+        std::string("uploads/local/") + record.id, std::string("../etc/passwd"), std::string()}) {
+    ProcessingOutcome outcome = processing_.RunStoredOriginal(key);
+    ASSERT_FALSE(outcome.record) << key;
+    EXPECT_EQ(outcome.record.error().code, ErrorCode::kInvalidArgument) << key;
+    EXPECT_EQ(outcome.record.error().slug, "not_an_original") << key;
+    EXPECT_FALSE(outcome.retry_after) << key;
+  }
+  EXPECT_EQ(processor_.calls, 0);
+  EXPECT_EQ(records_.Get("local", record.id)->status, ImageStatus::kProcessing);
+}
+
+TEST_F(ProcessingServiceTest, AnEventBeforeItsRecordIsRetriedUntilTheRecordIsStored) {
+  const ImageRecord record = StoreOriginalOnly(1);
+  // The caller (the S3 event processor) asks again after retry_after, up to max_record_waits.
+  for (int ask = 1; ask <= 2; ++ask) {
+    ProcessingOutcome outcome = processing_.RunStoredOriginal(record.key);
+    ASSERT_FALSE(outcome.record);
+    EXPECT_EQ(outcome.record.error().code, ErrorCode::kUnavailable);
+    EXPECT_EQ(outcome.record.error().slug, "record_not_yet");
+    ASSERT_TRUE(outcome.retry_after);
+    EXPECT_EQ(*outcome.retry_after, processing_.policy().retry_base);
+  }
+  EXPECT_LT(2u, processing_.policy().max_record_waits);
+  EXPECT_EQ(processor_.calls, 0);
+  EXPECT_EQ(KeysOf(record.id), std::set<std::string>{record.key})
+      << "nothing written, nothing lost";
+  ASSERT_TRUE(records_.Insert(record));  // the upload's second write lands
+  ProcessingOutcome outcome = processing_.RunStoredOriginal(record.key);
+  ASSERT_TRUE(outcome.record) << outcome.record.error().slug;
+  EXPECT_EQ(outcome.record->status, ImageStatus::kReady);
+  ExpectOneCompleteImage(record);
+}
+
+TEST_F(ProcessingServiceTest, AnEventWhoseImageIsGoneIsFinal) {
+  // Deleted (record first, then original), or an upload undone after a failed record write.
+  const ImageRecord record = StoreOriginalOnly(1);
+  ASSERT_TRUE(blobs_.Delete(record.key));
+  ProcessingOutcome outcome = processing_.RunStoredOriginal(record.key);
+  ASSERT_FALSE(outcome.record);
+  EXPECT_EQ(outcome.record.error().code, ErrorCode::kNotFound);
+  EXPECT_FALSE(outcome.retry_after);
+  // And an uploaded image deleted before its event arrived.
+  const ImageRecord uploaded = UploadOne();
+  ASSERT_TRUE(uploads_.Delete("local", uploaded.id));
+  outcome = processing_.RunStoredOriginal(uploaded.key);
+  ASSERT_FALSE(outcome.record);
+  EXPECT_EQ(outcome.record.error().code, ErrorCode::kNotFound);
+  EXPECT_FALSE(outcome.retry_after);
+  EXPECT_EQ(processor_.calls, 0);
+}
+
+TEST_F(ProcessingServiceTest, AFailingStoreDoesNotLoseTheEvent) {
+  const ImageRecord record = UploadOne();
+  records_.FailNext("Get", Error{ErrorCode::kInternal, "storage_error", "The store failed.", ""});
+  ProcessingOutcome outcome = processing_.RunStoredOriginal(record.key);
+  ASSERT_FALSE(outcome.record);
+  EXPECT_EQ(outcome.record.error().code, ErrorCode::kUnavailable);
+  EXPECT_TRUE(outcome.retry_after);
+  blobs_.FailNext("Head", Error{ErrorCode::kUnavailable, "storage_unavailable", "Busy.", ""});
+  const ImageRecord unrecorded = StoreOriginalOnly(1);
+  outcome = processing_.RunStoredOriginal(unrecorded.key);
+  ASSERT_FALSE(outcome.record);
+  EXPECT_EQ(outcome.record.error().slug, "record_not_yet") << "the original may be there";
+  EXPECT_TRUE(outcome.retry_after);
+  EXPECT_EQ(processing_.RunStoredOriginal(record.key).record->status, ImageStatus::kReady);
 }
 
 }  // namespace
