@@ -5,6 +5,7 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <vector>
 
 #include "codecs/sha256.hpp"
 #include "domain/blob_keys.hpp"
@@ -94,8 +95,16 @@ ProcessingOutcome ProcessingService::Start(ImageRecord record) {
   const std::string id = record.id;
   auto attempts = records_.AdjustAttempts(owner, id, 1);
   if (!attempts) {
-    if (attempts.error().code == ErrorCode::kNotFound)
+    if (attempts.error().code == ErrorCode::kNotFound) {
+      // No longer "processing" since it was read: another attempt completed it (the answer is
+      // the stored record), or it was deleted.
+      auto now = records_.Get(owner, id);
+      if (now && now->status != ImageStatus::kProcessing) return {std::move(now), {}};
+      if (!now && now.error().code != ErrorCode::kNotFound) {
+        return {tl::unexpected(now.error()), policy_.retry_base};
+      }
       return {tl::unexpected(attempts.error()), {}};
+    }
     // The store is failing: try again later, without a count.
     return {tl::unexpected(attempts.error()), policy_.retry_base};
   }
@@ -175,9 +184,34 @@ ProcessingOutcome ProcessingService::Attempt(ImageRecord record, std::uint32_t a
       for (const auto& [name, variant] : done.variants) (void)blobs_.Delete(variant.key);
       return {tl::unexpected(saved.error()), {}};
     }
+    if (saved.error().code == ErrorCode::kConflict) {
+      // Another delivery completed it meanwhile. It wrote the same variant keys: if its record
+      // names them, they are its variants now, and deleting them would break it.
+      std::vector<std::string> written;
+      for (const auto& [name, variant] : done.variants) written.push_back(variant.key);
+      return {CompletedElsewhere(owner, id, written), {}};
+    }
     return NotItsFault(std::move(record), attempts, saved.error());
   }
   return {std::move(done), {}};
+}
+
+Result<ImageRecord> ProcessingService::CompletedElsewhere(std::string_view owner,
+                                                          std::string_view id,
+                                                          const std::vector<std::string>& written) {
+  auto stored = records_.Get(owner, id);
+  // Unable to read what the stored record points at, keep everything: blobs under the image's
+  // id are deleted with it, while a deleted variant would be missing for good.
+  if (!stored && stored.error().code != ErrorCode::kNotFound) return stored;
+  for (const std::string& key : written) {
+    const bool pointed_at =
+        stored &&
+        (stored->key == key || std::ranges::any_of(stored->variants, [&key](const auto& named) {
+           return named.second.key == key;
+         }));
+    if (!pointed_at) (void)blobs_.Delete(key);
+  }
+  return stored;
 }
 
 ProcessingOutcome ProcessingService::NotItsFault(ImageRecord record, std::uint32_t attempts,
@@ -213,7 +247,12 @@ Result<ImageRecord> ProcessingService::MarkFailedKeepingOriginal(ImageRecord rec
   record.status = ImageStatus::kFailed;
   record.failure_reason = reason.slug + ": " + reason.message;
   record.variants.clear();
-  if (auto saved = records_.SaveDerived(record); !saved) return tl::unexpected(saved.error());
+  if (auto saved = records_.SaveDerived(record); !saved) {
+    if (saved.error().code == ErrorCode::kConflict) {
+      return CompletedElsewhere(record.owner, record.id, {});
+    }
+    return tl::unexpected(saved.error());
+  }
   return record;
 }
 
@@ -238,6 +277,13 @@ Result<ImageRecord> ProcessingService::MarkFailed(ImageRecord record, const Erro
   record.variants.clear();
   // The record first: it must never point at bytes that are gone.
   if (auto saved = records_.SaveDerived(record); !saved) {
+    if (saved.error().code == ErrorCode::kConflict) {
+      // Completed by another delivery: the original is the stored record's to keep, and the
+      // copy made here is deleted unless that delivery quarantined it under the same key.
+      std::vector<std::string> written;
+      if (!record.key.empty() && record.key != original) written.push_back(record.key);
+      return CompletedElsewhere(record.owner, record.id, written);
+    }
     if (saved.error().code == ErrorCode::kNotFound && record.key != original) {
       (void)blobs_.Delete(record.key);  // deleted meanwhile: the quarantined copy is nobody's
     }

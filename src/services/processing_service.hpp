@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "domain/ports/blob_store.hpp"
 #include "domain/ports/image_processor.hpp"
@@ -61,6 +62,12 @@ class ProcessingService {
   /// kept. An attempt that finds the count already past max_attempts means that the earlier ones
   /// took the process down with them: the record fails as "processing_crashed", original kept.
   /// Attempts ended by a shutdown or by a machine too busy to give the job the CPU do not count.
+  ///
+  /// Safe to run in several processes at once for the same record (at-least-once delivery):
+  /// MetadataStore::SaveDerived completes only a record still "processing", so exactly one
+  /// attempt completes it; every other one returns the record as that one stored it, and
+  /// deletes what it wrote itself unless the stored record points at it (variant keys are the
+  /// same for every attempt at a record).
   /// Errors in `record`: kNotFound (no such record, or deleted meanwhile); kUnavailable for an
   /// attempt to make again.
   ProcessingOutcome Run(std::string_view owner, std::string_view id);
@@ -86,6 +93,10 @@ class ProcessingService {
  private:
   /// Run(), for a record just read in status "processing".
   ProcessingOutcome Start(ImageRecord record);
+  /// SaveDerived found the record completed by another attempt: answers with the stored record,
+  /// after deleting those of `written` (keys this attempt wrote) that it does not point at.
+  Result<ImageRecord> CompletedElsewhere(std::string_view owner, std::string_view id,
+                                         const std::vector<std::string>& written);
   Result<ImageRecord> MarkFailed(ImageRecord record, const Error& error);
   /// Status "failed" with `reason`; the original stays where it is (not the image's fault).
   Result<ImageRecord> MarkFailedKeepingOriginal(ImageRecord record, const Error& reason);
