@@ -206,6 +206,8 @@ struct LocalUploadStack {
     if (!b || !r) return false;
     blobs = std::move(*b);
     records = std::move(*r);
+    // No queue: the records stay "processing", as nothing here processes them; only the
+    // request path is measured.
     service =
         std::make_unique<imgup::ImageService>(*blobs, *records, clock, ids, imgup::UploadLimits{});
     auth = std::make_unique<imgup::ApiKeyAuthenticator>(*records);

@@ -143,7 +143,8 @@ Result<UploadOutcome> ImageService::Upload(UploadRequest request) {
   record.width = sniffed->DisplayWidth();
   record.height = sniffed->DisplayHeight();
   record.sha256 = sha256;
-  record.status = queue_ != nullptr ? ImageStatus::kProcessing : ImageStatus::kReady;
+  // Whoever does the derived work, it is pending now.
+  record.status = ImageStatus::kProcessing;
   record.tags = std::move(request.tags);
   record.description = std::move(request.description);
 

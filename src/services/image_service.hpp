@@ -50,8 +50,10 @@ Result<void> ValidateAnnotations(const std::vector<std::string>& tags,
 
 class ImageService {
  public:
-  /// With a `queue`, new records start "processing" and are queued for the ImageProcessor;
-  /// without one (no pipeline configured) they are "ready" at once.
+  /// New records are stored "processing": their derived work (variants, hashes) is still to be
+  /// done, by a ProcessingService that sets them "ready" or "failed". With a `queue` (the local
+  /// server's workers) each new record is also handed to it; without one, something else
+  /// processes them (on AWS, the processor function triggered by the original's S3 event).
   ImageService(BlobStore& blobs, MetadataStore& records, Clock& clock, IdGenerator& ids,
                UploadLimits limits, ProcessingQueue* queue = nullptr)
       : blobs_(blobs),

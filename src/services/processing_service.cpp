@@ -4,6 +4,8 @@
 #include <exception>
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <vector>
 
 #include "codecs/sha256.hpp"
 #include "domain/blob_keys.hpp"
@@ -51,26 +53,74 @@ bool IsInterruption(const Error& error) {
 ProcessingOutcome ProcessingService::Run(std::string_view owner, std::string_view id) {
   auto record = records_.Get(owner, id);
   if (!record || record->status != ImageStatus::kProcessing) return {std::move(record), {}};
+  return Start(std::move(*record));
+}
+
+ProcessingOutcome ProcessingService::RunStoredOriginal(std::string_view key) {
+  const std::optional<ImageKey> parsed = ParseImageKey(key);
+  if (!parsed || parsed->kind != ImageKey::Kind::kOriginal) {
+    return {Fail(ErrorCode::kInvalidArgument, "not_an_original",
+                 "Only an image's original is processed.", "key: " + std::string(key)),
+            {}};
+  }
+  auto record = records_.Get(parsed->owner, parsed->id);
+  if (record) {
+    if (record->status != ImageStatus::kProcessing) return {std::move(record), {}};
+    return Start(std::move(*record));
+  }
+  if (record.error().code != ErrorCode::kNotFound) {
+    Error error = record.error();  // the store is failing: the event is not lost for a blip
+    error.code = ErrorCode::kUnavailable;
+    return {tl::unexpected(std::move(error)), policy_.retry_base};
+  }
+  // No record. The upload writes the original first and the record second, and deletes the
+  // original again when it cannot write the record; a delete removes the record first and the
+  // original second. So a missing original means that no record is coming (any more).
+  auto original = blobs_.Head(key);
+  if (!original && original.error().code == ErrorCode::kNotFound) {
+    return {Fail(ErrorCode::kNotFound, "not_found",
+                 "No image with this id: it was deleted, or its upload did not complete.",
+                 "key " + std::string(key) + ": neither record nor original"),
+            {}};
+  }
+  return {Fail(ErrorCode::kUnavailable, "record_not_yet", "The image's record is not stored yet.",
+               "key " + std::string(key) + ": original " +
+                   (original ? std::string("stored") : "unknown (" + original.error().slug + ")") +
+                   ", no record yet"),
+          policy_.retry_base};
+}
+
+ProcessingOutcome ProcessingService::Start(ImageRecord record) {
+  const std::string owner = record.owner;
+  const std::string id = record.id;
   auto attempts = records_.AdjustAttempts(owner, id, 1);
   if (!attempts) {
-    if (attempts.error().code == ErrorCode::kNotFound)
+    if (attempts.error().code == ErrorCode::kNotFound) {
+      // No longer "processing" since it was read: another attempt completed it (the answer is
+      // the stored record), or it was deleted.
+      auto now = records_.Get(owner, id);
+      if (now && now->status != ImageStatus::kProcessing) return {std::move(now), {}};
+      if (!now && now.error().code != ErrorCode::kNotFound) {
+        return {tl::unexpected(now.error()), policy_.retry_base};
+      }
       return {tl::unexpected(attempts.error()), {}};
+    }
     // The store is failing: try again later, without a count.
     return {tl::unexpected(attempts.error()), policy_.retry_base};
   }
   if (*attempts > policy_.max_attempts) {
     // Every earlier attempt ended without an outcome: each took the process down with it.
     return {MarkFailedKeepingOriginal(
-                std::move(*record),
+                std::move(record),
                 Error{ErrorCode::kInternal, "processing_crashed",
                       "Processing this image stopped the server " + std::to_string(*attempts - 1) +
                           " times; the original is kept.",
                       ""}),
             {}};
   }
-  const ImageRecord snapshot = *record;
+  const ImageRecord snapshot = record;
   try {
-    return Attempt(std::move(*record), *attempts);
+    return Attempt(std::move(record), *attempts);
   } catch (const std::exception& e) {
     return NotItsFault(snapshot, *attempts,
                        Error{ErrorCode::kInternal, "processing_failed",
@@ -134,9 +184,34 @@ ProcessingOutcome ProcessingService::Attempt(ImageRecord record, std::uint32_t a
       for (const auto& [name, variant] : done.variants) (void)blobs_.Delete(variant.key);
       return {tl::unexpected(saved.error()), {}};
     }
+    if (saved.error().code == ErrorCode::kConflict) {
+      // Another delivery completed it meanwhile. It wrote the same variant keys: if its record
+      // names them, they are its variants now, and deleting them would break it.
+      std::vector<std::string> written;
+      for (const auto& [name, variant] : done.variants) written.push_back(variant.key);
+      return {CompletedElsewhere(owner, id, written), {}};
+    }
     return NotItsFault(std::move(record), attempts, saved.error());
   }
   return {std::move(done), {}};
+}
+
+Result<ImageRecord> ProcessingService::CompletedElsewhere(std::string_view owner,
+                                                          std::string_view id,
+                                                          const std::vector<std::string>& written) {
+  auto stored = records_.Get(owner, id);
+  // Unable to read what the stored record points at, keep everything: blobs under the image's
+  // id are deleted with it, while a deleted variant would be missing for good.
+  if (!stored && stored.error().code != ErrorCode::kNotFound) return stored;
+  for (const std::string& key : written) {
+    const bool pointed_at =
+        stored &&
+        (stored->key == key || std::ranges::any_of(stored->variants, [&key](const auto& named) {
+           return named.second.key == key;
+         }));
+    if (!pointed_at) (void)blobs_.Delete(key);
+  }
+  return stored;
 }
 
 ProcessingOutcome ProcessingService::NotItsFault(ImageRecord record, std::uint32_t attempts,
@@ -172,7 +247,12 @@ Result<ImageRecord> ProcessingService::MarkFailedKeepingOriginal(ImageRecord rec
   record.status = ImageStatus::kFailed;
   record.failure_reason = reason.slug + ": " + reason.message;
   record.variants.clear();
-  if (auto saved = records_.SaveDerived(record); !saved) return tl::unexpected(saved.error());
+  if (auto saved = records_.SaveDerived(record); !saved) {
+    if (saved.error().code == ErrorCode::kConflict) {
+      return CompletedElsewhere(record.owner, record.id, {});
+    }
+    return tl::unexpected(saved.error());
+  }
   return record;
 }
 
@@ -197,6 +277,13 @@ Result<ImageRecord> ProcessingService::MarkFailed(ImageRecord record, const Erro
   record.variants.clear();
   // The record first: it must never point at bytes that are gone.
   if (auto saved = records_.SaveDerived(record); !saved) {
+    if (saved.error().code == ErrorCode::kConflict) {
+      // Completed by another delivery: the original is the stored record's to keep, and the
+      // copy made here is deleted unless that delivery quarantined it under the same key.
+      std::vector<std::string> written;
+      if (!record.key.empty() && record.key != original) written.push_back(record.key);
+      return CompletedElsewhere(record.owner, record.id, written);
+    }
     if (saved.error().code == ErrorCode::kNotFound && record.key != original) {
       (void)blobs_.Delete(record.key);  // deleted meanwhile: the quarantined copy is nobody's
     }

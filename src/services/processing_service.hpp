@@ -1,11 +1,13 @@
 #pragma once
-// Derived work, off the request path: the local worker pool and the AWS processor function
-// both call ProcessingService::Process for a stored original.
+// Derived work, off the request path: the local worker pool calls ProcessingService::Run for a
+// record, the AWS processor function calls ProcessingService::RunStoredOriginal for the object
+// key of an S3 event (docs/adr/0006-processing-by-key.md).
 #include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "domain/ports/blob_store.hpp"
 #include "domain/ports/image_processor.hpp"
@@ -26,7 +28,12 @@ struct ProcessingPolicy {
   /// crashed worker, storage) before it is marked failed, its original kept.
   std::uint32_t max_attempts = 3;
   /// The wait before the second attempt; each later one waits 4 times longer (with jitter).
+  /// Also the wait RunStoredOriginal advises for a record that does not exist yet.
   std::chrono::milliseconds retry_base{1000};
+  /// For callers of RunStoredOriginal, which own the count of their deliveries: how many times
+  /// to ask again about a key whose record does not exist yet before giving up on the event.
+  /// The service cannot count these itself: there is no record to count in.
+  std::uint32_t max_record_waits = 5;
 };
 
 /// What became of one attempt at a record.
@@ -55,14 +62,41 @@ class ProcessingService {
   /// kept. An attempt that finds the count already past max_attempts means that the earlier ones
   /// took the process down with them: the record fails as "processing_crashed", original kept.
   /// Attempts ended by a shutdown or by a machine too busy to give the job the CPU do not count.
-  /// Errors in `record`: kNotFound; kUnavailable for an attempt to make again.
+  ///
+  /// Safe to run in several processes at once for the same record (at-least-once delivery):
+  /// MetadataStore::SaveDerived completes only a record still "processing", so exactly one
+  /// attempt completes it; every other one returns the record as that one stored it, and
+  /// deletes what it wrote itself unless the stored record points at it (variant keys are the
+  /// same for every attempt at a record).
+  /// Errors in `record`: kNotFound (no such record, or deleted meanwhile); kUnavailable for an
+  /// attempt to make again.
   ProcessingOutcome Run(std::string_view owner, std::string_view id);
+  /// Run() for the original stored under `key` ("originals/{owner}/{id}"): the entry point of
+  /// the S3 event processor, which knows an object key, not a record. Unlike Run(), a record
+  /// that does not exist is not the end: the object's event can arrive before the upload has
+  /// written the record (blob first, record second). While the original exists and the record
+  /// does not, the answer is kUnavailable "record_not_yet" with a retry_after; the caller owns
+  /// the count of its deliveries and gives up after policy().max_record_waits of them (a record
+  /// that never comes is an upload that died between its two writes: its original is an orphan
+  /// for fsck). With neither record nor original, the image was deleted or its upload undone:
+  /// kNotFound, final. A failing metadata store is kUnavailable with a retry_after too.
+  /// Errors in `record`: kInvalidArgument "not_an_original" for any key that is not an
+  /// original's (final: the event is dropped), and those of Run().
+  ProcessingOutcome RunStoredOriginal(std::string_view key);
   /// Run(), without the retry advice.
   Result<ImageRecord> Process(std::string_view owner, std::string_view id) {
     return Run(owner, id).record;
   }
 
+  const ProcessingPolicy& policy() const { return policy_; }
+
  private:
+  /// Run(), for a record just read in status "processing".
+  ProcessingOutcome Start(ImageRecord record);
+  /// SaveDerived found the record completed by another attempt: answers with the stored record,
+  /// after deleting those of `written` (keys this attempt wrote) that it does not point at.
+  Result<ImageRecord> CompletedElsewhere(std::string_view owner, std::string_view id,
+                                         const std::vector<std::string>& written);
   Result<ImageRecord> MarkFailed(ImageRecord record, const Error& error);
   /// Status "failed" with `reason`; the original stays where it is (not the image's fault).
   Result<ImageRecord> MarkFailedKeepingOriginal(ImageRecord record, const Error& reason);

@@ -86,6 +86,20 @@ TEST_F(UploadServiceTest, StoresBytesThenRecordsTheSeedFields) {
   EXPECT_EQ(records_.Get("local", record.id).value().sha256, record.sha256);
 }
 
+TEST_F(UploadServiceTest, AnUploadIsProcessingEvenWithNoQueueToFeed) {
+  // No queue here, as in the AWS API function: the original's S3 event feeds the processor.
+  // The derived work is pending all the same, and the record must say so.
+  auto outcome = service_.Upload(Png());
+  ASSERT_TRUE(outcome);
+  EXPECT_EQ(outcome->record.status, ImageStatus::kProcessing);
+  EXPECT_EQ(records_.Get("local", outcome->record.id)->status, ImageStatus::kProcessing);
+  auto waiting = records_.ListByStatus(ImageStatus::kProcessing, 10);
+  ASSERT_TRUE(waiting);
+  ASSERT_EQ(waiting->size(), 1u);
+  EXPECT_EQ((*waiting)[0].id, outcome->record.id);
+  EXPECT_EQ((*waiting)[0].key, outcome->record.key);
+}
+
 TEST_F(UploadServiceTest, TheClientFileNameNeverReachesTheKey) {
   auto outcome = service_.Upload(Png("local", "../../etc/passwd\x01.png"));
   ASSERT_TRUE(outcome);
@@ -201,6 +215,7 @@ TEST_F(UploadServiceTest, DeleteRemovesRecordAndEveryBlob) {
   const std::string thumb_key = VariantKey("local", record.id, "thumb");
   ASSERT_TRUE(blobs_.Put(thumb_key, "webp", "image/webp"));
   record.variants["thumb"] = VariantInfo{1, 1, 4, "image/webp", thumb_key, ""};
+  record.status = ImageStatus::kReady;  // as processing would complete it
   ASSERT_TRUE(records_.SaveDerived(record));
   ASSERT_EQ(service_.GetContent("local", record.id, "thumb").value().bytes, "webp");
 

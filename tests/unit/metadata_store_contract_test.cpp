@@ -429,13 +429,52 @@ TYPED_TEST_P(MetadataStoreContractTest, SaveDerivedReplacesOnlyDerivedFields) {
   ImageRecord expected = WithDerivedFields(original);
   ExpectSameRecord(this->store_->Get("alice", original.id).value(), expected);
 
-  // And again: a failure replaces the variants with none.
-  ImageRecord failed = expected;
+  // A failure replaces stored variants with none. (A record is completed once, and no port
+  // operation puts it back to "processing": this is another record, stored with variants.)
+  ImageRecord with_variants = WithDerivedFields(MakeRecord("alice", 2));
+  with_variants.status = ImageStatus::kProcessing;
+  this->InsertOrDie(with_variants);
+  ImageRecord failed = with_variants;
   failed.status = ImageStatus::kFailed;
   failed.failure_reason = "variant encoding failed";
   failed.variants.clear();
   ASSERT_TRUE(this->store_->SaveDerived(failed));
-  ExpectSameRecord(this->store_->Get("alice", original.id).value(), failed);
+  ExpectSameRecord(this->store_->Get("alice", failed.id).value(), failed);
+}
+
+TYPED_TEST_P(MetadataStoreContractTest, SaveDerivedCompletesOnlyARecordStillProcessing) {
+  const ImageRecord original = MakeRecord("alice", 1);
+  this->InsertOrDie(original);
+  const ImageRecord ready = WithDerivedFields(original);
+  ASSERT_TRUE(this->store_->SaveDerived(ready));
+
+  // A second delivery completing the same record (here as failed) changes nothing.
+  ImageRecord late = original;
+  late.status = ImageStatus::kFailed;
+  late.failure_reason = "out_of_memory";
+  late.key = "quarantine/alice/" + original.id;
+  late.placeholder = "late";
+  auto again = this->store_->SaveDerived(late);
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, ErrorCode::kConflict);
+  EXPECT_EQ(again.error().slug, "not_processing");
+  ExpectSameRecord(this->store_->Get("alice", original.id).value(), ready);
+  // Nor does saving the winner's own fields once more.
+  EXPECT_EQ(this->store_->SaveDerived(ready).error().code, ErrorCode::kConflict);
+
+  // A record stored complete (never "processing") cannot be completed either.
+  ImageRecord stored_ready = WithDerivedFields(MakeRecord("alice", 2));
+  this->InsertOrDie(stored_ready);
+  ImageRecord failed = stored_ready;
+  failed.status = ImageStatus::kFailed;
+  EXPECT_EQ(this->store_->SaveDerived(failed).error().slug, "not_processing");
+  ExpectSameRecord(this->store_->Get("alice", stored_ready.id).value(), stored_ready);
+  // Gone, or another owner's: kNotFound, not a conflict.
+  ASSERT_TRUE(this->store_->Remove("alice", original.id));
+  EXPECT_EQ(this->store_->SaveDerived(ready).error().code, ErrorCode::kNotFound);
+  ImageRecord bobs = failed;
+  bobs.owner = "bob";
+  EXPECT_EQ(this->store_->SaveDerived(bobs).error().code, ErrorCode::kNotFound);
 }
 
 TYPED_TEST_P(MetadataStoreContractTest, AttemptsAreCountedWhileProcessingOnly) {
@@ -592,6 +631,59 @@ TYPED_TEST_P(MetadataStoreContractTest, ConcurrentDuplicateInsertsLetExactlyOneW
   EXPECT_EQ(present, 1);
 }
 
+/// `threads` savers complete the same processing record at once, each with its own derived
+/// fields (placeholder "saver-N", alternately ready and failed), through `store_of(N)`. Expects
+/// exactly one to win, every other to get kConflict "not_processing", and the winner's fields
+/// stored.
+template <class StoreOf>
+void ExpectOneCompletionWins(MetadataStore& reader, const ImageRecord& record, int threads,
+                             StoreOf store_of) {
+  std::atomic<int> ready_to_go{0};
+  std::atomic<int> winner{-1};
+  std::atomic<int> wins{0};
+  std::atomic<int> conflicts{0};
+  std::vector<std::thread> savers;
+  for (int t = 0; t < threads; ++t) {
+    savers.emplace_back([&, t] {
+      ImageRecord mine = WithDerivedFields(record);
+      mine.placeholder = "saver-" + std::to_string(t);
+      if (t % 2 == 1) {
+        mine.status = ImageStatus::kFailed;
+        mine.failure_reason = "saver " + std::to_string(t) + " failed it";
+        mine.variants.clear();
+      }
+      // Start together, so that the saves overlap as much as the scheduler lets them.
+      ++ready_to_go;
+      while (ready_to_go.load() < threads) std::this_thread::yield();
+      auto saved = store_of(t).SaveDerived(mine);
+      if (saved) {
+        ++wins;
+        winner = t;
+      } else if (saved.error().code == ErrorCode::kConflict &&
+                 saved.error().slug == "not_processing") {
+        ++conflicts;
+      }
+    });
+  }
+  for (auto& saver : savers) saver.join();
+  EXPECT_EQ(wins.load(), 1);
+  EXPECT_EQ(conflicts.load(), threads - 1);
+  ASSERT_GE(winner.load(), 0);
+  const ImageRecord stored = reader.Get(record.owner, record.id).value();
+  EXPECT_EQ(stored.placeholder, "saver-" + std::to_string(winner.load()));
+  EXPECT_EQ(stored.status, winner.load() % 2 == 1 ? ImageStatus::kFailed : ImageStatus::kReady);
+  EXPECT_EQ(stored.variants.size(), winner.load() % 2 == 1 ? 0u : 2u);
+}
+
+TYPED_TEST_P(MetadataStoreContractTest, ConcurrentCompletionsLetExactlyOneWin) {
+  for (std::uint64_t n = 1; n <= 20; ++n) {
+    const ImageRecord record = MakeRecord("alice", n);
+    this->InsertOrDie(record);
+    ExpectOneCompletionWins(*this->store_, record, 8,
+                            [&](int) -> MetadataStore& { return *this->store_; });
+  }
+}
+
 REGISTER_TYPED_TEST_SUITE_P(
     MetadataStoreContractTest, InsertThenGetReturnsEveryField, MinimalRecordRoundTrips,
     UnknownIdIsNotFound, AnotherOwnersRecordBehavesLikeAMissingOne, DuplicateIdIsAConflict,
@@ -599,12 +691,27 @@ REGISTER_TYPED_TEST_SUITE_P(
     ContentCanBeUploadedAgainAfterRemoval, PaginationWalksEveryRecordNewestFirstOnce,
     NextCursorOnlyWhenMoreRecordsFollow, FiltersCombineWithPagination,
     UpdateChangesTagsAndDescription, SaveDerivedReplacesOnlyDerivedFields,
+    SaveDerivedCompletesOnlyARecordStillProcessing, ConcurrentCompletionsLetExactlyOneWin,
     AttemptsAreCountedWhileProcessingOnly, RemoveDeletesTheRecord, ListRefsCoversEveryOwner,
     ListByStatusFindsOldestFirstAcrossOwners, ListPhashesIsScopedToTheOwner,
     ConcurrentInsertsAndReadsAllSucceed, ConcurrentDuplicateInsertsLetExactlyOneWin);
 
 using MetadataStoreImplementations = ::testing::Types<MemoryRecords, SqliteRecords>;
 INSTANTIATE_TYPED_TEST_SUITE_P(All, MetadataStoreContractTest, MetadataStoreImplementations);
+
+// Two processes (here: two stores, each with its own connections, on one file) completing the
+// same record: the condition holds across connections, not only within one store's lock.
+TEST(SqliteSaveDerivedTest, TwoStoresOnOneFileLetExactlyOneCompletionWin) {
+  TempDir dir;
+  auto first = SqliteRecords::Make(dir.path());
+  auto second = SqliteRecords::Make(dir.path());
+  for (std::uint64_t n = 1; n <= 20; ++n) {
+    const ImageRecord record = MakeRecord("alice", n);
+    ASSERT_TRUE(first->Insert(record));
+    ExpectOneCompletionWins(*second, record, 4,
+                            [&](int t) -> MetadataStore& { return t % 2 == 0 ? *first : *second; });
+  }
+}
 
 }  // namespace
 }  // namespace imgup

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <functional>
 #include <future>
 #include <map>
@@ -85,6 +86,46 @@ class ProcessingServiceTest : public ::testing::Test {
     return outcome->record;
   }
   std::size_t BlobCount() { return blobs_.List("").value().size(); }
+  /// The first half of an upload (the original stored, blob first) of image `n`, whose record
+  /// is returned but not inserted: the moment an S3 event can arrive before the record.
+  ImageRecord StoreOriginalOnly(std::uint64_t n) {
+    ImageRecord record;
+    record.id = SequentialIds::Format(1000 + n);
+    record.owner = "local";
+    record.filename = "a.png";
+    record.content_type = "image/png";
+    record.format = "png";
+    record.key = OriginalKey(record.owner, record.id);
+    record.size_bytes = test::TinyPng().size();
+    record.width = 1;
+    record.height = 1;
+    record.sha256 = Sha256Hex("image " + std::to_string(n));  // unique per owner
+    record.status = ImageStatus::kProcessing;
+    EXPECT_TRUE(blobs_.Put(record.key, test::TinyPng(), record.content_type));
+    return record;
+  }
+  /// The blob keys stored for the image `id` (original, variants, quarantine).
+  std::set<std::string> KeysOf(const std::string& id) {
+    std::set<std::string> keys;
+    for (const std::string& key : blobs_.Keys()) {
+      if (key.find("/" + id) != std::string::npos) keys.insert(key);
+    }
+    return keys;
+  }
+  /// Expects `record` ready and exactly its original and its variants stored, each variant
+  /// with the bytes the scripted processor makes.
+  void ExpectOneCompleteImage(const ImageRecord& record) {
+    const ImageRecord stored = records_.Get(record.owner, record.id).value();
+    EXPECT_EQ(stored.status, ImageStatus::kReady);
+    EXPECT_EQ(stored.key, record.key);
+    ASSERT_EQ(stored.variants.size(), 2u);
+    EXPECT_EQ(blobs_.Get(stored.variants.at("thumb").key).value(), "thumb-bytes");
+    EXPECT_EQ(blobs_.Get(stored.variants.at("medium").key).value(), "medium-bytes");
+    EXPECT_EQ(blobs_.Get(stored.key).value(), test::TinyPng());
+    EXPECT_EQ(KeysOf(record.id), (std::set<std::string>{stored.key, stored.variants.at("thumb").key,
+                                                        stored.variants.at("medium").key}))
+        << "no orphan beside the image's own blobs";
+  }
 
   MemoryBlobStore blobs_;
   MemoryMetadataStore records_;
@@ -94,6 +135,10 @@ class ProcessingServiceTest : public ::testing::Test {
   ScriptedProcessor processor_;
   ImageService uploads_;
   ProcessingService processing_;
+  // A second delivery of the same events, as another process would make it: its own service
+  // and processor over the same stores.
+  ScriptedProcessor other_processor_;
+  ProcessingService other_{blobs_, records_, other_processor_, ProcessingPolicy{}};
 };
 
 TEST_F(ProcessingServiceTest, UploadsStartProcessingAndAreQueued) {
@@ -285,5 +330,260 @@ TEST_F(ProcessingServiceTest, ReuploadingTheBytesOfAFailedImageStartsANewAttempt
   EXPECT_TRUE(third->duplicate);
 }
 
+// ---- processing by key (the S3 event processor's entry point) ------------------------------
+
+TEST_F(ProcessingServiceTest, AnUploadedImageIsProcessedByItsOriginalsKey) {
+  const ImageRecord record = UploadOne();
+  ProcessingOutcome outcome = processing_.RunStoredOriginal(record.key);
+  ASSERT_TRUE(outcome.record) << outcome.record.error().slug;
+  EXPECT_FALSE(outcome.retry_after);
+  EXPECT_EQ(outcome.record->status, ImageStatus::kReady);
+  ExpectOneCompleteImage(record);
+  // Delivered again: the stored record, nothing redone.
+  ProcessingOutcome again = processing_.RunStoredOriginal(record.key);
+  ASSERT_TRUE(again.record);
+  EXPECT_EQ(again.record->status, ImageStatus::kReady);
+  EXPECT_EQ(processor_.calls, 1);
+}
+
+TEST_F(ProcessingServiceTest, AKeyThatIsNotAnOriginalsIsRefusedForGood) {
+  const ImageRecord record = UploadOne();
+  for (const std::string& key :
+       {VariantKey("local", record.id, "thumb"), QuarantineKey("local", record.id),
+        std::string("originals/local"), "originals/local/" + record.id + "/x",
+        std::string("uploads/local/") + record.id, std::string("../etc/passwd"), std::string()}) {
+    ProcessingOutcome outcome = processing_.RunStoredOriginal(key);
+    ASSERT_FALSE(outcome.record) << key;
+    EXPECT_EQ(outcome.record.error().code, ErrorCode::kInvalidArgument) << key;
+    EXPECT_EQ(outcome.record.error().slug, "not_an_original") << key;
+    EXPECT_FALSE(outcome.retry_after) << key;
+  }
+  EXPECT_EQ(processor_.calls, 0);
+  EXPECT_EQ(records_.Get("local", record.id)->status, ImageStatus::kProcessing);
+}
+
+TEST_F(ProcessingServiceTest, AnEventBeforeItsRecordIsRetriedUntilTheRecordIsStored) {
+  const ImageRecord record = StoreOriginalOnly(1);
+  // The caller (the S3 event processor) asks again after retry_after, up to max_record_waits.
+  for (int ask = 1; ask <= 2; ++ask) {
+    ProcessingOutcome outcome = processing_.RunStoredOriginal(record.key);
+    ASSERT_FALSE(outcome.record);
+    EXPECT_EQ(outcome.record.error().code, ErrorCode::kUnavailable);
+    EXPECT_EQ(outcome.record.error().slug, "record_not_yet");
+    ASSERT_TRUE(outcome.retry_after);
+    EXPECT_EQ(*outcome.retry_after, processing_.policy().retry_base);
+  }
+  EXPECT_LT(2u, processing_.policy().max_record_waits);
+  EXPECT_EQ(processor_.calls, 0);
+  EXPECT_EQ(KeysOf(record.id), std::set<std::string>{record.key})
+      << "nothing written, nothing lost";
+  ASSERT_TRUE(records_.Insert(record));  // the upload's second write lands
+  ProcessingOutcome outcome = processing_.RunStoredOriginal(record.key);
+  ASSERT_TRUE(outcome.record) << outcome.record.error().slug;
+  EXPECT_EQ(outcome.record->status, ImageStatus::kReady);
+  ExpectOneCompleteImage(record);
+}
+
+TEST_F(ProcessingServiceTest, AnEventWhoseImageIsGoneIsFinal) {
+  // Deleted (record first, then original), or an upload undone after a failed record write.
+  const ImageRecord record = StoreOriginalOnly(1);
+  ASSERT_TRUE(blobs_.Delete(record.key));
+  ProcessingOutcome outcome = processing_.RunStoredOriginal(record.key);
+  ASSERT_FALSE(outcome.record);
+  EXPECT_EQ(outcome.record.error().code, ErrorCode::kNotFound);
+  EXPECT_FALSE(outcome.retry_after);
+  // And an uploaded image deleted before its event arrived.
+  const ImageRecord uploaded = UploadOne();
+  ASSERT_TRUE(uploads_.Delete("local", uploaded.id));
+  outcome = processing_.RunStoredOriginal(uploaded.key);
+  ASSERT_FALSE(outcome.record);
+  EXPECT_EQ(outcome.record.error().code, ErrorCode::kNotFound);
+  EXPECT_FALSE(outcome.retry_after);
+  EXPECT_EQ(processor_.calls, 0);
+}
+
+TEST_F(ProcessingServiceTest, AFailingStoreDoesNotLoseTheEvent) {
+  const ImageRecord record = UploadOne();
+  records_.FailNext("Get", Error{ErrorCode::kInternal, "storage_error", "The store failed.", ""});
+  ProcessingOutcome outcome = processing_.RunStoredOriginal(record.key);
+  ASSERT_FALSE(outcome.record);
+  EXPECT_EQ(outcome.record.error().code, ErrorCode::kUnavailable);
+  EXPECT_TRUE(outcome.retry_after);
+  blobs_.FailNext("Head", Error{ErrorCode::kUnavailable, "storage_unavailable", "Busy.", ""});
+  const ImageRecord unrecorded = StoreOriginalOnly(1);
+  outcome = processing_.RunStoredOriginal(unrecorded.key);
+  ASSERT_FALSE(outcome.record);
+  EXPECT_EQ(outcome.record.error().slug, "record_not_yet") << "the original may be there";
+  EXPECT_TRUE(outcome.retry_after);
+  EXPECT_EQ(processing_.RunStoredOriginal(record.key).record->status, ImageStatus::kReady);
+}
+
+// ---- two deliveries of one event, in two processes -------------------------------------------
+
+TEST_F(ProcessingServiceTest, ADeliveryThatLosesKeepsTheWinnersVariants) {
+  // Both write the same variant keys; the other delivery completes the record first.
+  const ImageRecord record = UploadOne();
+  processor_.before_return = [&] {
+    ASSERT_EQ(other_.Process("local", record.id)->status, ImageStatus::kReady);
+  };
+  ProcessingOutcome outcome = processing_.Run("local", record.id);
+  ASSERT_TRUE(outcome.record) << outcome.record.error().slug;
+  EXPECT_FALSE(outcome.retry_after);
+  EXPECT_EQ(outcome.record->status, ImageStatus::kReady);
+  ExpectOneCompleteImage(record);
+}
+
+TEST_F(ProcessingServiceTest, ALosingFailureNeitherFailsTheRecordNorRemovesItsOriginal) {
+  // This delivery finds the image undecodable (say, a truncated read); the other one completed
+  // it. Before SaveDerived was conditional, this one failed the ready record and removed its
+  // original.
+  for (const FailedOriginalPolicy policy :
+       {FailedOriginalPolicy::kRemove, FailedOriginalPolicy::kQuarantine}) {
+    ProcessingService failing(blobs_, records_, processor_, ProcessingPolicy{{}, policy});
+    const ImageRecord record = StoreOriginalOnly(static_cast<std::uint64_t>(policy) + 1);
+    ASSERT_TRUE(records_.Insert(record));
+    processor_.fail = true;
+    processor_.before_return = [&] {
+      ASSERT_EQ(other_.Process("local", record.id)->status, ImageStatus::kReady);
+    };
+    ProcessingOutcome outcome = failing.Run("local", record.id);
+    ASSERT_TRUE(outcome.record) << outcome.record.error().slug;
+    EXPECT_EQ(outcome.record->status, ImageStatus::kReady);
+    ExpectOneCompleteImage(record);  // and no quarantined copy
+  }
+}
+
+TEST_F(ProcessingServiceTest, ALosingSuccessLeavesNoVariantsBesideAFailedRecord) {
+  // The other delivery failed the image (and removed its original by policy) while this one
+  // was making variants: they belong to no record and go.
+  const ImageRecord record = UploadOne();
+  other_processor_.fail = true;
+  processor_.before_return = [&] {
+    ASSERT_EQ(other_.Process("local", record.id)->status, ImageStatus::kFailed);
+  };
+  ProcessingOutcome outcome = processing_.Run("local", record.id);
+  ASSERT_TRUE(outcome.record) << outcome.record.error().slug;
+  EXPECT_EQ(outcome.record->status, ImageStatus::kFailed);
+  EXPECT_TRUE(records_.Get("local", record.id)->variants.empty());
+  EXPECT_EQ(BlobCount(), 0u) << "no variant of a failed image, no original (removed by policy)";
+}
+
+TEST_F(ProcessingServiceTest, ALosingRetryOfARecordFailedElsewhereKeepsItsOriginal) {
+  // The other delivery gave up on the image (failed, original kept) while this one retried it.
+  const ImageRecord record = UploadOne();
+  // One attempt made already; this delivery makes the second, the other one the third and last.
+  ASSERT_TRUE(records_.AdjustAttempts("local", record.id, 1));
+  other_processor_.error = Error{ErrorCode::kInternal, "out_of_memory", "No memory.", ""};
+  processor_.before_return = [&] {
+    ASSERT_EQ(other_.Process("local", record.id)->status, ImageStatus::kFailed);
+  };
+  ProcessingOutcome outcome = processing_.Run("local", record.id);
+  ASSERT_TRUE(outcome.record) << outcome.record.error().slug;
+  EXPECT_EQ(outcome.record->status, ImageStatus::kFailed);
+  EXPECT_NE(outcome.record->failure_reason.find("out_of_memory"), std::string::npos);
+  EXPECT_EQ(KeysOf(record.id), std::set<std::string>{record.key});
+}
+
+TEST_F(ProcessingServiceTest, ADeliveryThatFindsTheRecordCompletedBeforeItCountsReturnsIt) {
+  // Read while "processing", completed by the other delivery before this one counts its
+  // attempt: the answer is the stored record, not "not found".
+  const ImageRecord record = UploadOne();
+  class CompletingOnAdjust final : public MetadataStore {
+   public:
+    CompletingOnAdjust(MetadataStore& inner, std::function<void()> on_adjust)
+        : inner_(inner), on_adjust_(std::move(on_adjust)) {}
+    Result<void> Insert(const ImageRecord& r) override { return inner_.Insert(r); }
+    Result<ImageRecord> Get(std::string_view o, std::string_view i) override {
+      return inner_.Get(o, i);
+    }
+    Result<ImageRecord> FindBySha256(std::string_view o, std::string_view s) override {
+      return inner_.FindBySha256(o, s);
+    }
+    Result<ImagePage> List(std::string_view o, const ListQuery& q) override {
+      return inner_.List(o, q);
+    }
+    Result<ImageRecord> Update(std::string_view o, std::string_view i,
+                               const ImagePatch& p) override {
+      return inner_.Update(o, i, p);
+    }
+    Result<void> SaveDerived(const ImageRecord& r) override { return inner_.SaveDerived(r); }
+    Result<std::uint32_t> AdjustAttempts(std::string_view o, std::string_view i, int d) override {
+      if (on_adjust_) std::exchange(on_adjust_, nullptr)();
+      return inner_.AdjustAttempts(o, i, d);
+    }
+    Result<void> Remove(std::string_view o, std::string_view i) override {
+      return inner_.Remove(o, i);
+    }
+    Result<std::vector<RecordRef>> ListRefs() override { return inner_.ListRefs(); }
+    Result<std::vector<RecordRef>> ListByStatus(ImageStatus s, std::size_t n) override {
+      return inner_.ListByStatus(s, n);
+    }
+    Result<std::vector<PhashEntry>> ListPhashes(std::string_view o) override {
+      return inner_.ListPhashes(o);
+    }
+
+   private:
+    MetadataStore& inner_;
+    std::function<void()> on_adjust_;
+  } racing(records_,
+           [&] { ASSERT_EQ(other_.Process("local", record.id)->status, ImageStatus::kReady); });
+  ProcessingService late(blobs_, racing, processor_, ProcessingPolicy{});
+  ProcessingOutcome outcome = late.RunStoredOriginal(record.key);
+  ASSERT_TRUE(outcome.record) << outcome.record.error().slug;
+  EXPECT_EQ(outcome.record->status, ImageStatus::kReady);
+  EXPECT_EQ(processor_.calls, 0);
+  ExpectOneCompleteImage(record);
+}
+
+/// Two threads meet here before either goes on (each processor waits for the other).
+class Rendezvous {
+ public:
+  void ArriveAndWait() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    const int generation = generation_;
+    if (++arrived_ == 2) {
+      arrived_ = 0;
+      ++generation_;
+      met_.notify_all();
+      return;
+    }
+    // Bounded only so that a regression fails instead of hanging the suite.
+    if (!met_.wait_for(lock, std::chrono::seconds(30), [&] { return generation_ != generation; })) {
+      ADD_FAILURE() << "the other delivery never reached the processor";
+    }
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable met_;
+  int arrived_ = 0;
+  int generation_ = 0;
+};
+
+TEST_F(ProcessingServiceTest, TwoProcessesProcessingOneRecordAtOnceLeaveOneCompleteImage) {
+  // Both deliveries are inside the processor at the same time, so both write the variants and
+  // both try to complete the record; which one wins is up to the scheduler.
+  Rendezvous both_processing;
+  processor_.before_return = [&] { both_processing.ArriveAndWait(); };
+  other_processor_.before_return = [&] { both_processing.ArriveAndWait(); };
+  for (std::uint64_t n = 1; n <= 10; ++n) {
+    const ImageRecord record = StoreOriginalOnly(n);
+    ASSERT_TRUE(records_.Insert(record));
+    ProcessingOutcome mine;
+    ProcessingOutcome theirs;
+    std::thread other_process([&] { theirs = other_.RunStoredOriginal(record.key); });
+    mine = processing_.RunStoredOriginal(record.key);
+    other_process.join();
+    for (const ProcessingOutcome* outcome : {&mine, &theirs}) {
+      ASSERT_TRUE(outcome->record) << n << ": " << outcome->record.error().slug;
+      EXPECT_FALSE(outcome->retry_after);
+      EXPECT_EQ(outcome->record->status, ImageStatus::kReady) << n;
+      EXPECT_EQ(outcome->record->variants.size(), 2u) << n;
+    }
+    ExpectOneCompleteImage(record);
+  }
+  EXPECT_EQ(processor_.calls, 10);
+  EXPECT_EQ(other_processor_.calls, 10);
+}
 }  // namespace
 }  // namespace imgup

@@ -93,6 +93,11 @@ tl::unexpected<Error> NotFound() {
   return Fail(ErrorCode::kNotFound, "not_found", "No image with this id.");
 }
 
+tl::unexpected<Error> NotProcessing() {
+  return Fail(ErrorCode::kConflict, "not_processing",
+              "The image is no longer being processed: it was completed already.");
+}
+
 tl::unexpected<Error> Corrupt(std::string detail) {
   return Fail(ErrorCode::kInternal, "storage_error", "The metadata store failed.",
               std::move(detail));
@@ -617,7 +622,7 @@ Result<void> SqliteMetadataStore::SaveDerived(const ImageRecord& record) {
   auto update = writer_.Cached(
       "UPDATE images SET status = ?, failure_reason = ?, key = ?, width = ?, height = ?, "
       "format = ?, variants_json = ?, exif_json = ?, placeholder = ?, dominant_color = ?, "
-      "phash = ?, info_json = ? WHERE id = ? AND owner = ?");
+      "phash = ?, info_json = ? WHERE id = ? AND owner = ? AND status = 'processing'");
   if (!update) return tl::unexpected(std::move(update.error()));
   auto bound = (*update)->BindAll(
       ToString(record.status), record.failure_reason, record.key, record.width, record.height,
@@ -625,8 +630,17 @@ Result<void> SqliteMetadataStore::SaveDerived(const ImageRecord& record) {
       record.dominant_color, record.phash, InfoToJson(record.info), record.id, record.owner);
   if (!bound) return bound;
   if (auto ran = (*update)->Run(); !ran) return ran;
-  if (writer_.Changes() == 0) return NotFound();
-  return {};
+  if (writer_.Changes() != 0) return {};
+  // Nothing changed: no such record, or one that is no longer 'processing'. The condition was
+  // checked by the UPDATE itself (atomic against other connections and processes); this read,
+  // under the same writer lock, only names the reason.
+  auto exists = writer_.Cached("SELECT 1 FROM images WHERE id = ? AND owner = ?");
+  if (!exists) return tl::unexpected(std::move(exists.error()));
+  if (auto bound_id = (*exists)->BindAll(record.id, record.owner); !bound_id) return bound_id;
+  auto found = Exists(*exists);
+  if (!found) return tl::unexpected(std::move(found.error()));
+  if (!*found) return NotFound();
+  return NotProcessing();
 }
 
 Result<std::uint32_t> SqliteMetadataStore::AdjustAttempts(std::string_view owner,

@@ -36,9 +36,12 @@ class MetadataStore {
   /// Applies `patch` and returns the updated record. Errors: kNotFound.
   virtual Result<ImageRecord> Update(std::string_view owner, std::string_view id,
                                      const ImagePatch& patch) = 0;
-  /// Replaces the derived fields (status, failure_reason, key, width, height, format, variants,
-  /// exif_json, placeholder, dominant_color, phash, info) of an existing record.
-  /// Errors: kNotFound.
+  /// Completes a record: replaces the derived fields (status, failure_reason, key, width,
+  /// height, format, variants, exif_json, placeholder, dominant_color, phash, info) of a record
+  /// whose stored status is still "processing", atomically with that check, so that of two
+  /// deliveries completing the same record (in two processes) exactly one wins.
+  /// Errors: kNotFound when the owner has no record `id`; kConflict with slug "not_processing"
+  /// when the record is no longer "processing" (another delivery completed it): nothing changes.
   virtual Result<void> SaveDerived(const ImageRecord& record) = 0;
   /// Adds `delta` to the count of processing attempts of a record in status "processing" and
   /// returns the new count (never below 0). The count survives restarts: an attempt that took

@@ -210,6 +210,10 @@ Result<void> MemoryMetadataStore::SaveDerived(const ImageRecord& record) {
   const auto it = records_.find(record.id);
   if (it == records_.end() || it->second.owner != record.owner) return RecordNotFound();
   ImageRecord& stored = it->second;
+  if (stored.status != ImageStatus::kProcessing) {
+    return Fail(ErrorCode::kConflict, "not_processing",
+                "The image is no longer being processed: it was completed already.");
+  }
   stored.status = record.status;
   stored.failure_reason = record.failure_reason;
   stored.width = record.width;
