@@ -41,9 +41,6 @@ class FailingInsertStore final : public MetadataStore {
     return inner_.Remove(o, i);
   }
   Result<std::vector<RecordRef>> ListRefs() override { return inner_.ListRefs(); }
-  Result<std::vector<RecordRef>> ListByStatus(ImageStatus s, std::size_t n) override {
-    return inner_.ListByStatus(s, n);
-  }
   Result<std::vector<PhashEntry>> ListPhashes(std::string_view o) override {
     return inner_.ListPhashes(o);
   }
@@ -93,7 +90,7 @@ TEST_F(UploadServiceTest, AnUploadIsProcessingEvenWithNoQueueToFeed) {
   ASSERT_TRUE(outcome);
   EXPECT_EQ(outcome->record.status, ImageStatus::kProcessing);
   EXPECT_EQ(records_.Get("local", outcome->record.id)->status, ImageStatus::kProcessing);
-  auto waiting = records_.ListByStatus(ImageStatus::kProcessing, 10);
+  auto waiting = records_.ListProcessing(10);
   ASSERT_TRUE(waiting);
   ASSERT_EQ(waiting->size(), 1u);
   EXPECT_EQ((*waiting)[0].id, outcome->record.id);

@@ -530,25 +530,6 @@ TYPED_TEST_P(MetadataStoreContractTest, ListRefsCoversEveryOwner) {
   EXPECT_EQ(refs->size(), 3u);
 }
 
-TYPED_TEST_P(MetadataStoreContractTest, ListByStatusFindsOldestFirstAcrossOwners) {
-  for (std::uint64_t i = 1; i <= 5; ++i) {
-    ImageRecord record = MakeRecord(i % 2 ? "alice" : "bob", i);
-    record.status = i == 3 ? ImageStatus::kReady : ImageStatus::kProcessing;
-    this->InsertOrDie(record);
-  }
-  auto processing = this->store_->ListByStatus(ImageStatus::kProcessing, 3);
-  ASSERT_TRUE(processing);
-  std::vector<std::string> ids;
-  for (const auto& ref : *processing) ids.push_back(ref.id);
-  EXPECT_EQ(ids, (std::vector<std::string>{Id(1), Id(2), Id(4)}));
-  EXPECT_EQ((*processing)[1].owner, "bob");
-  // Once processed, a record is no longer listed.
-  ImageRecord done = WithDerivedFields(MakeRecord("alice", 1));
-  ASSERT_TRUE(this->store_->SaveDerived(done));
-  EXPECT_EQ(this->store_->ListByStatus(ImageStatus::kProcessing, 10)->size(), 3u);
-  EXPECT_TRUE(this->store_->ListByStatus(ImageStatus::kFailed, 10)->empty());
-}
-
 TYPED_TEST_P(MetadataStoreContractTest, ListPhashesIsScopedToTheOwner) {
   this->InsertOrDie(WithDerivedFields(MakeRecord("alice", 1)));
   this->InsertOrDie(MakeRecord("alice", 2));  // not processed: no hash yet
@@ -693,8 +674,8 @@ REGISTER_TYPED_TEST_SUITE_P(
     UpdateChangesTagsAndDescription, SaveDerivedReplacesOnlyDerivedFields,
     SaveDerivedCompletesOnlyARecordStillProcessing, ConcurrentCompletionsLetExactlyOneWin,
     AttemptsAreCountedWhileProcessingOnly, RemoveDeletesTheRecord, ListRefsCoversEveryOwner,
-    ListByStatusFindsOldestFirstAcrossOwners, ListPhashesIsScopedToTheOwner,
-    ConcurrentInsertsAndReadsAllSucceed, ConcurrentDuplicateInsertsLetExactlyOneWin);
+    ListPhashesIsScopedToTheOwner, ConcurrentInsertsAndReadsAllSucceed,
+    ConcurrentDuplicateInsertsLetExactlyOneWin);
 
 using MetadataStoreImplementations = ::testing::Types<MemoryRecords, SqliteRecords>;
 INSTANTIATE_TYPED_TEST_SUITE_P(All, MetadataStoreContractTest, MetadataStoreImplementations);

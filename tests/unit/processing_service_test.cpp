@@ -231,9 +231,6 @@ TEST_F(ProcessingServiceTest, ADeleteThatReadTheRecordBeforeProcessingCompletedL
       return inner_.Remove(o, i);
     }
     Result<std::vector<RecordRef>> ListRefs() override { return inner_.ListRefs(); }
-    Result<std::vector<RecordRef>> ListByStatus(ImageStatus s, std::size_t n) override {
-      return inner_.ListByStatus(s, n);
-    }
     Result<std::vector<PhashEntry>> ListPhashes(std::string_view o) override {
       return inner_.ListPhashes(o);
     }
@@ -515,9 +512,6 @@ TEST_F(ProcessingServiceTest, ADeliveryThatFindsTheRecordCompletedBeforeItCounts
       return inner_.Remove(o, i);
     }
     Result<std::vector<RecordRef>> ListRefs() override { return inner_.ListRefs(); }
-    Result<std::vector<RecordRef>> ListByStatus(ImageStatus s, std::size_t n) override {
-      return inner_.ListByStatus(s, n);
-    }
     Result<std::vector<PhashEntry>> ListPhashes(std::string_view o) override {
       return inner_.ListPhashes(o);
     }

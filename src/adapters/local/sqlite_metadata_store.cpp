@@ -673,14 +673,15 @@ Result<void> SqliteMetadataStore::Remove(std::string_view owner, std::string_vie
   return {};
 }
 
-Result<std::vector<RecordRef>> SqliteMetadataStore::ListByStatus(ImageStatus status,
-                                                                 std::size_t limit) {
+Result<std::vector<RecordRef>> SqliteMetadataStore::ListProcessing(std::size_t limit) {
   auto reader = AcquireReader();
   if (!reader) return tl::unexpected(std::move(reader.error()));
   auto stmt =
       reader->db().Cached("SELECT owner, id, key FROM images WHERE status = ? ORDER BY id LIMIT ?");
   if (!stmt) return tl::unexpected(std::move(stmt.error()));
-  if (auto bound = (*stmt)->BindAll(ToString(status), static_cast<std::int64_t>(limit)); !bound) {
+  if (auto bound =
+          (*stmt)->BindAll(ToString(ImageStatus::kProcessing), static_cast<std::int64_t>(limit));
+      !bound) {
     return tl::unexpected(std::move(bound.error()));
   }
   return CollectRows<RecordRef>(**stmt, ReadRef);

@@ -1,7 +1,8 @@
 #pragma once
 // The MetadataStore port: image records, scoped to their owner (SqliteMetadataStore; a
 // DynamoDB adapter on AWS). Every implementation passes
-// tests/unit/metadata_store_contract_test.cpp.
+// tests/unit/metadata_store_contract_test.cpp. The local runtime's scan for records still
+// processing is not here: it is the PendingRecords port (pending_records.hpp).
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -54,9 +55,6 @@ class MetadataStore {
   virtual Result<void> Remove(std::string_view owner, std::string_view id) = 0;
   /// Every record's owner, id and key, for consistency checks.
   virtual Result<std::vector<RecordRef>> ListRefs() = 0;
-  /// Up to `limit` records (of every owner) in `status`, oldest first: the records a crash left
-  /// in `processing` are picked up again at start-up.
-  virtual Result<std::vector<RecordRef>> ListByStatus(ImageStatus status, std::size_t limit) = 0;
   /// The owner's records that have a perceptual hash, for near-duplicate search.
   virtual Result<std::vector<PhashEntry>> ListPhashes(std::string_view owner) = 0;
 };

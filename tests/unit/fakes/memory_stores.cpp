@@ -252,14 +252,13 @@ Result<void> MemoryMetadataStore::Remove(std::string_view owner, std::string_vie
   return {};
 }
 
-Result<std::vector<RecordRef>> MemoryMetadataStore::ListByStatus(ImageStatus status,
-                                                                 std::size_t limit) {
+Result<std::vector<RecordRef>> MemoryMetadataStore::ListProcessing(std::size_t limit) {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (auto failure = TakeFailure("ListByStatus")) return tl::unexpected(std::move(*failure));
+  if (auto failure = TakeFailure("ListProcessing")) return tl::unexpected(std::move(*failure));
   std::vector<RecordRef> refs;
   for (const auto& [id, record] : records_) {  // id order is age order
     if (refs.size() == limit) break;
-    if (record.status == status) refs.push_back({record.owner, id, record.key});
+    if (record.status == ImageStatus::kProcessing) refs.push_back({record.owner, id, record.key});
   }
   return refs;
 }

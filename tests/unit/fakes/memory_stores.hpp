@@ -17,6 +17,7 @@
 #include "domain/ports/blob_store.hpp"
 #include "domain/ports/clock.hpp"
 #include "domain/ports/metadata_store.hpp"
+#include "domain/ports/pending_records.hpp"
 #include "fakes/fixed_clock.hpp"
 #include "fakes/sequential_ids.hpp"
 
@@ -60,8 +61,11 @@ class MemoryBlobStore final : public BlobStore {
   std::map<std::string, Error, std::less<>> failures_;
 };
 
-class MemoryMetadataStore final : public MetadataStore, public ApiKeyStore {
+class MemoryMetadataStore final : public MetadataStore, public PendingRecords, public ApiKeyStore {
  public:
+  // PendingRecords
+  Result<std::vector<RecordRef>> ListProcessing(std::size_t limit) override;
+
   // MetadataStore
   Result<void> Insert(const ImageRecord& record) override;
   Result<ImageRecord> Get(std::string_view owner, std::string_view id) override;
@@ -74,7 +78,6 @@ class MemoryMetadataStore final : public MetadataStore, public ApiKeyStore {
                                        int delta) override;
   Result<void> Remove(std::string_view owner, std::string_view id) override;
   Result<std::vector<RecordRef>> ListRefs() override;
-  Result<std::vector<RecordRef>> ListByStatus(ImageStatus status, std::size_t limit) override;
   Result<std::vector<PhashEntry>> ListPhashes(std::string_view owner) override;
 
   // ApiKeyStore
