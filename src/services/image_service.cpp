@@ -206,9 +206,15 @@ Result<void> ImageService::RemoveWithBlobs(const ImageRecord& record) {
   // have completed the record between that read and its removal. Processing that completes
   // after the removal finds no record and removes what it wrote itself. Leftovers after a
   // failure here are orphans, which fsck removes.
-  if (auto variants = blobs_.List(VariantPrefix(record.owner, record.id))) {
-    for (const BlobEntry& variant : *variants) (void)blobs_.Delete(variant.key);
-  }
+  // A handful of variants: one page, but every page all the same.
+  const std::string prefix = VariantPrefix(record.owner, record.id);
+  std::string token;
+  do {
+    auto variants = blobs_.List(prefix, token, 1000);
+    if (!variants) break;
+    for (const BlobEntry& variant : variants->items) (void)blobs_.Delete(variant.key);
+    token = std::move(variants->next_token);
+  } while (!token.empty());
   for (const auto& [name, variant] : record.variants) (void)blobs_.Delete(variant.key);
   // A failed image whose original was removed by policy owns no bytes.
   if (record.key.empty()) return {};

@@ -9,6 +9,7 @@
 #include "fakes/fixed_clock.hpp"
 #include "fakes/memory_stores.hpp"
 #include "fakes/sequential_ids.hpp"
+#include "services/fsck.hpp"
 #include "support/images.hpp"
 
 namespace imgup {
@@ -40,7 +41,9 @@ class FailingInsertStore final : public MetadataStore {
   Result<void> Remove(std::string_view o, std::string_view i) override {
     return inner_.Remove(o, i);
   }
-  Result<std::vector<RecordRef>> ListRefs() override { return inner_.ListRefs(); }
+  Result<RefPage> ListRefs(std::string_view t, std::size_t n) override {
+    return inner_.ListRefs(t, n);
+  }
   Result<std::vector<PhashEntry>> ListPhashes(std::string_view o) override {
     return inner_.ListPhashes(o);
   }
@@ -56,8 +59,8 @@ class UploadServiceTest : public ::testing::Test {
   UploadRequest Png(std::string owner = "local", std::string name = "photo.png") {
     return UploadRequest{std::move(owner), std::move(name), "image/png", test::TinyPng(), {}, ""};
   }
-  std::size_t BlobCount() { return blobs_.List("").value().size(); }
-  std::size_t RecordCount() { return records_.ListRefs().value().size(); }
+  std::size_t BlobCount() { return ListAllBlobs(blobs_, "").value().size(); }
+  std::size_t RecordCount() { return ListAllRefs(records_).value().size(); }
 
   MemoryBlobStore blobs_;
   MemoryMetadataStore records_;

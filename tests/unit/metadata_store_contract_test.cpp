@@ -14,6 +14,7 @@
 #include "adapters/local/sqlite_metadata_store.hpp"
 #include "fakes/memory_stores.hpp"
 #include "fakes/temp_dir.hpp"
+#include "services/fsck.hpp"
 
 namespace imgup {
 namespace {
@@ -517,7 +518,7 @@ TYPED_TEST_P(MetadataStoreContractTest, ListRefsCoversEveryOwner) {
   this->InsertOrDie(MakeRecord("alice", 1));
   this->InsertOrDie(MakeRecord("bob", 2));
   this->InsertOrDie(MakeRecord("alice", 3));
-  auto refs = this->store_->ListRefs();
+  auto refs = ListAllRefs(*this->store_);
   ASSERT_TRUE(refs);
   std::set<std::tuple<std::string, std::string, std::string>> got;
   for (const auto& ref : *refs) got.emplace(ref.owner, ref.id, ref.key);
@@ -528,6 +529,61 @@ TYPED_TEST_P(MetadataStoreContractTest, ListRefsCoversEveryOwner) {
   };
   EXPECT_EQ(got, expected);
   EXPECT_EQ(refs->size(), 3u);
+}
+
+TYPED_TEST_P(MetadataStoreContractTest, ListRefsPagesWalkEveryRecordOnceInOwnerIdOrder) {
+  std::vector<std::pair<std::string, std::string>> expected;
+  for (std::uint64_t n = 1; n <= 7; ++n) {
+    const std::string owner = n % 3 == 0 ? "carol" : (n % 2 ? "alice" : "bob");
+    this->InsertOrDie(MakeRecord(owner, n));
+    expected.emplace_back(owner, Id(n));
+  }
+  std::ranges::sort(expected);
+  for (std::size_t limit : {1u, 2u, 1000u}) {
+    std::vector<std::pair<std::string, std::string>> walked;
+    std::string token;
+    int pages = 0;
+    do {
+      auto page = this->store_->ListRefs(token, limit);
+      ASSERT_TRUE(page) << page.error().detail;
+      EXPECT_LE(page->items.size(), limit);
+      for (const auto& ref : page->items) {
+        walked.emplace_back(ref.owner, ref.id);
+        EXPECT_EQ(ref.key, "originals/" + ref.owner + "/" + ref.id);
+      }
+      token = page->next_token;
+      ASSERT_LT(++pages, 1000) << "pagination does not end";
+    } while (!token.empty());
+    EXPECT_EQ(walked, expected) << "limit " << limit;
+  }
+  auto exact = this->store_->ListRefs("", 7);
+  ASSERT_TRUE(exact);
+  EXPECT_EQ(exact->items.size(), 7u);
+  EXPECT_TRUE(exact->next_token.empty());
+}
+
+TYPED_TEST_P(MetadataStoreContractTest, ListRefsWalkSurvivesRemovalOfTheLastRefSeen) {
+  for (std::uint64_t n = 1; n <= 4; ++n) this->InsertOrDie(MakeRecord("alice", n));
+  auto first = this->store_->ListRefs("", 2);
+  ASSERT_TRUE(first);
+  ASSERT_EQ(first->items.size(), 2u);
+  ASSERT_TRUE(this->store_->Remove("alice", Id(2)));
+  auto second = this->store_->ListRefs(first->next_token, 2);
+  ASSERT_TRUE(second) << second.error().detail;
+  std::vector<std::string> ids;
+  for (const auto& ref : second->items) ids.push_back(ref.id);
+  EXPECT_EQ(ids, (std::vector<std::string>{Id(3), Id(4)}));
+  EXPECT_TRUE(second->next_token.empty());
+}
+
+TYPED_TEST_P(MetadataStoreContractTest, ListRefsRejectsAForeignTokenAndAZeroLimit) {
+  this->InsertOrDie(MakeRecord("alice", 1));
+  auto foreign = this->store_->ListRefs("not a token", 10);
+  ASSERT_FALSE(foreign);
+  EXPECT_EQ(foreign.error().code, ErrorCode::kInvalidArgument);
+  auto zero = this->store_->ListRefs("", 0);
+  ASSERT_FALSE(zero);
+  EXPECT_EQ(zero.error().code, ErrorCode::kInvalidArgument);
 }
 
 TYPED_TEST_P(MetadataStoreContractTest, ListPhashesIsScopedToTheOwner) {
@@ -574,7 +630,7 @@ TYPED_TEST_P(MetadataStoreContractTest, ConcurrentInsertsAndReadsAllSucceed) {
   const std::size_t per_owner = kThreads / 2 * kPerThread;
   EXPECT_EQ(this->WalkAllPages("owner0", Query(100)).size(), per_owner);
   EXPECT_EQ(this->WalkAllPages("owner1", Query(100)).size(), per_owner);
-  EXPECT_EQ(this->store_->ListRefs()->size(), per_owner * 2);
+  EXPECT_EQ(ListAllRefs(*this->store_)->size(), per_owner * 2);
 }
 
 TYPED_TEST_P(MetadataStoreContractTest, ConcurrentDuplicateInsertsLetExactlyOneWin) {
@@ -674,8 +730,9 @@ REGISTER_TYPED_TEST_SUITE_P(
     UpdateChangesTagsAndDescription, SaveDerivedReplacesOnlyDerivedFields,
     SaveDerivedCompletesOnlyARecordStillProcessing, ConcurrentCompletionsLetExactlyOneWin,
     AttemptsAreCountedWhileProcessingOnly, RemoveDeletesTheRecord, ListRefsCoversEveryOwner,
-    ListPhashesIsScopedToTheOwner, ConcurrentInsertsAndReadsAllSucceed,
-    ConcurrentDuplicateInsertsLetExactlyOneWin);
+    ListRefsPagesWalkEveryRecordOnceInOwnerIdOrder, ListRefsWalkSurvivesRemovalOfTheLastRefSeen,
+    ListRefsRejectsAForeignTokenAndAZeroLimit, ListPhashesIsScopedToTheOwner,
+    ConcurrentInsertsAndReadsAllSucceed, ConcurrentDuplicateInsertsLetExactlyOneWin);
 
 using MetadataStoreImplementations = ::testing::Types<MemoryRecords, SqliteRecords>;
 INSTANTIATE_TYPED_TEST_SUITE_P(All, MetadataStoreContractTest, MetadataStoreImplementations);

@@ -9,6 +9,8 @@
 #include <system_error>
 #include <utility>
 
+#include "domain/ref_token.hpp"
+
 namespace imgup {
 
 namespace {
@@ -699,12 +701,37 @@ Result<std::vector<PhashEntry>> SqliteMetadataStore::ListPhashes(std::string_vie
   });
 }
 
-Result<std::vector<RecordRef>> SqliteMetadataStore::ListRefs() {
+Result<RefPage> SqliteMetadataStore::ListRefs(std::string_view token, std::size_t limit) {
+  if (limit == 0) return Fail(ErrorCode::kInvalidArgument, "invalid_limit", "limit is 0");
+  // Keyset pagination: the page starts after the (owner, id) the token names.
+  std::pair<std::string, std::string> after;
+  if (!token.empty()) {
+    auto decoded = DecodeRefToken(token);
+    if (!decoded) {
+      return Fail(ErrorCode::kInvalidArgument, "invalid_token", "Not a ListRefs token.");
+    }
+    after = std::move(*decoded);
+  }
   auto reader = AcquireReader();
   if (!reader) return tl::unexpected(std::move(reader.error()));
-  auto stmt = reader->db().Cached("SELECT owner, id, key FROM images ORDER BY owner, id");
+  auto stmt = reader->db().Cached(
+      "SELECT owner, id, key FROM images WHERE (owner, id) > (?, ?) ORDER BY owner, id LIMIT ?");
   if (!stmt) return tl::unexpected(std::move(stmt.error()));
-  return CollectRows<RecordRef>(**stmt, ReadRef);
+  // One more than a page: whether another page follows.
+  if (auto bound =
+          (*stmt)->BindAll(after.first, after.second, static_cast<std::int64_t>(limit) + 1);
+      !bound) {
+    return tl::unexpected(std::move(bound.error()));
+  }
+  auto refs = CollectRows<RecordRef>(**stmt, ReadRef);
+  if (!refs) return tl::unexpected(std::move(refs.error()));
+  RefPage page;
+  if (refs->size() > limit) {
+    refs->resize(limit);
+    page.next_token = EncodeRefToken(refs->back().owner, refs->back().id);
+  }
+  page.items = std::move(*refs);
+  return page;
 }
 
 // ---- ApiKeyStore ----------------------------------------------------------------------------

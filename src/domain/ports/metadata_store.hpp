@@ -13,6 +13,12 @@
 
 namespace imgup {
 
+/// One page of MetadataStore::ListRefs.
+struct RefPage {
+  std::vector<RecordRef> items;
+  std::string next_token;  // empty: no more pages
+};
+
 class MetadataStore {
  public:
   virtual ~MetadataStore() = default;
@@ -53,8 +59,13 @@ class MetadataStore {
   /// Deletes the owner's record `id`, and with it its claim on its sha256 (the same bytes may be
   /// inserted again at once). Errors: kNotFound.
   virtual Result<void> Remove(std::string_view owner, std::string_view id) = 0;
-  /// Every record's owner, id and key, for consistency checks.
-  virtual Result<std::vector<RecordRef>> ListRefs() = 0;
+  /// One page of every owner's records (owner, id and key), for consistency checks, in
+  /// (owner, id) order, starting after the page that returned `token` (empty: from the
+  /// first). A page holds at most `limit` refs; a short page is not the last one: only an empty
+  /// `next_token` says that no more follow. The token is opaque. Walking every page sees every
+  /// record that existed for the whole walk exactly once.
+  /// Errors: kInvalidArgument for a token this store did not return, or a `limit` of 0.
+  virtual Result<RefPage> ListRefs(std::string_view token, std::size_t limit) = 0;
   /// The owner's records that have a perceptual hash, for near-duplicate search.
   virtual Result<std::vector<PhashEntry>> ListPhashes(std::string_view owner) = 0;
 };

@@ -33,7 +33,8 @@ class MemoryBlobStore final : public BlobStore {
   Result<std::string> Get(std::string_view key) override;
   Result<BlobEntry> Head(std::string_view key) override;
   Result<void> Delete(std::string_view key) override;
-  Result<std::vector<BlobEntry>> List(std::string_view prefix) override;
+  Result<BlobPage> List(std::string_view prefix, std::string_view token,
+                        std::size_t limit) override;
 
   /// The number of stored objects.
   std::size_t size() const;
@@ -77,7 +78,7 @@ class MemoryMetadataStore final : public MetadataStore, public PendingRecords, p
   Result<std::uint32_t> AdjustAttempts(std::string_view owner, std::string_view id,
                                        int delta) override;
   Result<void> Remove(std::string_view owner, std::string_view id) override;
-  Result<std::vector<RecordRef>> ListRefs() override;
+  Result<RefPage> ListRefs(std::string_view token, std::size_t limit) override;
   Result<std::vector<PhashEntry>> ListPhashes(std::string_view owner) override;
 
   // ApiKeyStore
