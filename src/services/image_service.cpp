@@ -257,14 +257,22 @@ Result<std::vector<ImageService::SimilarImage>> ImageService::FindSimilar(std::s
   if (!record) return tl::unexpected(record.error());
   std::vector<SimilarImage> similar;
   if (record->phash.empty()) return similar;
-  auto hashes = records_.ListPhashes(owner);
-  if (!hashes) return tl::unexpected(hashes.error());
+  // The newest kSimilarScanLimit hashes, page by page.
   std::vector<std::pair<int, std::string>> near;
-  for (const PhashEntry& entry : *hashes) {
-    if (entry.id == record->id) continue;
-    const int distance = PhashDistance(record->phash, entry.phash);
-    if (distance <= max_distance) near.emplace_back(distance, entry.id);
-  }
+  std::size_t scanned = 0;
+  std::string token;
+  do {
+    auto hashes =
+        records_.ListPhashes(owner, token, std::min(kPhashPageSize, kSimilarScanLimit - scanned));
+    if (!hashes) return tl::unexpected(hashes.error());
+    scanned += hashes->items.size();
+    for (const PhashEntry& entry : hashes->items) {
+      if (entry.id == record->id) continue;
+      const int distance = PhashDistance(record->phash, entry.phash);
+      if (distance <= max_distance) near.emplace_back(distance, entry.id);
+    }
+    token = std::move(hashes->next_token);
+  } while (!token.empty() && scanned < kSimilarScanLimit);
   std::sort(near.begin(), near.end());
   if (near.size() > limit) near.resize(limit);
   for (auto& [distance, other_id] : near) {

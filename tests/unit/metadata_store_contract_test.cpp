@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <random>
 #include <set>
@@ -592,12 +593,55 @@ TYPED_TEST_P(MetadataStoreContractTest, ListPhashesIsScopedToTheOwner) {
   ImageRecord bobs = WithDerivedFields(MakeRecord("bob", 3));
   bobs.phash = "fedcba9876543210";
   this->InsertOrDie(bobs);
-  auto alice = this->store_->ListPhashes("alice");
+  auto alice = this->store_->ListPhashes("alice", "", 10);
   ASSERT_TRUE(alice);
-  ASSERT_EQ(alice->size(), 1u);
-  EXPECT_EQ((*alice)[0].id, Id(1));
-  EXPECT_EQ((*alice)[0].phash, "0123456789abcdef");
-  EXPECT_TRUE(this->store_->ListPhashes("carol")->empty());
+  ASSERT_EQ(alice->items.size(), 1u);
+  EXPECT_EQ(alice->items[0].id, Id(1));
+  EXPECT_EQ(alice->items[0].phash, "0123456789abcdef");
+  EXPECT_TRUE(alice->next_token.empty());
+  auto carol = this->store_->ListPhashes("carol", "", 10);
+  ASSERT_TRUE(carol);
+  EXPECT_TRUE(carol->items.empty());
+  EXPECT_TRUE(carol->next_token.empty());
+}
+
+TYPED_TEST_P(MetadataStoreContractTest, ListPhashesPagesWalkTheOwnersHashesNewestFirstOnce) {
+  std::vector<std::string> expected;  // alice's hashed records, newest first
+  std::map<std::string, std::string> phash_of;
+  for (std::uint64_t n = 1; n <= 9; ++n) {
+    ImageRecord record = MakeRecord(n % 3 == 0 ? "bob" : "alice", n);
+    if (n != 4) {  // 4 is not processed yet: no hash
+      record = WithDerivedFields(record);
+      record.phash = "00000000000000" + std::to_string(10 + n);
+    }
+    this->InsertOrDie(record);
+    if (record.owner == "alice" && n != 4) expected.insert(expected.begin(), record.id);
+    phash_of[record.id] = record.phash;
+  }
+  for (std::size_t limit : {1u, 2u, 1000u}) {
+    std::vector<std::string> walked;
+    std::string token;
+    int pages = 0;
+    do {
+      auto page = this->store_->ListPhashes("alice", token, limit);
+      ASSERT_TRUE(page) << page.error().detail;
+      EXPECT_LE(page->items.size(), limit);
+      for (const auto& entry : page->items) {
+        walked.push_back(entry.id);
+        EXPECT_EQ(entry.phash, phash_of[entry.id]);
+      }
+      token = page->next_token;
+      ASSERT_LT(++pages, 1000) << "pagination does not end";
+    } while (!token.empty());
+    EXPECT_EQ(walked, expected) << "limit " << limit;
+  }
+  auto exact = this->store_->ListPhashes("alice", "", expected.size());
+  ASSERT_TRUE(exact);
+  EXPECT_EQ(exact->items.size(), expected.size());
+  EXPECT_TRUE(exact->next_token.empty());
+  auto zero = this->store_->ListPhashes("alice", "", 0);
+  ASSERT_FALSE(zero);
+  EXPECT_EQ(zero.error().code, ErrorCode::kInvalidArgument);
 }
 
 TYPED_TEST_P(MetadataStoreContractTest, ConcurrentInsertsAndReadsAllSucceed) {
@@ -732,7 +776,8 @@ REGISTER_TYPED_TEST_SUITE_P(
     AttemptsAreCountedWhileProcessingOnly, RemoveDeletesTheRecord, ListRefsCoversEveryOwner,
     ListRefsPagesWalkEveryRecordOnceInOwnerIdOrder, ListRefsWalkSurvivesRemovalOfTheLastRefSeen,
     ListRefsRejectsAForeignTokenAndAZeroLimit, ListPhashesIsScopedToTheOwner,
-    ConcurrentInsertsAndReadsAllSucceed, ConcurrentDuplicateInsertsLetExactlyOneWin);
+    ListPhashesPagesWalkTheOwnersHashesNewestFirstOnce, ConcurrentInsertsAndReadsAllSucceed,
+    ConcurrentDuplicateInsertsLetExactlyOneWin);
 
 using MetadataStoreImplementations = ::testing::Types<MemoryRecords, SqliteRecords>;
 INSTANTIATE_TYPED_TEST_SUITE_P(All, MetadataStoreContractTest, MetadataStoreImplementations);

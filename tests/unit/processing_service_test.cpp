@@ -234,8 +234,8 @@ TEST_F(ProcessingServiceTest, ADeleteThatReadTheRecordBeforeProcessingCompletedL
     Result<RefPage> ListRefs(std::string_view t, std::size_t n) override {
       return inner_.ListRefs(t, n);
     }
-    Result<std::vector<PhashEntry>> ListPhashes(std::string_view o) override {
-      return inner_.ListPhashes(o);
+    Result<PhashPage> ListPhashes(std::string_view o, std::string_view t, std::size_t n) override {
+      return inner_.ListPhashes(o, t, n);
     }
 
    private:
@@ -517,8 +517,8 @@ TEST_F(ProcessingServiceTest, ADeliveryThatFindsTheRecordCompletedBeforeItCounts
     Result<RefPage> ListRefs(std::string_view t, std::size_t n) override {
       return inner_.ListRefs(t, n);
     }
-    Result<std::vector<PhashEntry>> ListPhashes(std::string_view o) override {
-      return inner_.ListPhashes(o);
+    Result<PhashPage> ListPhashes(std::string_view o, std::string_view t, std::size_t n) override {
+      return inner_.ListPhashes(o, t, n);
     }
 
    private:

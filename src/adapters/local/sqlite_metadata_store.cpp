@@ -689,16 +689,32 @@ Result<std::vector<RecordRef>> SqliteMetadataStore::ListProcessing(std::size_t l
   return CollectRows<RecordRef>(**stmt, ReadRef);
 }
 
-Result<std::vector<PhashEntry>> SqliteMetadataStore::ListPhashes(std::string_view owner) {
+Result<PhashPage> SqliteMetadataStore::ListPhashes(std::string_view owner, std::string_view token,
+                                                   std::size_t limit) {
+  if (limit == 0) return Fail(ErrorCode::kInvalidArgument, "invalid_limit", "limit is 0");
   auto reader = AcquireReader();
   if (!reader) return tl::unexpected(std::move(reader.error()));
+  // Keyset pagination on (owner, id DESC): the token is the last id returned.
   auto stmt = reader->db().Cached(
-      "SELECT id, phash FROM images WHERE owner = ? AND phash != '' ORDER BY id DESC");
+      "SELECT id, phash FROM images WHERE owner = ? AND phash != '' AND (? = '' OR id < ?) "
+      "ORDER BY id DESC LIMIT ?");
   if (!stmt) return tl::unexpected(std::move(stmt.error()));
-  if (auto bound = (*stmt)->BindAll(owner); !bound) return tl::unexpected(std::move(bound.error()));
-  return CollectRows<PhashEntry>(**stmt, [](const sqlite::Statement& row) {
+  // One more than a page: whether another page follows.
+  if (auto bound = (*stmt)->BindAll(owner, token, token, static_cast<std::int64_t>(limit) + 1);
+      !bound) {
+    return tl::unexpected(std::move(bound.error()));
+  }
+  auto entries = CollectRows<PhashEntry>(**stmt, [](const sqlite::Statement& row) {
     return PhashEntry{row.ColumnText(0), row.ColumnText(1)};
   });
+  if (!entries) return tl::unexpected(std::move(entries.error()));
+  PhashPage page;
+  if (entries->size() > limit) {
+    entries->resize(limit);
+    page.next_token = entries->back().id;
+  }
+  page.items = std::move(*entries);
+  return page;
 }
 
 Result<RefPage> SqliteMetadataStore::ListRefs(std::string_view token, std::size_t limit) {

@@ -64,7 +64,8 @@ class SqliteMetadataStore final : public MetadataStore, public PendingRecords, p
   Result<std::uint32_t> AdjustAttempts(std::string_view owner, std::string_view id,
                                        int delta) override;
   Result<void> Remove(std::string_view owner, std::string_view id) override;
-  Result<std::vector<PhashEntry>> ListPhashes(std::string_view owner) override;
+  Result<PhashPage> ListPhashes(std::string_view owner, std::string_view token,
+                                std::size_t limit) override;
   Result<RefPage> ListRefs(std::string_view token, std::size_t limit) override;
 
   // ApiKeyStore

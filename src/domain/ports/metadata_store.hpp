@@ -13,6 +13,12 @@
 
 namespace imgup {
 
+/// One page of MetadataStore::ListPhashes.
+struct PhashPage {
+  std::vector<PhashEntry> items;
+  std::string next_token;  // empty: no more pages
+};
+
 /// One page of MetadataStore::ListRefs.
 struct RefPage {
   std::vector<RecordRef> items;
@@ -66,8 +72,14 @@ class MetadataStore {
   /// record that existed for the whole walk exactly once.
   /// Errors: kInvalidArgument for a token this store did not return, or a `limit` of 0.
   virtual Result<RefPage> ListRefs(std::string_view token, std::size_t limit) = 0;
-  /// The owner's records that have a perceptual hash, for near-duplicate search.
-  virtual Result<std::vector<PhashEntry>> ListPhashes(std::string_view owner) = 0;
+  /// One page of the owner's records that have a perceptual hash, for near-duplicate search,
+  /// newest (largest id) first, starting after the page that returned `token` (empty: from
+  /// the newest). A page holds at most `limit` entries; a short page is not the last one: only
+  /// an empty `next_token` says that no more follow. The token is opaque and valid only for
+  /// this owner. Reads one page of the owner's partition per call, never all of it.
+  /// Errors: kInvalidArgument for a `limit` of 0.
+  virtual Result<PhashPage> ListPhashes(std::string_view owner, std::string_view token,
+                                        std::size_t limit) = 0;
 };
 
 }  // namespace imgup

@@ -273,16 +273,23 @@ Result<std::vector<RecordRef>> MemoryMetadataStore::ListProcessing(std::size_t l
   return refs;
 }
 
-Result<std::vector<PhashEntry>> MemoryMetadataStore::ListPhashes(std::string_view owner) {
+Result<PhashPage> MemoryMetadataStore::ListPhashes(std::string_view owner, std::string_view token,
+                                                   std::size_t limit) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (auto failure = TakeFailure("ListPhashes")) return tl::unexpected(std::move(*failure));
-  std::vector<PhashEntry> entries;
+  if (limit == 0) return Fail(ErrorCode::kInvalidArgument, "invalid_limit", "limit is 0");
+  // The token is the last id returned: the page starts below it.
+  PhashPage page;
   for (auto it = records_.rbegin(); it != records_.rend(); ++it) {
-    if (it->second.owner == owner && !it->second.phash.empty()) {
-      entries.push_back({it->first, it->second.phash});
+    if (!token.empty() && it->first >= token) continue;
+    if (it->second.owner != owner || it->second.phash.empty()) continue;
+    if (page.items.size() == limit) {
+      page.next_token = page.items.back().id;
+      break;
     }
+    page.items.push_back({it->first, it->second.phash});
   }
-  return entries;
+  return page;
 }
 
 Result<RefPage> MemoryMetadataStore::ListRefs(std::string_view token, std::size_t limit) {

@@ -79,7 +79,8 @@ class MemoryMetadataStore final : public MetadataStore, public PendingRecords, p
                                        int delta) override;
   Result<void> Remove(std::string_view owner, std::string_view id) override;
   Result<RefPage> ListRefs(std::string_view token, std::size_t limit) override;
-  Result<std::vector<PhashEntry>> ListPhashes(std::string_view owner) override;
+  Result<PhashPage> ListPhashes(std::string_view owner, std::string_view token,
+                                std::size_t limit) override;
 
   // ApiKeyStore
   Result<void> AddKey(std::string_view name, std::string_view key_sha256_hex,
