@@ -694,14 +694,17 @@ Result<PhashPage> SqliteMetadataStore::ListPhashes(std::string_view owner, std::
   if (limit == 0) return Fail(ErrorCode::kInvalidArgument, "invalid_limit", "limit is 0");
   auto reader = AcquireReader();
   if (!reader) return tl::unexpected(std::move(reader.error()));
-  // Keyset pagination on (owner, id DESC): the token is the last id returned.
+  // Keyset pagination on the index (owner, id DESC): the token is the last id returned, and
+  // "id < token" is a range on that index (the page starts there, not at the newest).
+  // From the newest: every id sorts below the byte 0xff (no UTF-8 text holds it; SQLite
+  // compares TEXT bytewise).
+  const std::string_view below = token.empty() ? std::string_view("\xff") : token;
   auto stmt = reader->db().Cached(
-      "SELECT id, phash FROM images WHERE owner = ? AND phash != '' AND (? = '' OR id < ?) "
+      "SELECT id, phash FROM images WHERE owner = ? AND id < ? AND phash != '' "
       "ORDER BY id DESC LIMIT ?");
   if (!stmt) return tl::unexpected(std::move(stmt.error()));
   // One more than a page: whether another page follows.
-  if (auto bound = (*stmt)->BindAll(owner, token, token, static_cast<std::int64_t>(limit) + 1);
-      !bound) {
+  if (auto bound = (*stmt)->BindAll(owner, below, static_cast<std::int64_t>(limit) + 1); !bound) {
     return tl::unexpected(std::move(bound.error()));
   }
   auto entries = CollectRows<PhashEntry>(**stmt, [](const sqlite::Statement& row) {
