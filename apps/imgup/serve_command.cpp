@@ -124,10 +124,9 @@ int Serve(const ServeOptions& options) {
   };
   // The store is the queue (every waiting record says "processing"); memory holds a window of
   // ids. Uploads never wait for processing: past the window, the workers fetch from the store.
-  WorkerPool workers(options.workers, options.queue_capacity, std::move(process_one),
-                     [&stores](std::size_t limit) {
-                       return stores.records->ListByStatus(ImageStatus::kProcessing, limit);
-                     });
+  WorkerPool workers(
+      options.workers, options.queue_capacity, std::move(process_one),
+      [&stores](std::size_t limit) { return stores.records->ListProcessing(limit); });
 
   UlidGenerator ids;
   UploadLimits limits;

@@ -27,7 +27,36 @@ std::optional<OwnerId> BlobOwner(std::string_view key) {
   return OwnerId{std::string(parts[1]), std::string(parts[2])};
 }
 
+/// Objects or refs per page: what S3 lists at a time.
+constexpr std::size_t kPageSize = 1000;
+
 }  // namespace
+
+Result<std::vector<BlobEntry>> ListAllBlobs(BlobStore& blobs, std::string_view prefix) {
+  std::vector<BlobEntry> all;
+  std::string token;
+  do {
+    auto page = blobs.List(prefix, token, kPageSize);
+    if (!page) return tl::unexpected(std::move(page.error()));
+    all.insert(all.end(), std::make_move_iterator(page->items.begin()),
+               std::make_move_iterator(page->items.end()));
+    token = std::move(page->next_token);
+  } while (!token.empty());
+  return all;
+}
+
+Result<std::vector<RecordRef>> ListAllRefs(MetadataStore& records) {
+  std::vector<RecordRef> all;
+  std::string token;
+  do {
+    auto page = records.ListRefs(token, kPageSize);
+    if (!page) return tl::unexpected(std::move(page.error()));
+    all.insert(all.end(), std::make_move_iterator(page->items.begin()),
+               std::make_move_iterator(page->items.end()));
+    token = std::move(page->next_token);
+  } while (!token.empty());
+  return all;
+}
 
 Result<FsckReport> RunFsck(BlobStore& blobs, MetadataStore& records, const FsckOptions& options) {
   // Blobs first, records second. Uploads write the blob before the record and deletes remove
@@ -36,12 +65,12 @@ Result<FsckReport> RunFsck(BlobStore& blobs, MetadataStore& records, const FsckO
   // only until the Head check below.
   std::vector<BlobEntry> listed;
   for (std::string_view prefix : {"originals/", "quarantine/", "variants/"}) {
-    auto entries = blobs.List(prefix);
+    auto entries = ListAllBlobs(blobs, prefix);
     if (!entries) return tl::unexpected(std::move(entries.error()));
     listed.insert(listed.end(), std::make_move_iterator(entries->begin()),
                   std::make_move_iterator(entries->end()));
   }
-  auto refs = records.ListRefs();
+  auto refs = ListAllRefs(records);
   if (!refs) return tl::unexpected(std::move(refs.error()));
 
   std::set<std::string_view> blob_keys;

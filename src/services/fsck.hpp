@@ -4,6 +4,7 @@
 // never a record without its blob; deletes remove the record first for the same reason.
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "domain/ports/blob_store.hpp"
@@ -24,6 +25,11 @@ struct FsckReport {
   bool repaired = false;
   bool Clean() const { return orphan_blobs.empty() && records_without_blob.empty(); }
 };
+
+/// Every object under `prefix`, in key order, walking every page of BlobStore::List.
+Result<std::vector<BlobEntry>> ListAllBlobs(BlobStore& blobs, std::string_view prefix);
+/// Every record's ref, in (owner, id) order, walking every page of MetadataStore::ListRefs.
+Result<std::vector<RecordRef>> ListAllRefs(MetadataStore& records);
 
 /// Finds (and with `repair`, removes) orphan blobs and records whose original is missing.
 Result<FsckReport> RunFsck(BlobStore& blobs, MetadataStore& records, const FsckOptions& options);

@@ -206,9 +206,15 @@ Result<void> ImageService::RemoveWithBlobs(const ImageRecord& record) {
   // have completed the record between that read and its removal. Processing that completes
   // after the removal finds no record and removes what it wrote itself. Leftovers after a
   // failure here are orphans, which fsck removes.
-  if (auto variants = blobs_.List(VariantPrefix(record.owner, record.id))) {
-    for (const BlobEntry& variant : *variants) (void)blobs_.Delete(variant.key);
-  }
+  // A handful of variants: one page, but every page all the same.
+  const std::string prefix = VariantPrefix(record.owner, record.id);
+  std::string token;
+  do {
+    auto variants = blobs_.List(prefix, token, 1000);
+    if (!variants) break;
+    for (const BlobEntry& variant : variants->items) (void)blobs_.Delete(variant.key);
+    token = std::move(variants->next_token);
+  } while (!token.empty());
   for (const auto& [name, variant] : record.variants) (void)blobs_.Delete(variant.key);
   // A failed image whose original was removed by policy owns no bytes.
   if (record.key.empty()) return {};
@@ -251,14 +257,22 @@ Result<std::vector<ImageService::SimilarImage>> ImageService::FindSimilar(std::s
   if (!record) return tl::unexpected(record.error());
   std::vector<SimilarImage> similar;
   if (record->phash.empty()) return similar;
-  auto hashes = records_.ListPhashes(owner);
-  if (!hashes) return tl::unexpected(hashes.error());
+  // The newest kSimilarScanLimit hashes, page by page.
   std::vector<std::pair<int, std::string>> near;
-  for (const PhashEntry& entry : *hashes) {
-    if (entry.id == record->id) continue;
-    const int distance = PhashDistance(record->phash, entry.phash);
-    if (distance <= max_distance) near.emplace_back(distance, entry.id);
-  }
+  std::size_t scanned = 0;
+  std::string token;
+  do {
+    auto hashes =
+        records_.ListPhashes(owner, token, std::min(kPhashPageSize, kSimilarScanLimit - scanned));
+    if (!hashes) return tl::unexpected(hashes.error());
+    scanned += hashes->items.size();
+    for (const PhashEntry& entry : hashes->items) {
+      if (entry.id == record->id) continue;
+      const int distance = PhashDistance(record->phash, entry.phash);
+      if (distance <= max_distance) near.emplace_back(distance, entry.id);
+    }
+    token = std::move(hashes->next_token);
+  } while (!token.empty() && scanned < kSimilarScanLimit);
   std::sort(near.begin(), near.end());
   if (near.size() > limit) near.resize(limit);
   for (auto& [distance, other_id] : near) {

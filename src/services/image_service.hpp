@@ -81,8 +81,15 @@ class ImageService {
     ImageRecord record;
     int distance = 0;  // Hamming distance of the perceptual hashes, 0-64
   };
+  /// How many of the owner's newest hashed images a near-duplicate search looks at: the search
+  /// reads their hashes page by page, never the owner's whole partition.
+  static constexpr std::size_t kSimilarScanLimit = 10'000;
+  /// Hashes read per ListPhashes page.
+  static constexpr std::size_t kPhashPageSize = 1000;
+
   /// The owner's other images whose perceptual hash is within `max_distance` of this one's,
-  /// nearest first, at most `limit`. Empty while the image has no hash yet.
+  /// nearest first, at most `limit`, among the owner's kSimilarScanLimit newest hashed images.
+  /// Empty while the image has no hash yet.
   Result<std::vector<SimilarImage>> FindSimilar(std::string_view owner, std::string_view id,
                                                 int max_distance, std::size_t limit);
 

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -15,6 +16,7 @@
 #include "adapters/local/fs_blob_store.hpp"
 #include "fakes/memory_stores.hpp"
 #include "fakes/temp_dir.hpp"
+#include "services/fsck.hpp"
 
 namespace imgup {
 namespace {
@@ -59,7 +61,7 @@ class BlobStoreContractTest : public ::testing::Test {
   void SetUp() override { store_ = Traits::Make(dir_.path()); }
 
   std::vector<std::string> ListKeys(std::string_view prefix) {
-    auto entries = store_->List(prefix);
+    auto entries = ListAllBlobs(*store_, prefix);
     EXPECT_TRUE(entries) << entries.error().detail;
     std::vector<std::string> keys;
     if (entries) {
@@ -163,11 +165,92 @@ TYPED_TEST_P(BlobStoreContractTest, ListReturnsKeysUnderThePrefixInKeyOrder) {
   EXPECT_TRUE(this->ListKeys("nothing").empty());
   EXPECT_EQ(this->ListKeys("").size(), 7u);
 
-  auto entries = this->store_->List("originals/bob/");
+  auto entries = ListAllBlobs(*this->store_, "originals/bob/");
   ASSERT_TRUE(entries);
   ASSERT_EQ(entries->size(), 1u);
   EXPECT_EQ((*entries)[0].size_bytes, std::string_view("originals/bob/01J3").size());
   EXPECT_GT((*entries)[0].modified_ms, 0);
+}
+
+TYPED_TEST_P(BlobStoreContractTest, PagesWalkEveryKeyOnceInKeyOrder) {
+  // Keys in folders and beside them, so that a page can end inside a folder or at its end.
+  std::vector<std::string> keys;
+  for (const char* owner : {"alice", "bob"}) {
+    for (int i = 1; i <= 3; ++i) {
+      const std::string id = "01J" + std::to_string(i);
+      keys.push_back(std::string("originals/") + owner + "/" + id);
+      keys.push_back(std::string("variants/") + owner + "/" + id + "/medium.webp");
+      keys.push_back(std::string("variants/") + owner + "/" + id + "/thumb.webp");
+    }
+  }
+  keys.push_back("originalsX/1");
+  for (const auto& key : keys) ASSERT_TRUE(this->store_->Put(key, key, "image/png"));
+  std::ranges::sort(keys);
+  for (std::string_view prefix : {"", "originals/", "variants/", "variants/bob/"}) {
+    std::vector<std::string> expected;
+    for (const auto& key : keys) {
+      if (key.starts_with(prefix)) expected.push_back(key);
+    }
+    for (std::size_t limit : {1u, 2u, 1000u}) {
+      std::vector<std::string> walked;
+      std::string token;
+      int pages = 0;
+      do {
+        auto page = this->store_->List(prefix, token, limit);
+        ASSERT_TRUE(page) << page.error().detail;
+        EXPECT_LE(page->items.size(), limit);
+        for (const auto& entry : page->items) walked.push_back(entry.key);
+        token = page->next_token;
+        ASSERT_LT(++pages, 1000) << "pagination does not end";
+      } while (!token.empty());
+      EXPECT_EQ(walked, expected) << "prefix '" << prefix << "', limit " << limit;
+    }
+  }
+}
+
+TYPED_TEST_P(BlobStoreContractTest, ALastPageHasNoToken) {
+  ASSERT_TRUE(this->store_->Put("a/1", "x", "text/plain"));
+  ASSERT_TRUE(this->store_->Put("a/2", "x", "text/plain"));
+  auto exact = this->store_->List("a/", "", 2);
+  ASSERT_TRUE(exact);
+  EXPECT_EQ(exact->items.size(), 2u);
+  EXPECT_TRUE(exact->next_token.empty());
+  auto empty = this->store_->List("b/", "", 10);
+  ASSERT_TRUE(empty);
+  EXPECT_TRUE(empty->items.empty());
+  EXPECT_TRUE(empty->next_token.empty());
+}
+
+TYPED_TEST_P(BlobStoreContractTest, ATokenOfAnotherPrefixOrAZeroLimitIsInvalid) {
+  ASSERT_TRUE(this->store_->Put("a/1", "x", "text/plain"));
+  ASSERT_TRUE(this->store_->Put("a/2", "x", "text/plain"));
+  ASSERT_TRUE(this->store_->Put("b/1", "x", "text/plain"));
+  auto first = this->store_->List("a/", "", 1);
+  ASSERT_TRUE(first);
+  ASSERT_FALSE(first->next_token.empty());
+  auto elsewhere = this->store_->List("b/", first->next_token, 1);
+  ASSERT_FALSE(elsewhere);
+  EXPECT_EQ(elsewhere.error().code, ErrorCode::kInvalidArgument);
+  auto zero = this->store_->List("a/", "", 0);
+  ASSERT_FALSE(zero);
+  EXPECT_EQ(zero.error().code, ErrorCode::kInvalidArgument);
+}
+
+TYPED_TEST_P(BlobStoreContractTest, AKeyDeletedMidWalkIsNotListedAndNoneIsSkipped) {
+  for (int i = 1; i <= 4; ++i) {
+    ASSERT_TRUE(this->store_->Put("k/" + std::to_string(i), "x", "text/plain"));
+  }
+  auto first = this->store_->List("k/", "", 2);
+  ASSERT_TRUE(first);
+  ASSERT_EQ(first->items.size(), 2u);
+  // The token's own key goes before the next page: the walk goes on after it all the same.
+  ASSERT_TRUE(this->store_->Delete("k/2"));
+  ASSERT_TRUE(this->store_->Delete("k/3"));
+  auto second = this->store_->List("k/", first->next_token, 2);
+  ASSERT_TRUE(second) << second.error().detail;
+  ASSERT_EQ(second->items.size(), 1u);
+  EXPECT_EQ(second->items[0].key, "k/4");
+  EXPECT_TRUE(second->next_token.empty());
 }
 
 TYPED_TEST_P(BlobStoreContractTest, AcceptsEveryWellFormedKey) {
@@ -223,7 +306,7 @@ TYPED_TEST_P(BlobStoreContractTest, RejectsEveryKeyThatCouldEscapeTheRoot) {
     EXPECT_EQ(del.error().code, ErrorCode::kInvalidArgument);
   }
   for (std::string_view prefix : {"../", "/etc/", "a//", ".tmp/", "a/../", "a\\"}) {
-    auto listed = this->store_->List(prefix);
+    auto listed = this->store_->List(prefix, "", 10);
     ASSERT_FALSE(listed) << prefix;
     EXPECT_EQ(listed.error().code, ErrorCode::kInvalidArgument) << prefix;
   }
@@ -277,7 +360,7 @@ TYPED_TEST_P(BlobStoreContractTest, ReadersNeverSeeAPartialObject) {
             got->find_first_not_of((*got)[0]) != std::string::npos) {
           ++torn;
         }
-        auto listed = this->store_->List("hot/");
+        auto listed = ListAllBlobs(*this->store_, "hot/");
         if (!listed || listed->size() != 1) ++torn;
         ++reads;
       }
@@ -298,6 +381,9 @@ REGISTER_TYPED_TEST_SUITE_P(BlobStoreContractTest, PutThenGetReturnsTheSameBytes
                             StoresEmptyAndLargeObjects, PutReplacesThePreviousObject,
                             MissingKeysAreNotFound, HeadReportsSizeAndModificationTime,
                             DeleteRemovesAndIsIdempotent, ListReturnsKeysUnderThePrefixInKeyOrder,
+                            PagesWalkEveryKeyOnceInKeyOrder, ALastPageHasNoToken,
+                            ATokenOfAnotherPrefixOrAZeroLimitIsInvalid,
+                            AKeyDeletedMidWalkIsNotListedAndNoneIsSkipped,
                             AcceptsEveryWellFormedKey, RejectsEveryKeyThatCouldEscapeTheRoot,
                             ConcurrentPutsOfDifferentKeysAllLand, ReadersNeverSeeAPartialObject);
 
@@ -384,7 +470,7 @@ TEST_F(FsBlobStoreTest, LeftoversOfInterruptedWritesAreInvisibleAndCanBeRemoved)
   const auto old_time = fs::file_time_type::clock::now() - std::chrono::hours(2);
   fs::last_write_time(tmp() / "123-1.part", old_time);
 
-  EXPECT_EQ(store->List("").value().size(), 1u);
+  EXPECT_EQ(ListAllBlobs(*store, "").value().size(), 1u);
   EXPECT_EQ(store->Get("originals/alice/01J1").value(), "whole");
 
   // Only the temp files older than the cut-off go (the other may be a write in flight).
@@ -411,7 +497,7 @@ TEST_F(FsBlobStoreTest, ListSkipsFilesThatAreNotValidKeys) {
   ASSERT_TRUE(store->Put("originals/alice/01J1", "x", "image/png"));
   WriteFile(root() / "originals" / "alice" / "bad name", "x");
   fs::create_symlink("/etc/passwd", root() / "originals" / "alice" / "link");
-  EXPECT_EQ(store->List("originals/").value().size(), 1u);
+  EXPECT_EQ(ListAllBlobs(*store, "originals/").value().size(), 1u);
   auto linked = store->Get("originals/alice/link");
   ASSERT_FALSE(linked);
   EXPECT_EQ(linked.error().code, ErrorCode::kNotFound);

@@ -4,11 +4,14 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "codecs/sha256.hpp"
 #include "domain/blob_keys.hpp"
 #include "fakes/fixed_clock.hpp"
 #include "fakes/memory_stores.hpp"
 #include "fakes/sequential_ids.hpp"
+#include "services/fsck.hpp"
 #include "support/images.hpp"
 
 namespace imgup {
@@ -40,16 +43,67 @@ class FailingInsertStore final : public MetadataStore {
   Result<void> Remove(std::string_view o, std::string_view i) override {
     return inner_.Remove(o, i);
   }
-  Result<std::vector<RecordRef>> ListRefs() override { return inner_.ListRefs(); }
-  Result<std::vector<RecordRef>> ListByStatus(ImageStatus s, std::size_t n) override {
-    return inner_.ListByStatus(s, n);
+  Result<RefPage> ListRefs(std::string_view t, std::size_t n) override {
+    return inner_.ListRefs(t, n);
   }
-  Result<std::vector<PhashEntry>> ListPhashes(std::string_view o) override {
-    return inner_.ListPhashes(o);
+  Result<PhashPage> ListPhashes(std::string_view o, std::string_view t, std::size_t n) override {
+    return inner_.ListPhashes(o, t, n);
   }
 
  private:
   MetadataStore& inner_;
+};
+
+/// A metadata store whose owners have endless hashed images: every ListPhashes page is full and
+/// another follows. It counts what it hands out, to show that a near-duplicate search is
+/// bounded. Its first entry is `near_id`, a real record; the others name no record.
+class EndlessPhashStore final : public MetadataStore {
+ public:
+  EndlessPhashStore(MetadataStore& inner, std::string near_id, std::string phash)
+      : inner_(inner), near_id_(std::move(near_id)), phash_(std::move(phash)) {}
+  Result<void> Insert(const ImageRecord& r) override { return inner_.Insert(r); }
+  Result<ImageRecord> Get(std::string_view o, std::string_view i) override {
+    return inner_.Get(o, i);
+  }
+  Result<ImageRecord> FindBySha256(std::string_view o, std::string_view s) override {
+    return inner_.FindBySha256(o, s);
+  }
+  Result<ImagePage> List(std::string_view o, const ListQuery& q) override {
+    return inner_.List(o, q);
+  }
+  Result<ImageRecord> Update(std::string_view o, std::string_view i, const ImagePatch& p) override {
+    return inner_.Update(o, i, p);
+  }
+  Result<void> SaveDerived(const ImageRecord& r) override { return inner_.SaveDerived(r); }
+  Result<std::uint32_t> AdjustAttempts(std::string_view o, std::string_view i, int d) override {
+    return inner_.AdjustAttempts(o, i, d);
+  }
+  Result<void> Remove(std::string_view o, std::string_view i) override {
+    return inner_.Remove(o, i);
+  }
+  Result<RefPage> ListRefs(std::string_view t, std::size_t n) override {
+    return inner_.ListRefs(t, n);
+  }
+  Result<PhashPage> ListPhashes(std::string_view, std::string_view, std::size_t n) override {
+    ++pages;
+    largest_page = std::max(largest_page, n);
+    PhashPage page;
+    for (std::size_t i = 0; i < n; ++i, ++handed_out) {
+      page.items.push_back(
+          {handed_out == 0 ? near_id_ : "gone-" + std::to_string(handed_out), phash_});
+    }
+    page.next_token = "more";
+    return page;
+  }
+
+  std::size_t pages = 0;
+  std::size_t largest_page = 0;
+  std::size_t handed_out = 0;
+
+ private:
+  MetadataStore& inner_;
+  std::string near_id_;
+  std::string phash_;
 };
 
 class UploadServiceTest : public ::testing::Test {
@@ -59,8 +113,8 @@ class UploadServiceTest : public ::testing::Test {
   UploadRequest Png(std::string owner = "local", std::string name = "photo.png") {
     return UploadRequest{std::move(owner), std::move(name), "image/png", test::TinyPng(), {}, ""};
   }
-  std::size_t BlobCount() { return blobs_.List("").value().size(); }
-  std::size_t RecordCount() { return records_.ListRefs().value().size(); }
+  std::size_t BlobCount() { return ListAllBlobs(blobs_, "").value().size(); }
+  std::size_t RecordCount() { return ListAllRefs(records_).value().size(); }
 
   MemoryBlobStore blobs_;
   MemoryMetadataStore records_;
@@ -93,7 +147,7 @@ TEST_F(UploadServiceTest, AnUploadIsProcessingEvenWithNoQueueToFeed) {
   ASSERT_TRUE(outcome);
   EXPECT_EQ(outcome->record.status, ImageStatus::kProcessing);
   EXPECT_EQ(records_.Get("local", outcome->record.id)->status, ImageStatus::kProcessing);
-  auto waiting = records_.ListByStatus(ImageStatus::kProcessing, 10);
+  auto waiting = records_.ListProcessing(10);
   ASSERT_TRUE(waiting);
   ASSERT_EQ(waiting->size(), 1u);
   EXPECT_EQ((*waiting)[0].id, outcome->record.id);
@@ -253,6 +307,34 @@ TEST_F(UploadServiceTest, PatchValidatesAndApplies) {
       service_.Patch("local", outcome->record.id, ImagePatch{std::nullopt, std::string(5000, 'x')});
   ASSERT_FALSE(too_long);
   EXPECT_EQ(too_long.error().slug, "field_too_long");
+}
+
+TEST(FindSimilarTest, LooksAtTheNewestHashesOnlyPageByPage) {
+  MemoryBlobStore blobs;
+  MemoryMetadataStore inner;
+  FixedClock clock;
+  SequentialIds ids;
+  for (std::uint64_t n = 1; n <= 2; ++n) {
+    ImageRecord record;
+    record.id = SequentialIds::Format(n);
+    record.owner = "local";
+    record.key = "originals/local/" + record.id;
+    record.sha256 = std::string(63, 'a') + std::to_string(n);
+    record.status = ImageStatus::kReady;
+    record.phash = "0123456789abcdef";
+    ASSERT_TRUE(inner.Insert(record));
+  }
+  EndlessPhashStore records(inner, SequentialIds::Format(2), "0123456789abcdef");
+  ImageService service(blobs, records, clock, ids, UploadLimits{});
+  auto similar = service.FindSimilar("local", SequentialIds::Format(1), 10, 20);
+  ASSERT_TRUE(similar) << similar.error().detail;
+  ASSERT_EQ(similar->size(), 1u);
+  EXPECT_EQ((*similar)[0].record.id, SequentialIds::Format(2));
+  EXPECT_EQ((*similar)[0].distance, 0);
+  // Ten thousand of an endless partition, a thousand at a time.
+  EXPECT_EQ(records.handed_out, ImageService::kSimilarScanLimit);
+  EXPECT_LE(records.largest_page, ImageService::kPhashPageSize);
+  EXPECT_EQ(records.pages, ImageService::kSimilarScanLimit / ImageService::kPhashPageSize);
 }
 
 }  // namespace

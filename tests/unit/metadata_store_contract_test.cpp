@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <random>
 #include <set>
@@ -14,6 +15,7 @@
 #include "adapters/local/sqlite_metadata_store.hpp"
 #include "fakes/memory_stores.hpp"
 #include "fakes/temp_dir.hpp"
+#include "services/fsck.hpp"
 
 namespace imgup {
 namespace {
@@ -517,7 +519,7 @@ TYPED_TEST_P(MetadataStoreContractTest, ListRefsCoversEveryOwner) {
   this->InsertOrDie(MakeRecord("alice", 1));
   this->InsertOrDie(MakeRecord("bob", 2));
   this->InsertOrDie(MakeRecord("alice", 3));
-  auto refs = this->store_->ListRefs();
+  auto refs = ListAllRefs(*this->store_);
   ASSERT_TRUE(refs);
   std::set<std::tuple<std::string, std::string, std::string>> got;
   for (const auto& ref : *refs) got.emplace(ref.owner, ref.id, ref.key);
@@ -530,23 +532,59 @@ TYPED_TEST_P(MetadataStoreContractTest, ListRefsCoversEveryOwner) {
   EXPECT_EQ(refs->size(), 3u);
 }
 
-TYPED_TEST_P(MetadataStoreContractTest, ListByStatusFindsOldestFirstAcrossOwners) {
-  for (std::uint64_t i = 1; i <= 5; ++i) {
-    ImageRecord record = MakeRecord(i % 2 ? "alice" : "bob", i);
-    record.status = i == 3 ? ImageStatus::kReady : ImageStatus::kProcessing;
-    this->InsertOrDie(record);
+TYPED_TEST_P(MetadataStoreContractTest, ListRefsPagesWalkEveryRecordOnceInOwnerIdOrder) {
+  std::vector<std::pair<std::string, std::string>> expected;
+  for (std::uint64_t n = 1; n <= 7; ++n) {
+    const std::string owner = n % 3 == 0 ? "carol" : (n % 2 ? "alice" : "bob");
+    this->InsertOrDie(MakeRecord(owner, n));
+    expected.emplace_back(owner, Id(n));
   }
-  auto processing = this->store_->ListByStatus(ImageStatus::kProcessing, 3);
-  ASSERT_TRUE(processing);
+  std::ranges::sort(expected);
+  for (std::size_t limit : {1u, 2u, 1000u}) {
+    std::vector<std::pair<std::string, std::string>> walked;
+    std::string token;
+    int pages = 0;
+    do {
+      auto page = this->store_->ListRefs(token, limit);
+      ASSERT_TRUE(page) << page.error().detail;
+      EXPECT_LE(page->items.size(), limit);
+      for (const auto& ref : page->items) {
+        walked.emplace_back(ref.owner, ref.id);
+        EXPECT_EQ(ref.key, "originals/" + ref.owner + "/" + ref.id);
+      }
+      token = page->next_token;
+      ASSERT_LT(++pages, 1000) << "pagination does not end";
+    } while (!token.empty());
+    EXPECT_EQ(walked, expected) << "limit " << limit;
+  }
+  auto exact = this->store_->ListRefs("", 7);
+  ASSERT_TRUE(exact);
+  EXPECT_EQ(exact->items.size(), 7u);
+  EXPECT_TRUE(exact->next_token.empty());
+}
+
+TYPED_TEST_P(MetadataStoreContractTest, ListRefsWalkSurvivesRemovalOfTheLastRefSeen) {
+  for (std::uint64_t n = 1; n <= 4; ++n) this->InsertOrDie(MakeRecord("alice", n));
+  auto first = this->store_->ListRefs("", 2);
+  ASSERT_TRUE(first);
+  ASSERT_EQ(first->items.size(), 2u);
+  ASSERT_TRUE(this->store_->Remove("alice", Id(2)));
+  auto second = this->store_->ListRefs(first->next_token, 2);
+  ASSERT_TRUE(second) << second.error().detail;
   std::vector<std::string> ids;
-  for (const auto& ref : *processing) ids.push_back(ref.id);
-  EXPECT_EQ(ids, (std::vector<std::string>{Id(1), Id(2), Id(4)}));
-  EXPECT_EQ((*processing)[1].owner, "bob");
-  // Once processed, a record is no longer listed.
-  ImageRecord done = WithDerivedFields(MakeRecord("alice", 1));
-  ASSERT_TRUE(this->store_->SaveDerived(done));
-  EXPECT_EQ(this->store_->ListByStatus(ImageStatus::kProcessing, 10)->size(), 3u);
-  EXPECT_TRUE(this->store_->ListByStatus(ImageStatus::kFailed, 10)->empty());
+  for (const auto& ref : second->items) ids.push_back(ref.id);
+  EXPECT_EQ(ids, (std::vector<std::string>{Id(3), Id(4)}));
+  EXPECT_TRUE(second->next_token.empty());
+}
+
+TYPED_TEST_P(MetadataStoreContractTest, ListRefsRejectsAForeignTokenAndAZeroLimit) {
+  this->InsertOrDie(MakeRecord("alice", 1));
+  auto foreign = this->store_->ListRefs("not a token", 10);
+  ASSERT_FALSE(foreign);
+  EXPECT_EQ(foreign.error().code, ErrorCode::kInvalidArgument);
+  auto zero = this->store_->ListRefs("", 0);
+  ASSERT_FALSE(zero);
+  EXPECT_EQ(zero.error().code, ErrorCode::kInvalidArgument);
 }
 
 TYPED_TEST_P(MetadataStoreContractTest, ListPhashesIsScopedToTheOwner) {
@@ -555,12 +593,55 @@ TYPED_TEST_P(MetadataStoreContractTest, ListPhashesIsScopedToTheOwner) {
   ImageRecord bobs = WithDerivedFields(MakeRecord("bob", 3));
   bobs.phash = "fedcba9876543210";
   this->InsertOrDie(bobs);
-  auto alice = this->store_->ListPhashes("alice");
+  auto alice = this->store_->ListPhashes("alice", "", 10);
   ASSERT_TRUE(alice);
-  ASSERT_EQ(alice->size(), 1u);
-  EXPECT_EQ((*alice)[0].id, Id(1));
-  EXPECT_EQ((*alice)[0].phash, "0123456789abcdef");
-  EXPECT_TRUE(this->store_->ListPhashes("carol")->empty());
+  ASSERT_EQ(alice->items.size(), 1u);
+  EXPECT_EQ(alice->items[0].id, Id(1));
+  EXPECT_EQ(alice->items[0].phash, "0123456789abcdef");
+  EXPECT_TRUE(alice->next_token.empty());
+  auto carol = this->store_->ListPhashes("carol", "", 10);
+  ASSERT_TRUE(carol);
+  EXPECT_TRUE(carol->items.empty());
+  EXPECT_TRUE(carol->next_token.empty());
+}
+
+TYPED_TEST_P(MetadataStoreContractTest, ListPhashesPagesWalkTheOwnersHashesNewestFirstOnce) {
+  std::vector<std::string> expected;  // alice's hashed records, newest first
+  std::map<std::string, std::string> phash_of;
+  for (std::uint64_t n = 1; n <= 9; ++n) {
+    ImageRecord record = MakeRecord(n % 3 == 0 ? "bob" : "alice", n);
+    if (n != 4) {  // 4 is not processed yet: no hash
+      record = WithDerivedFields(record);
+      record.phash = "00000000000000" + std::to_string(10 + n);
+    }
+    this->InsertOrDie(record);
+    if (record.owner == "alice" && n != 4) expected.insert(expected.begin(), record.id);
+    phash_of[record.id] = record.phash;
+  }
+  for (std::size_t limit : {1u, 2u, 1000u}) {
+    std::vector<std::string> walked;
+    std::string token;
+    int pages = 0;
+    do {
+      auto page = this->store_->ListPhashes("alice", token, limit);
+      ASSERT_TRUE(page) << page.error().detail;
+      EXPECT_LE(page->items.size(), limit);
+      for (const auto& entry : page->items) {
+        walked.push_back(entry.id);
+        EXPECT_EQ(entry.phash, phash_of[entry.id]);
+      }
+      token = page->next_token;
+      ASSERT_LT(++pages, 1000) << "pagination does not end";
+    } while (!token.empty());
+    EXPECT_EQ(walked, expected) << "limit " << limit;
+  }
+  auto exact = this->store_->ListPhashes("alice", "", expected.size());
+  ASSERT_TRUE(exact);
+  EXPECT_EQ(exact->items.size(), expected.size());
+  EXPECT_TRUE(exact->next_token.empty());
+  auto zero = this->store_->ListPhashes("alice", "", 0);
+  ASSERT_FALSE(zero);
+  EXPECT_EQ(zero.error().code, ErrorCode::kInvalidArgument);
 }
 
 TYPED_TEST_P(MetadataStoreContractTest, ConcurrentInsertsAndReadsAllSucceed) {
@@ -593,7 +674,7 @@ TYPED_TEST_P(MetadataStoreContractTest, ConcurrentInsertsAndReadsAllSucceed) {
   const std::size_t per_owner = kThreads / 2 * kPerThread;
   EXPECT_EQ(this->WalkAllPages("owner0", Query(100)).size(), per_owner);
   EXPECT_EQ(this->WalkAllPages("owner1", Query(100)).size(), per_owner);
-  EXPECT_EQ(this->store_->ListRefs()->size(), per_owner * 2);
+  EXPECT_EQ(ListAllRefs(*this->store_)->size(), per_owner * 2);
 }
 
 TYPED_TEST_P(MetadataStoreContractTest, ConcurrentDuplicateInsertsLetExactlyOneWin) {
@@ -693,8 +774,10 @@ REGISTER_TYPED_TEST_SUITE_P(
     UpdateChangesTagsAndDescription, SaveDerivedReplacesOnlyDerivedFields,
     SaveDerivedCompletesOnlyARecordStillProcessing, ConcurrentCompletionsLetExactlyOneWin,
     AttemptsAreCountedWhileProcessingOnly, RemoveDeletesTheRecord, ListRefsCoversEveryOwner,
-    ListByStatusFindsOldestFirstAcrossOwners, ListPhashesIsScopedToTheOwner,
-    ConcurrentInsertsAndReadsAllSucceed, ConcurrentDuplicateInsertsLetExactlyOneWin);
+    ListRefsPagesWalkEveryRecordOnceInOwnerIdOrder, ListRefsWalkSurvivesRemovalOfTheLastRefSeen,
+    ListRefsRejectsAForeignTokenAndAZeroLimit, ListPhashesIsScopedToTheOwner,
+    ListPhashesPagesWalkTheOwnersHashesNewestFirstOnce, ConcurrentInsertsAndReadsAllSucceed,
+    ConcurrentDuplicateInsertsLetExactlyOneWin);
 
 using MetadataStoreImplementations = ::testing::Types<MemoryRecords, SqliteRecords>;
 INSTANTIATE_TYPED_TEST_SUITE_P(All, MetadataStoreContractTest, MetadataStoreImplementations);

@@ -23,6 +23,7 @@
 #include "fakes/fixed_clock.hpp"
 #include "fakes/memory_stores.hpp"
 #include "fakes/sequential_ids.hpp"
+#include "services/fsck.hpp"
 #include "services/image_service.hpp"
 #include "support/images.hpp"
 
@@ -85,7 +86,7 @@ class ProcessingServiceTest : public ::testing::Test {
     EXPECT_TRUE(outcome);
     return outcome->record;
   }
-  std::size_t BlobCount() { return blobs_.List("").value().size(); }
+  std::size_t BlobCount() { return ListAllBlobs(blobs_, "").value().size(); }
   /// The first half of an upload (the original stored, blob first) of image `n`, whose record
   /// is returned but not inserted: the moment an S3 event can arrive before the record.
   ImageRecord StoreOriginalOnly(std::uint64_t n) {
@@ -176,7 +177,7 @@ TEST_F(ProcessingServiceTest, AFailedImageKeepsItsRecordButNotItsBytes) {
   EXPECT_EQ(uploads_.GetContent("local", record.id, "original").error().slug, "image_failed");
   // And it can still be deleted.
   EXPECT_TRUE(uploads_.Delete("local", record.id));
-  EXPECT_EQ(records_.ListRefs().value().size(), 0u);
+  EXPECT_EQ(ListAllRefs(records_).value().size(), 0u);
 }
 
 TEST_F(ProcessingServiceTest, QuarantineKeepsTheBytesAside) {
@@ -188,7 +189,7 @@ TEST_F(ProcessingServiceTest, QuarantineKeepsTheBytesAside) {
   ASSERT_TRUE(failed);
   EXPECT_EQ(failed->key, QuarantineKey("local", record.id));
   EXPECT_EQ(blobs_.Get(failed->key).value(), test::TinyPng());
-  EXPECT_EQ(blobs_.List("originals/").value().size(), 0u);
+  EXPECT_EQ(ListAllBlobs(blobs_, "originals/").value().size(), 0u);
 }
 
 TEST_F(ProcessingServiceTest, ADeleteDuringProcessingLeavesNoVariantBehind) {
@@ -230,12 +231,11 @@ TEST_F(ProcessingServiceTest, ADeleteThatReadTheRecordBeforeProcessingCompletedL
       if (on_remove_) std::exchange(on_remove_, nullptr)();
       return inner_.Remove(o, i);
     }
-    Result<std::vector<RecordRef>> ListRefs() override { return inner_.ListRefs(); }
-    Result<std::vector<RecordRef>> ListByStatus(ImageStatus s, std::size_t n) override {
-      return inner_.ListByStatus(s, n);
+    Result<RefPage> ListRefs(std::string_view t, std::size_t n) override {
+      return inner_.ListRefs(t, n);
     }
-    Result<std::vector<PhashEntry>> ListPhashes(std::string_view o) override {
-      return inner_.ListPhashes(o);
+    Result<PhashPage> ListPhashes(std::string_view o, std::string_view t, std::size_t n) override {
+      return inner_.ListPhashes(o, t, n);
     }
 
    private:
@@ -514,12 +514,11 @@ TEST_F(ProcessingServiceTest, ADeliveryThatFindsTheRecordCompletedBeforeItCounts
     Result<void> Remove(std::string_view o, std::string_view i) override {
       return inner_.Remove(o, i);
     }
-    Result<std::vector<RecordRef>> ListRefs() override { return inner_.ListRefs(); }
-    Result<std::vector<RecordRef>> ListByStatus(ImageStatus s, std::size_t n) override {
-      return inner_.ListByStatus(s, n);
+    Result<RefPage> ListRefs(std::string_view t, std::size_t n) override {
+      return inner_.ListRefs(t, n);
     }
-    Result<std::vector<PhashEntry>> ListPhashes(std::string_view o) override {
-      return inner_.ListPhashes(o);
+    Result<PhashPage> ListPhashes(std::string_view o, std::string_view t, std::size_t n) override {
+      return inner_.ListPhashes(o, t, n);
     }
 
    private:

@@ -109,6 +109,7 @@ int FsyncDirectory(const fs::path& dir) {
 
 struct WalkContext {
   std::string_view prefix;
+  std::string_view after;  // only keys greater than this one (empty: every key)
   std::vector<BlobEntry>* out;
 };
 
@@ -138,8 +139,11 @@ Result<void> Walk(const fs::path& dir, const std::string& dir_key, const WalkCon
     if (S_ISDIR(st.st_mode)) {
       const std::string as_dir = key + "/";
       if (!as_dir.starts_with(ctx.prefix) && !ctx.prefix.starts_with(as_dir)) continue;
+      // A folder that sorts before `after` and does not hold it: earlier pages listed it all.
+      if (!ctx.after.empty() && as_dir < ctx.after && !ctx.after.starts_with(as_dir)) continue;
       if (auto walked = Walk(it->path(), key, ctx); !walked) return walked;
-    } else if (S_ISREG(st.st_mode) && key.starts_with(ctx.prefix)) {
+    } else if (S_ISREG(st.st_mode) && key.starts_with(ctx.prefix) &&
+               (ctx.after.empty() || key > ctx.after)) {
       ctx.out->push_back(
           BlobEntry{std::move(key), static_cast<std::uint64_t>(st.st_size), MtimeMs(st)});
     }
@@ -383,18 +387,30 @@ Result<void> FsBlobStore::Delete(std::string_view key) {
   return {};
 }
 
-Result<std::vector<BlobEntry>> FsBlobStore::List(std::string_view prefix) {
+Result<BlobPage> FsBlobStore::List(std::string_view prefix, std::string_view token,
+                                   std::size_t limit) {
   if (!IsValidBlobPrefix(prefix)) return InvalidKey(prefix);
+  if (limit == 0) return Fail(ErrorCode::kInvalidArgument, "invalid_limit", "limit is 0");
+  // The token is the last key returned: the page starts after it.
+  if (!token.empty() && (!token.starts_with(prefix) || !IsValidBlobKey(token))) {
+    return Fail(ErrorCode::kInvalidArgument, "invalid_token", "Not a token of this prefix.");
+  }
   const auto slash = prefix.rfind('/');
   const std::string dir_key(slash == std::string_view::npos ? std::string_view()
                                                             : prefix.substr(0, slash));
   std::vector<BlobEntry> entries;
-  const WalkContext ctx{prefix, &entries};
+  const WalkContext ctx{prefix, token, &entries};
   if (auto walked = Walk(dir_key.empty() ? root_ : PathFor(dir_key), dir_key, ctx); !walked) {
     return tl::unexpected(std::move(walked.error()));
   }
   std::ranges::sort(entries, {}, &BlobEntry::key);
-  return entries;
+  BlobPage page;
+  if (entries.size() > limit) {
+    entries.resize(limit);
+    page.next_token = entries.back().key;
+  }
+  page.items = std::move(entries);
+  return page;
 }
 
 Result<std::size_t> FsBlobStore::RemoveTempFiles(std::int64_t older_than_ms_epoch) {

@@ -37,7 +37,8 @@ class FsBlobStore final : public BlobStore {
   Result<std::string> Get(std::string_view key) override;
   Result<BlobEntry> Head(std::string_view key) override;
   Result<void> Delete(std::string_view key) override;
-  Result<std::vector<BlobEntry>> List(std::string_view prefix) override;
+  Result<BlobPage> List(std::string_view prefix, std::string_view token,
+                        std::size_t limit) override;
 
   /// Removes the temporary files in root/.tmp last modified before `older_than_ms_epoch`
   /// (leftovers of writes that died mid-way); returns how many were removed.

@@ -9,6 +9,8 @@
 #include <system_error>
 #include <utility>
 
+#include "domain/ref_token.hpp"
+
 namespace imgup {
 
 namespace {
@@ -673,37 +675,82 @@ Result<void> SqliteMetadataStore::Remove(std::string_view owner, std::string_vie
   return {};
 }
 
-Result<std::vector<RecordRef>> SqliteMetadataStore::ListByStatus(ImageStatus status,
-                                                                 std::size_t limit) {
+Result<std::vector<RecordRef>> SqliteMetadataStore::ListProcessing(std::size_t limit) {
   auto reader = AcquireReader();
   if (!reader) return tl::unexpected(std::move(reader.error()));
   auto stmt =
       reader->db().Cached("SELECT owner, id, key FROM images WHERE status = ? ORDER BY id LIMIT ?");
   if (!stmt) return tl::unexpected(std::move(stmt.error()));
-  if (auto bound = (*stmt)->BindAll(ToString(status), static_cast<std::int64_t>(limit)); !bound) {
+  if (auto bound =
+          (*stmt)->BindAll(ToString(ImageStatus::kProcessing), static_cast<std::int64_t>(limit));
+      !bound) {
     return tl::unexpected(std::move(bound.error()));
   }
   return CollectRows<RecordRef>(**stmt, ReadRef);
 }
 
-Result<std::vector<PhashEntry>> SqliteMetadataStore::ListPhashes(std::string_view owner) {
+Result<PhashPage> SqliteMetadataStore::ListPhashes(std::string_view owner, std::string_view token,
+                                                   std::size_t limit) {
+  if (limit == 0) return Fail(ErrorCode::kInvalidArgument, "invalid_limit", "limit is 0");
+  auto reader = AcquireReader();
+  if (!reader) return tl::unexpected(std::move(reader.error()));
+  // Keyset pagination on the index (owner, id DESC): the token is the last id returned, and
+  // "id < token" is a range on that index (the page starts there, not at the newest).
+  // From the newest: every id sorts below the byte 0xff (no UTF-8 text holds it; SQLite
+  // compares TEXT bytewise).
+  const std::string_view below = token.empty() ? std::string_view("\xff") : token;
+  auto stmt = reader->db().Cached(
+      "SELECT id, phash FROM images WHERE owner = ? AND id < ? AND phash != '' "
+      "ORDER BY id DESC LIMIT ?");
+  if (!stmt) return tl::unexpected(std::move(stmt.error()));
+  // One more than a page: whether another page follows.
+  if (auto bound = (*stmt)->BindAll(owner, below, static_cast<std::int64_t>(limit) + 1); !bound) {
+    return tl::unexpected(std::move(bound.error()));
+  }
+  auto entries = CollectRows<PhashEntry>(**stmt, [](const sqlite::Statement& row) {
+    return PhashEntry{row.ColumnText(0), row.ColumnText(1)};
+  });
+  if (!entries) return tl::unexpected(std::move(entries.error()));
+  PhashPage page;
+  if (entries->size() > limit) {
+    entries->resize(limit);
+    page.next_token = entries->back().id;
+  }
+  page.items = std::move(*entries);
+  return page;
+}
+
+Result<RefPage> SqliteMetadataStore::ListRefs(std::string_view token, std::size_t limit) {
+  if (limit == 0) return Fail(ErrorCode::kInvalidArgument, "invalid_limit", "limit is 0");
+  // Keyset pagination: the page starts after the (owner, id) the token names.
+  std::pair<std::string, std::string> after;
+  if (!token.empty()) {
+    auto decoded = DecodeRefToken(token);
+    if (!decoded) {
+      return Fail(ErrorCode::kInvalidArgument, "invalid_token", "Not a ListRefs token.");
+    }
+    after = std::move(*decoded);
+  }
   auto reader = AcquireReader();
   if (!reader) return tl::unexpected(std::move(reader.error()));
   auto stmt = reader->db().Cached(
-      "SELECT id, phash FROM images WHERE owner = ? AND phash != '' ORDER BY id DESC");
+      "SELECT owner, id, key FROM images WHERE (owner, id) > (?, ?) ORDER BY owner, id LIMIT ?");
   if (!stmt) return tl::unexpected(std::move(stmt.error()));
-  if (auto bound = (*stmt)->BindAll(owner); !bound) return tl::unexpected(std::move(bound.error()));
-  return CollectRows<PhashEntry>(**stmt, [](const sqlite::Statement& row) {
-    return PhashEntry{row.ColumnText(0), row.ColumnText(1)};
-  });
-}
-
-Result<std::vector<RecordRef>> SqliteMetadataStore::ListRefs() {
-  auto reader = AcquireReader();
-  if (!reader) return tl::unexpected(std::move(reader.error()));
-  auto stmt = reader->db().Cached("SELECT owner, id, key FROM images ORDER BY owner, id");
-  if (!stmt) return tl::unexpected(std::move(stmt.error()));
-  return CollectRows<RecordRef>(**stmt, ReadRef);
+  // One more than a page: whether another page follows.
+  if (auto bound =
+          (*stmt)->BindAll(after.first, after.second, static_cast<std::int64_t>(limit) + 1);
+      !bound) {
+    return tl::unexpected(std::move(bound.error()));
+  }
+  auto refs = CollectRows<RecordRef>(**stmt, ReadRef);
+  if (!refs) return tl::unexpected(std::move(refs.error()));
+  RefPage page;
+  if (refs->size() > limit) {
+    refs->resize(limit);
+    page.next_token = EncodeRefToken(refs->back().owner, refs->back().id);
+  }
+  page.items = std::move(*refs);
+  return page;
 }
 
 // ---- ApiKeyStore ----------------------------------------------------------------------------

@@ -26,11 +26,15 @@
 #include "adapters/local/sqlite.hpp"
 #include "domain/ports/api_key_store.hpp"
 #include "domain/ports/metadata_store.hpp"
+#include "domain/ports/pending_records.hpp"
 
 namespace imgup {
 
-class SqliteMetadataStore final : public MetadataStore, public ApiKeyStore {
+class SqliteMetadataStore final : public MetadataStore, public PendingRecords, public ApiKeyStore {
  public:
+  // PendingRecords
+  Result<std::vector<RecordRef>> ListProcessing(std::size_t limit) override;
+
   struct Options {
     /// Reader connections opened at most (lazily). 0 = every read goes through the writer
     /// connection and its mutex (one connection in all).
@@ -60,9 +64,9 @@ class SqliteMetadataStore final : public MetadataStore, public ApiKeyStore {
   Result<std::uint32_t> AdjustAttempts(std::string_view owner, std::string_view id,
                                        int delta) override;
   Result<void> Remove(std::string_view owner, std::string_view id) override;
-  Result<std::vector<RecordRef>> ListByStatus(ImageStatus status, std::size_t limit) override;
-  Result<std::vector<PhashEntry>> ListPhashes(std::string_view owner) override;
-  Result<std::vector<RecordRef>> ListRefs() override;
+  Result<PhashPage> ListPhashes(std::string_view owner, std::string_view token,
+                                std::size_t limit) override;
+  Result<RefPage> ListRefs(std::string_view token, std::size_t limit) override;
 
   // ApiKeyStore
   Result<void> AddKey(std::string_view name, std::string_view key_sha256_hex,

@@ -1,6 +1,7 @@
 #pragma once
 // The BlobStore port: opaque bytes under keys (FsBlobStore; S3BlobStore on AWS). Every
 // implementation passes tests/unit/blob_store_contract_test.cpp.
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -14,6 +15,12 @@ struct BlobEntry {
   std::string key;
   std::uint64_t size_bytes = 0;
   std::int64_t modified_ms = 0;  // last modification, Unix epoch milliseconds
+};
+
+/// One page of BlobStore::List.
+struct BlobPage {
+  std::vector<BlobEntry> items;
+  std::string next_token;  // empty: no more pages
 };
 
 class BlobStore {
@@ -30,8 +37,16 @@ class BlobStore {
   virtual Result<BlobEntry> Head(std::string_view key) = 0;
   /// Removes the object. Removing a missing key succeeds (idempotent).
   virtual Result<void> Delete(std::string_view key) = 0;
-  /// Every object whose key starts with `prefix`, in key order. Never lists partial writes.
-  virtual Result<std::vector<BlobEntry>> List(std::string_view prefix) = 0;
+  /// One page of the objects whose key starts with `prefix`, in key order, starting after the
+  /// page that returned `token` (empty: from the first key). Never lists partial writes.
+  /// A page holds at most `limit` objects (S3 lists at most 1000 at a time, whatever the
+  /// limit); a short page is not the last one: only an empty `next_token` says that no more
+  /// follow. The token is opaque, and valid only with the prefix it was returned for.
+  /// Walking every page sees every object that existed for the whole walk exactly once.
+  /// Errors: kInvalidArgument for an invalid prefix, a token that is not one of this prefix,
+  /// or a `limit` of 0.
+  virtual Result<BlobPage> List(std::string_view prefix, std::string_view token,
+                                std::size_t limit) = 0;
 };
 
 }  // namespace imgup

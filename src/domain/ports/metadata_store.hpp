@@ -1,7 +1,8 @@
 #pragma once
 // The MetadataStore port: image records, scoped to their owner (SqliteMetadataStore; a
 // DynamoDB adapter on AWS). Every implementation passes
-// tests/unit/metadata_store_contract_test.cpp.
+// tests/unit/metadata_store_contract_test.cpp. The local runtime's scan for records still
+// processing is not here: it is the PendingRecords port (pending_records.hpp).
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -11,6 +12,18 @@
 #include "domain/image_record.hpp"
 
 namespace imgup {
+
+/// One page of MetadataStore::ListPhashes.
+struct PhashPage {
+  std::vector<PhashEntry> items;
+  std::string next_token;  // empty: no more pages
+};
+
+/// One page of MetadataStore::ListRefs.
+struct RefPage {
+  std::vector<RecordRef> items;
+  std::string next_token;  // empty: no more pages
+};
 
 class MetadataStore {
  public:
@@ -52,13 +65,21 @@ class MetadataStore {
   /// Deletes the owner's record `id`, and with it its claim on its sha256 (the same bytes may be
   /// inserted again at once). Errors: kNotFound.
   virtual Result<void> Remove(std::string_view owner, std::string_view id) = 0;
-  /// Every record's owner, id and key, for consistency checks.
-  virtual Result<std::vector<RecordRef>> ListRefs() = 0;
-  /// Up to `limit` records (of every owner) in `status`, oldest first: the records a crash left
-  /// in `processing` are picked up again at start-up.
-  virtual Result<std::vector<RecordRef>> ListByStatus(ImageStatus status, std::size_t limit) = 0;
-  /// The owner's records that have a perceptual hash, for near-duplicate search.
-  virtual Result<std::vector<PhashEntry>> ListPhashes(std::string_view owner) = 0;
+  /// One page of every owner's records (owner, id and key), for consistency checks, in
+  /// (owner, id) order, starting after the page that returned `token` (empty: from the
+  /// first). A page holds at most `limit` refs; a short page is not the last one: only an empty
+  /// `next_token` says that no more follow. The token is opaque. Walking every page sees every
+  /// record that existed for the whole walk exactly once.
+  /// Errors: kInvalidArgument for a token this store did not return, or a `limit` of 0.
+  virtual Result<RefPage> ListRefs(std::string_view token, std::size_t limit) = 0;
+  /// One page of the owner's records that have a perceptual hash, for near-duplicate search,
+  /// newest (largest id) first, starting after the page that returned `token` (empty: from
+  /// the newest). A page holds at most `limit` entries; a short page is not the last one: only
+  /// an empty `next_token` says that no more follow. The token is opaque and valid only for
+  /// this owner. Reads one page of the owner's partition per call, never all of it.
+  /// Errors: kInvalidArgument for a `limit` of 0.
+  virtual Result<PhashPage> ListPhashes(std::string_view owner, std::string_view token,
+                                        std::size_t limit) = 0;
 };
 
 }  // namespace imgup

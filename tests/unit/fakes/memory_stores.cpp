@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "domain/blob_keys.hpp"
+#include "domain/ref_token.hpp"
 
 namespace imgup {
 
@@ -85,16 +86,25 @@ Result<void> MemoryBlobStore::Delete(std::string_view key) {
   return {};
 }
 
-Result<std::vector<BlobEntry>> MemoryBlobStore::List(std::string_view prefix) {
+Result<BlobPage> MemoryBlobStore::List(std::string_view prefix, std::string_view token,
+                                       std::size_t limit) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (auto failure = TakeFailure("List")) return tl::unexpected(std::move(*failure));
-  if (!IsValidBlobPrefix(prefix)) return InvalidKey();
-  std::vector<BlobEntry> entries;
-  for (auto it = objects_.lower_bound(prefix);
-       it != objects_.end() && it->first.starts_with(prefix); ++it) {
-    entries.push_back(BlobEntry{it->first, it->second.data.size(), it->second.modified_ms});
+  if (!IsValidBlobPrefix(prefix) || limit == 0) return InvalidKey();
+  if (!token.empty() && (!token.starts_with(prefix) || !IsValidBlobKey(token))) {
+    return InvalidKey();
   }
-  return entries;
+  // The token is the last key returned: the page starts after it.
+  BlobPage page;
+  for (auto it = token.empty() ? objects_.lower_bound(prefix) : objects_.upper_bound(token);
+       it != objects_.end() && it->first.starts_with(prefix); ++it) {
+    if (page.items.size() == limit) {
+      page.next_token = page.items.back().key;
+      break;
+    }
+    page.items.push_back(BlobEntry{it->first, it->second.data.size(), it->second.modified_ms});
+  }
+  return page;
 }
 
 std::size_t MemoryBlobStore::size() const {
@@ -252,39 +262,61 @@ Result<void> MemoryMetadataStore::Remove(std::string_view owner, std::string_vie
   return {};
 }
 
-Result<std::vector<RecordRef>> MemoryMetadataStore::ListByStatus(ImageStatus status,
-                                                                 std::size_t limit) {
+Result<std::vector<RecordRef>> MemoryMetadataStore::ListProcessing(std::size_t limit) {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (auto failure = TakeFailure("ListByStatus")) return tl::unexpected(std::move(*failure));
+  if (auto failure = TakeFailure("ListProcessing")) return tl::unexpected(std::move(*failure));
   std::vector<RecordRef> refs;
   for (const auto& [id, record] : records_) {  // id order is age order
     if (refs.size() == limit) break;
-    if (record.status == status) refs.push_back({record.owner, id, record.key});
+    if (record.status == ImageStatus::kProcessing) refs.push_back({record.owner, id, record.key});
   }
   return refs;
 }
 
-Result<std::vector<PhashEntry>> MemoryMetadataStore::ListPhashes(std::string_view owner) {
+Result<PhashPage> MemoryMetadataStore::ListPhashes(std::string_view owner, std::string_view token,
+                                                   std::size_t limit) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (auto failure = TakeFailure("ListPhashes")) return tl::unexpected(std::move(*failure));
-  std::vector<PhashEntry> entries;
+  if (limit == 0) return Fail(ErrorCode::kInvalidArgument, "invalid_limit", "limit is 0");
+  // The token is the last id returned: the page starts below it.
+  PhashPage page;
   for (auto it = records_.rbegin(); it != records_.rend(); ++it) {
-    if (it->second.owner == owner && !it->second.phash.empty()) {
-      entries.push_back({it->first, it->second.phash});
+    if (!token.empty() && it->first >= token) continue;
+    if (it->second.owner != owner || it->second.phash.empty()) continue;
+    if (page.items.size() == limit) {
+      page.next_token = page.items.back().id;
+      break;
     }
+    page.items.push_back({it->first, it->second.phash});
   }
-  return entries;
+  return page;
 }
 
-Result<std::vector<RecordRef>> MemoryMetadataStore::ListRefs() {
+Result<RefPage> MemoryMetadataStore::ListRefs(std::string_view token, std::size_t limit) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (auto failure = TakeFailure("ListRefs")) return tl::unexpected(std::move(*failure));
+  if (limit == 0) return Fail(ErrorCode::kInvalidArgument, "invalid_limit", "limit is 0");
+  std::optional<std::pair<std::string, std::string>> after;
+  if (!token.empty()) {
+    after = DecodeRefToken(token);
+    if (!after) return Fail(ErrorCode::kInvalidArgument, "invalid_token", "not a ListRefs token");
+  }
   std::vector<RecordRef> refs;
-  for (const auto& [id, record] : records_) refs.push_back({record.owner, id, record.key});
+  for (const auto& [id, record] : records_) {
+    if (!after || std::tie(record.owner, id) > std::tie(after->first, after->second)) {
+      refs.push_back({record.owner, id, record.key});
+    }
+  }
   std::ranges::sort(refs, [](const RecordRef& a, const RecordRef& b) {
     return std::tie(a.owner, a.id) < std::tie(b.owner, b.id);
   });
-  return refs;
+  RefPage page;
+  if (refs.size() > limit) {
+    refs.resize(limit);
+    page.next_token = EncodeRefToken(refs.back().owner, refs.back().id);
+  }
+  page.items = std::move(refs);
+  return page;
 }
 
 Result<void> MemoryMetadataStore::AddKey(std::string_view name, std::string_view key_sha256_hex,

@@ -17,6 +17,7 @@
 #include "domain/ports/blob_store.hpp"
 #include "domain/ports/clock.hpp"
 #include "domain/ports/metadata_store.hpp"
+#include "domain/ports/pending_records.hpp"
 #include "fakes/fixed_clock.hpp"
 #include "fakes/sequential_ids.hpp"
 
@@ -32,7 +33,8 @@ class MemoryBlobStore final : public BlobStore {
   Result<std::string> Get(std::string_view key) override;
   Result<BlobEntry> Head(std::string_view key) override;
   Result<void> Delete(std::string_view key) override;
-  Result<std::vector<BlobEntry>> List(std::string_view prefix) override;
+  Result<BlobPage> List(std::string_view prefix, std::string_view token,
+                        std::size_t limit) override;
 
   /// The number of stored objects.
   std::size_t size() const;
@@ -60,8 +62,11 @@ class MemoryBlobStore final : public BlobStore {
   std::map<std::string, Error, std::less<>> failures_;
 };
 
-class MemoryMetadataStore final : public MetadataStore, public ApiKeyStore {
+class MemoryMetadataStore final : public MetadataStore, public PendingRecords, public ApiKeyStore {
  public:
+  // PendingRecords
+  Result<std::vector<RecordRef>> ListProcessing(std::size_t limit) override;
+
   // MetadataStore
   Result<void> Insert(const ImageRecord& record) override;
   Result<ImageRecord> Get(std::string_view owner, std::string_view id) override;
@@ -73,9 +78,9 @@ class MemoryMetadataStore final : public MetadataStore, public ApiKeyStore {
   Result<std::uint32_t> AdjustAttempts(std::string_view owner, std::string_view id,
                                        int delta) override;
   Result<void> Remove(std::string_view owner, std::string_view id) override;
-  Result<std::vector<RecordRef>> ListRefs() override;
-  Result<std::vector<RecordRef>> ListByStatus(ImageStatus status, std::size_t limit) override;
-  Result<std::vector<PhashEntry>> ListPhashes(std::string_view owner) override;
+  Result<RefPage> ListRefs(std::string_view token, std::size_t limit) override;
+  Result<PhashPage> ListPhashes(std::string_view owner, std::string_view token,
+                                std::size_t limit) override;
 
   // ApiKeyStore
   Result<void> AddKey(std::string_view name, std::string_view key_sha256_hex,
