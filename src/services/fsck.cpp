@@ -27,8 +27,10 @@ std::optional<OwnerId> BlobOwner(std::string_view key) {
   return OwnerId{std::string(parts[1]), std::string(parts[2])};
 }
 
-/// Objects or refs per page: what S3 lists at a time.
-constexpr std::size_t kPageSize = 1000;
+/// Objects or refs asked for per page. fsck reads everything anyway, so it asks for large pages:
+/// a store pages at its own size (S3: 1 000) whatever is asked, and the local FsBlobStore walks
+/// its folders once per page (30 000 blobs: 5.3 s at 1 000 a page, one walk at this size).
+constexpr std::size_t kPageSize = std::size_t{1} << 20;
 
 }  // namespace
 
