@@ -34,30 +34,32 @@ constexpr std::size_t kPageSize = std::size_t{1} << 20;
 
 }  // namespace
 
-Result<std::vector<BlobEntry>> ListAllBlobs(BlobStore& blobs, std::string_view prefix) {
-  std::vector<BlobEntry> all;
+namespace {
+
+/// Every item of every page that `list_page(token)` returns, in order.
+template <class Item, class ListPage>
+Result<std::vector<Item>> CollectPages(ListPage list_page) {
+  std::vector<Item> all;
   std::string token;
   do {
-    auto page = blobs.List(prefix, token, kPageSize);
-    if (!page) return tl::unexpected(std::move(page.error()));
-    all.insert(all.end(), std::make_move_iterator(page->items.begin()),
-               std::make_move_iterator(page->items.end()));
-    token = std::move(page->next_token);
+    IMGUP_ASSIGN_OR_RETURN(auto page, list_page(token));
+    all.insert(all.end(), std::make_move_iterator(page.items.begin()),
+               std::make_move_iterator(page.items.end()));
+    token = std::move(page.next_token);
   } while (!token.empty());
   return all;
 }
 
+}  // namespace
+
+Result<std::vector<BlobEntry>> ListAllBlobs(BlobStore& blobs, std::string_view prefix) {
+  return CollectPages<BlobEntry>(
+      [&](const std::string& token) { return blobs.List(prefix, token, kPageSize); });
+}
+
 Result<std::vector<RecordRef>> ListAllRefs(MetadataStore& records) {
-  std::vector<RecordRef> all;
-  std::string token;
-  do {
-    auto page = records.ListRefs(token, kPageSize);
-    if (!page) return tl::unexpected(std::move(page.error()));
-    all.insert(all.end(), std::make_move_iterator(page->items.begin()),
-               std::make_move_iterator(page->items.end()));
-    token = std::move(page->next_token);
-  } while (!token.empty());
-  return all;
+  return CollectPages<RecordRef>(
+      [&](const std::string& token) { return records.ListRefs(token, kPageSize); });
 }
 
 Result<FsckReport> RunFsck(BlobStore& blobs, MetadataStore& records, const FsckOptions& options) {

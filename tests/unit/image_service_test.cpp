@@ -9,6 +9,7 @@
 #include "codecs/sha256.hpp"
 #include "domain/blob_keys.hpp"
 #include "fakes/fixed_clock.hpp"
+#include "fakes/forwarding_metadata_store.hpp"
 #include "fakes/memory_stores.hpp"
 #include "fakes/sequential_ids.hpp"
 #include "services/fsck.hpp"
@@ -18,72 +19,21 @@ namespace imgup {
 namespace {
 
 /// A metadata store whose inserts fail, to prove the blob written before is removed again.
-class FailingInsertStore final : public MetadataStore {
+class FailingInsertStore final : public ForwardingMetadataStore {
  public:
-  explicit FailingInsertStore(MetadataStore& inner) : inner_(inner) {}
+  using ForwardingMetadataStore::ForwardingMetadataStore;
   Result<void> Insert(const ImageRecord&) override {
     return Fail(ErrorCode::kUnavailable, "unavailable", "database is locked");
   }
-  Result<ImageRecord> Get(std::string_view o, std::string_view i) override {
-    return inner_.Get(o, i);
-  }
-  Result<ImageRecord> FindBySha256(std::string_view o, std::string_view s) override {
-    return inner_.FindBySha256(o, s);
-  }
-  Result<ImagePage> List(std::string_view o, const ListQuery& q) override {
-    return inner_.List(o, q);
-  }
-  Result<ImageRecord> Update(std::string_view o, std::string_view i, const ImagePatch& p) override {
-    return inner_.Update(o, i, p);
-  }
-  Result<void> SaveDerived(const ImageRecord& r) override { return inner_.SaveDerived(r); }
-  Result<std::uint32_t> AdjustAttempts(std::string_view o, std::string_view i, int d) override {
-    return inner_.AdjustAttempts(o, i, d);
-  }
-  Result<void> Remove(std::string_view o, std::string_view i) override {
-    return inner_.Remove(o, i);
-  }
-  Result<RefPage> ListRefs(std::string_view t, std::size_t n) override {
-    return inner_.ListRefs(t, n);
-  }
-  Result<PhashPage> ListPhashes(std::string_view o, std::string_view t, std::size_t n) override {
-    return inner_.ListPhashes(o, t, n);
-  }
-
- private:
-  MetadataStore& inner_;
 };
 
 /// A metadata store whose owners have endless hashed images: every ListPhashes page is full and
 /// another follows. It counts what it hands out, to show that a near-duplicate search is
 /// bounded. Its first entry is `near_id`, a real record; the others name no record.
-class EndlessPhashStore final : public MetadataStore {
+class EndlessPhashStore final : public ForwardingMetadataStore {
  public:
   EndlessPhashStore(MetadataStore& inner, std::string near_id, std::string phash)
-      : inner_(inner), near_id_(std::move(near_id)), phash_(std::move(phash)) {}
-  Result<void> Insert(const ImageRecord& r) override { return inner_.Insert(r); }
-  Result<ImageRecord> Get(std::string_view o, std::string_view i) override {
-    return inner_.Get(o, i);
-  }
-  Result<ImageRecord> FindBySha256(std::string_view o, std::string_view s) override {
-    return inner_.FindBySha256(o, s);
-  }
-  Result<ImagePage> List(std::string_view o, const ListQuery& q) override {
-    return inner_.List(o, q);
-  }
-  Result<ImageRecord> Update(std::string_view o, std::string_view i, const ImagePatch& p) override {
-    return inner_.Update(o, i, p);
-  }
-  Result<void> SaveDerived(const ImageRecord& r) override { return inner_.SaveDerived(r); }
-  Result<std::uint32_t> AdjustAttempts(std::string_view o, std::string_view i, int d) override {
-    return inner_.AdjustAttempts(o, i, d);
-  }
-  Result<void> Remove(std::string_view o, std::string_view i) override {
-    return inner_.Remove(o, i);
-  }
-  Result<RefPage> ListRefs(std::string_view t, std::size_t n) override {
-    return inner_.ListRefs(t, n);
-  }
+      : ForwardingMetadataStore(inner), near_id_(std::move(near_id)), phash_(std::move(phash)) {}
   Result<PhashPage> ListPhashes(std::string_view, std::string_view, std::size_t n) override {
     ++pages;
     largest_page = std::max(largest_page, n);
@@ -101,7 +51,6 @@ class EndlessPhashStore final : public MetadataStore {
   std::size_t handed_out = 0;
 
  private:
-  MetadataStore& inner_;
   std::string near_id_;
   std::string phash_;
 };

@@ -21,6 +21,7 @@
 #include "codecs/sha256.hpp"
 #include "domain/blob_keys.hpp"
 #include "fakes/fixed_clock.hpp"
+#include "fakes/forwarding_metadata_store.hpp"
 #include "fakes/memory_stores.hpp"
 #include "fakes/sequential_ids.hpp"
 #include "services/fsck.hpp"
@@ -205,41 +206,16 @@ TEST_F(ProcessingServiceTest, ADeleteThatReadTheRecordBeforeProcessingCompletedL
   // Delete reads the record (no variants yet); processing completes it; then Delete removes it.
   // The variants written in between must go too, though Delete's copy never named them.
   const ImageRecord record = UploadOne();
-  class CompletingOnRemove final : public MetadataStore {
+  class CompletingOnRemove final : public ForwardingMetadataStore {
    public:
     CompletingOnRemove(MetadataStore& inner, std::function<void()> on_remove)
-        : inner_(inner), on_remove_(std::move(on_remove)) {}
-    Result<void> Insert(const ImageRecord& r) override { return inner_.Insert(r); }
-    Result<ImageRecord> Get(std::string_view o, std::string_view i) override {
-      return inner_.Get(o, i);
-    }
-    Result<ImageRecord> FindBySha256(std::string_view o, std::string_view s) override {
-      return inner_.FindBySha256(o, s);
-    }
-    Result<ImagePage> List(std::string_view o, const ListQuery& q) override {
-      return inner_.List(o, q);
-    }
-    Result<ImageRecord> Update(std::string_view o, std::string_view i,
-                               const ImagePatch& p) override {
-      return inner_.Update(o, i, p);
-    }
-    Result<void> SaveDerived(const ImageRecord& r) override { return inner_.SaveDerived(r); }
-    Result<std::uint32_t> AdjustAttempts(std::string_view o, std::string_view i, int d) override {
-      return inner_.AdjustAttempts(o, i, d);
-    }
+        : ForwardingMetadataStore(inner), on_remove_(std::move(on_remove)) {}
     Result<void> Remove(std::string_view o, std::string_view i) override {
       if (on_remove_) std::exchange(on_remove_, nullptr)();
       return inner_.Remove(o, i);
     }
-    Result<RefPage> ListRefs(std::string_view t, std::size_t n) override {
-      return inner_.ListRefs(t, n);
-    }
-    Result<PhashPage> ListPhashes(std::string_view o, std::string_view t, std::size_t n) override {
-      return inner_.ListPhashes(o, t, n);
-    }
 
    private:
-    MetadataStore& inner_;
     std::function<void()> on_remove_;
   } racing(records_, [&] {
     ASSERT_EQ(processing_.Process("local", record.id)->status, ImageStatus::kReady);
@@ -488,41 +464,16 @@ TEST_F(ProcessingServiceTest, ADeliveryThatFindsTheRecordCompletedBeforeItCounts
   // Read while "processing", completed by the other delivery before this one counts its
   // attempt: the answer is the stored record, not "not found".
   const ImageRecord record = UploadOne();
-  class CompletingOnAdjust final : public MetadataStore {
+  class CompletingOnAdjust final : public ForwardingMetadataStore {
    public:
     CompletingOnAdjust(MetadataStore& inner, std::function<void()> on_adjust)
-        : inner_(inner), on_adjust_(std::move(on_adjust)) {}
-    Result<void> Insert(const ImageRecord& r) override { return inner_.Insert(r); }
-    Result<ImageRecord> Get(std::string_view o, std::string_view i) override {
-      return inner_.Get(o, i);
-    }
-    Result<ImageRecord> FindBySha256(std::string_view o, std::string_view s) override {
-      return inner_.FindBySha256(o, s);
-    }
-    Result<ImagePage> List(std::string_view o, const ListQuery& q) override {
-      return inner_.List(o, q);
-    }
-    Result<ImageRecord> Update(std::string_view o, std::string_view i,
-                               const ImagePatch& p) override {
-      return inner_.Update(o, i, p);
-    }
-    Result<void> SaveDerived(const ImageRecord& r) override { return inner_.SaveDerived(r); }
+        : ForwardingMetadataStore(inner), on_adjust_(std::move(on_adjust)) {}
     Result<std::uint32_t> AdjustAttempts(std::string_view o, std::string_view i, int d) override {
       if (on_adjust_) std::exchange(on_adjust_, nullptr)();
       return inner_.AdjustAttempts(o, i, d);
     }
-    Result<void> Remove(std::string_view o, std::string_view i) override {
-      return inner_.Remove(o, i);
-    }
-    Result<RefPage> ListRefs(std::string_view t, std::size_t n) override {
-      return inner_.ListRefs(t, n);
-    }
-    Result<PhashPage> ListPhashes(std::string_view o, std::string_view t, std::size_t n) override {
-      return inner_.ListPhashes(o, t, n);
-    }
 
    private:
-    MetadataStore& inner_;
     std::function<void()> on_adjust_;
   } racing(records_,
            [&] { ASSERT_EQ(other_.Process("local", record.id)->status, ImageStatus::kReady); });
