@@ -238,9 +238,9 @@ Result<std::optional<std::int64_t>> ParseTimeParam(const HttpRequest& request,
   return std::optional<std::int64_t>{*ms};
 }
 
-HttpResponse RecordResponse(int status, const ImageRecord& record,
+HttpResponse RecordResponse(const RouteContext& context, int status, const ImageRecord& record,
                             std::optional<bool> duplicate = std::nullopt) {
-  nlohmann::json json = RecordToJson(record);
+  nlohmann::json json = RecordToJson(record, context.request.base_path);
   if (duplicate) json["duplicate"] = *duplicate;
   return JsonResponse(status, json.dump());
 }
@@ -250,8 +250,8 @@ Result<HttpResponse> HandleUpload(ImageService& service, const RouteContext& con
   upload.owner = context.owner;
   IMGUP_ASSIGN_OR_RETURN(const UploadOutcome outcome, service.Upload(std::move(upload)));
   HttpResponse response =
-      RecordResponse(outcome.duplicate ? 200 : 201, outcome.record, outcome.duplicate);
-  response.SetHeader("Location", "/images/" + outcome.record.id);
+      RecordResponse(context, outcome.duplicate ? 200 : 201, outcome.record, outcome.duplicate);
+  response.SetHeader("Location", context.request.base_path + "/images/" + outcome.record.id);
   return response;
 }
 
@@ -271,7 +271,8 @@ Result<HttpResponse> HandleList(ImageService& service, const RouteContext& conte
 
   IMGUP_ASSIGN_OR_RETURN(const ImagePage page, service.List(context.owner, query));
   nlohmann::json items = nlohmann::json::array();
-  for (const ImageRecord& record : page.items) items.push_back(RecordToJson(record));
+  for (const ImageRecord& record : page.items)
+    items.push_back(RecordToJson(record, context.request.base_path));
   nlohmann::json body = {{"items", std::move(items)}, {"next_cursor", nullptr}};
   if (page.next_before_id) body["next_cursor"] = EncodeCursor(*page.next_before_id);
   return JsonResponse(200, body.dump());
@@ -295,7 +296,7 @@ Result<HttpResponse> HandlePatch(ImageService& service, const RouteContext& cont
   IMGUP_RETURN_IF_ERROR(parsed);
   IMGUP_ASSIGN_OR_RETURN(const ImageRecord record,
                          service.Patch(context.owner, context.Param("id"), patch));
-  return RecordResponse(200, record);
+  return RecordResponse(context, 200, record);
 }
 
 /// Whether an If-None-Match header (a list of entity tags, or "*") names `etag`. Weak
@@ -338,6 +339,39 @@ Result<HttpResponse> HandleContent(ImageService& service, const RouteContext& co
   return response;
 }
 
+void ReplaceAll(std::string& text, std::string_view from, std::string_view to) {
+  for (std::size_t at = text.find(from); at != std::string::npos;
+       at = text.find(from, at + to.size())) {
+    text.replace(at, from.size(), to);
+  }
+}
+
+std::string HtmlEscape(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
 /// An embedded page asset, with a Content-Security-Policy that allows no inline code.
 Result<HttpResponse> StaticFile(const RouteContext& context, std::string_view name) {
   const auto bytes = name == "openapi.json" ? std::nullopt : FindEmbeddedFile(name);
@@ -352,6 +386,8 @@ Result<HttpResponse> StaticFile(const RouteContext& context, std::string_view na
   HttpResponse response;
   response.status = 200;
   response.body = std::string(*bytes);
+  if (name == "index.html")
+    ReplaceAll(response.body, "{{BASE}}", HtmlEscape(context.request.base_path));
   response.SetHeader("Content-Type", type);
   response.SetHeader("Content-Security-Policy",
                      "default-src 'self'; img-src 'self' blob: data:; style-src 'self'; "
@@ -360,7 +396,6 @@ Result<HttpResponse> StaticFile(const RouteContext& context, std::string_view na
   response.SetHeader("X-Content-Type-Options", "nosniff");
   response.SetHeader("Referrer-Policy", "no-referrer");
   response.SetHeader("Cache-Control", "no-cache");
-  (void)context;
   return response;
 }
 
@@ -379,7 +414,7 @@ Result<HttpResponse> HandleSimilar(ImageService& service, const RouteContext& co
                                                                  max_distance, limit));
   nlohmann::json items = nlohmann::json::array();
   for (const auto& match : similar) {
-    nlohmann::json item = RecordToJson(match.record);
+    nlohmann::json item = RecordToJson(match.record, context.request.base_path);
     item["distance"] = match.distance;
     items.push_back(std::move(item));
   }
@@ -434,7 +469,7 @@ void RegisterApiRoutes(Router& router, ImageService& service, const ApiConfig& c
              [&service](const RouteContext& c) { return HandleList(service, c); });
   router.Add("GET", "/images/{id}", [&service](const RouteContext& c) -> Result<HttpResponse> {
     IMGUP_ASSIGN_OR_RETURN(const ImageRecord record, service.Get(c.owner, c.Param("id")));
-    return RecordResponse(200, record);
+    return RecordResponse(c, 200, record);
   });
   router.Add("PATCH", "/images/{id}",
              [&service](const RouteContext& c) { return HandlePatch(service, c); });
