@@ -9,7 +9,9 @@ namespace imgup {
 
 namespace {
 
-bool HasNoBody(int status) { return status == 204 || status == 304 || (status >= 100 && status < 200); }
+bool HasNoBody(int status) {
+  return status == 204 || status == 304 || (status >= 100 && status < 200);
+}
 
 }  // namespace
 
@@ -33,7 +35,7 @@ void FinishResponse(const HttpRequest& request, HttpResponse& response) {
                   [](const auto& header) { return AsciiLower(header.first) == "content-type"; });
     return;
   }
-  if (response.Header("Content-Type").empty()) {
+  if (!response.body.empty() && response.Header("Content-Type").empty()) {
     response.SetHeader("Content-Type", "application/octet-stream");
   }
   if (request.method == "HEAD") {

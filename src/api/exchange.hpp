@@ -21,7 +21,7 @@ HttpResponse Answer(const Router& router, const HttpRequest& request,
 /// - Content-Length and Transfer-Encoding belong to the transport and are removed, except that
 ///   a response to HEAD keeps the Content-Length of the body it no longer carries;
 /// - 1xx, 204 and 304 carry no body and no Content-Type;
-/// - any other response without a Content-Type gets application/octet-stream.
+/// - any other response with a body but no Content-Type gets application/octet-stream.
 void FinishResponse(const HttpRequest& request, HttpResponse& response);
 
 /// A 500 problem response for `request`, with `what` for the log only.

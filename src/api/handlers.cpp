@@ -315,18 +315,42 @@ bool EtagMatches(std::string_view header, std::string_view etag) {
   return false;
 }
 
-Result<HttpResponse> HandleContent(ImageService& service, const RouteContext& context) {
+Result<HttpResponse> HandleContent(ImageService& service, const ApiConfig& config,
+                                   const RouteContext& context) {
   const std::string_view variant = context.request.Query("variant").value_or("original");
   if (variant != "original" && variant != "thumb" && variant != "medium") {
     return BadField("invalid_query", "variant must be original, thumb or medium");
   }
+  HttpResponse response;
+  response.SetHeader("X-Content-Type-Options", "nosniff");
+  if (config.content_redirect) {
+    IMGUP_ASSIGN_OR_RETURN(const ContentLocation location,
+                           service.LocateContent(context.owner, context.Param("id"), variant));
+    if (!location.sha256.empty()) {
+      const std::string etag = "\"" + location.sha256 + "\"";
+      if (EtagMatches(context.request.Header("if-none-match"), etag)) {
+        response.SetHeader("ETag", etag);
+        response.status = 304;
+        return response;
+      }
+    }
+    IMGUP_ASSIGN_OR_RETURN(
+        std::string url, service.PresignContent(
+                             location, config.content_url_ttl_s,
+                             "inline; filename*=" + ContentDispositionFilename(location.filename)));
+    // A local URL is relative to the server, which may be mounted under a base path.
+    if (url.starts_with('/')) url = context.request.base_path + url;
+    response.status = 302;
+    response.SetHeader("Location", url);
+    // The URL expires (and a local one works once): never reuse this answer.
+    response.SetHeader("Cache-Control", "private, no-store");
+    return response;
+  }
   IMGUP_ASSIGN_OR_RETURN(Content content,
                          service.GetContent(context.owner, context.Param("id"), variant));
-  HttpResponse response;
   const std::string etag = "\"" + content.sha256 + "\"";
   response.SetHeader("ETag", etag);
   response.SetHeader("Cache-Control", "private, max-age=31536000, immutable");
-  response.SetHeader("X-Content-Type-Options", "nosniff");
   if (EtagMatches(context.request.Header("if-none-match"), etag)) {
     response.status = 304;
     return response;
@@ -479,8 +503,9 @@ void RegisterApiRoutes(Router& router, ImageService& service, const ApiConfig& c
     response.status = 204;
     return response;
   });
-  router.Add("GET", "/images/{id}/content",
-             [&service](const RouteContext& c) { return HandleContent(service, c); });
+  router.Add("GET", "/images/{id}/content", [&service, config](const RouteContext& c) {
+    return HandleContent(service, config, c);
+  });
   router.Add("GET", "/images/{id}/similar",
              [&service](const RouteContext& c) { return HandleSimilar(service, c); });
   router.Add(

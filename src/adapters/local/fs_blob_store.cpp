@@ -439,4 +439,19 @@ Result<std::size_t> FsBlobStore::RemoveTempFiles(std::int64_t older_than_ms_epoc
   return removed;
 }
 
+Result<std::string> FsBlobStore::PresignGet(std::string_view key, std::int64_t expires_in_s,
+                                            const GetUrlOptions& options) {
+  if (options_.urls == nullptr) {
+    return Fail(ErrorCode::kInternal, "presign_unavailable", "Presigned URLs are not set up");
+  }
+  return options_.urls->SignGet(key, expires_in_s, options);
+}
+
+Result<PresignedPost> FsBlobStore::PresignPost(const UploadPolicy& policy) {
+  if (options_.urls == nullptr) {
+    return Fail(ErrorCode::kInternal, "presign_unavailable", "Presigned URLs are not set up");
+  }
+  return options_.urls->SignPost(policy);
+}
+
 }  // namespace imgup
