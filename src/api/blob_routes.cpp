@@ -48,9 +48,9 @@ Result<HttpResponse> StoreForm(SignedUrls& urls, BlobStore& blobs,
   }
   IMGUP_ASSIGN_OR_RETURN(const UploadPolicy policy, urls.RedeemPost(fields));
   if (file->data.empty()) {
-    return Fail(ErrorCode::kInvalidArgument, "entity_too_small",
-                "The file is empty; this form takes 1 to " + std::to_string(policy.max_bytes) +
-                    " bytes");
+    return Fail(
+        ErrorCode::kInvalidArgument, "entity_too_small",
+        "The file is empty; this form takes 1 to " + std::to_string(policy.max_bytes) + " bytes");
   }
   if (file->data.size() > policy.max_bytes) {
     return Fail(ErrorCode::kPayloadTooLarge, "entity_too_large",

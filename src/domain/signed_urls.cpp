@@ -93,12 +93,11 @@ Result<std::string> SignedUrls::SignGet(std::string_view key, std::int64_t expir
   }
   const std::string expires = std::to_string(clock_.NowMs() + expires_in_s * 1000);
   const std::string nonce = NewNonce();
-  const std::string signature = Sign(Canonical(
-      {"GET", key, expires, nonce, options.content_type, options.content_disposition}));
+  const std::string signature = Sign(
+      Canonical({"GET", key, expires, nonce, options.content_type, options.content_disposition}));
   return std::string(kGetPath) + "?key=" + PercentEncode(key) + "&expires=" + expires +
          "&nonce=" + nonce + "&type=" + PercentEncode(options.content_type) +
-         "&disposition=" + PercentEncode(options.content_disposition) +
-         "&signature=" + signature;
+         "&disposition=" + PercentEncode(options.content_disposition) + "&signature=" + signature;
 }
 
 Result<SignedUrls::GetGrant> SignedUrls::RedeemGet(const FormFields& query) {
