@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Regenerates AWS's own sample events in tests/lambda/fixtures/aws/ with `sam local
+# generate-event` (offline). aws-sam-cli pins many packages of its own, so it lives in its own
+# venv under ${IMGUP_TOOLS_DIR:-$HOME/.cache/imgup/tools}, not in the test venv.
+# The generated files are committed; run this after bumping SAM_VERSION and review the diff.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SAM_VERSION=1.170.0
+TOOLS="${IMGUP_TOOLS_DIR:-$HOME/.cache/imgup/tools}"
+venv="$TOOLS/sam-venv"
+if [ ! -x "$venv/bin/sam" ] || [ "$(cat "$venv/.sam-version" 2>/dev/null)" != "$SAM_VERSION" ]; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check "aws-sam-cli==$SAM_VERSION"
+  echo "$SAM_VERSION" >"$venv/.sam-version"
+fi
+
+out=tests/lambda/fixtures/aws
+mkdir -p "$out"
+export SAM_CLI_TELEMETRY=0
+generate() {  # file, then sam's arguments
+  local file=$1
+  shift
+  "$venv/bin/sam" local generate-event "$@" >"$out/$file"
+  echo "$out/$file: sam local generate-event $*"
+}
+# The seed's upload request (DESIGN.md) with a real 4x4 PNG, through each payload version.
+seed='{"filename":"photo.png","content_type":"image/png","image_base64":"iVBORw0KGgoAAAANSUhEUgAAAAQAAAAECAIAAAAmkwkpAAAAKklEQVR42hXHQQ0AMBDDsAILsAIriMDaTfLHMTGYmkUOUrn0YGsvH65uDyWyF8G9EDqXAAAAAElFTkSuQmCC"}'
+generate http-api-proxy.json apigateway http-api-proxy
+generate http-api-proxy-seed-upload.json apigateway http-api-proxy --method POST --path upload \
+  --body "$seed"
+generate aws-proxy.json apigateway aws-proxy
+generate aws-proxy-seed-upload.json apigateway aws-proxy --method POST --path upload \
+  --stage prod --resource '/{proxy+}' --body "$seed"
