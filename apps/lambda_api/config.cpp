@@ -1,0 +1,52 @@
+#include "config.hpp"
+
+#include <charconv>
+#include <cstdlib>
+
+namespace imgup::lambda_api {
+
+namespace {
+
+tl::unexpected<Error> Invalid(std::string message) {
+  return Fail(ErrorCode::kInvalidArgument, "invalid_config", std::move(message));
+}
+
+}  // namespace
+
+std::optional<std::string> ProcessEnv(std::string_view name) {
+  const char* value = std::getenv(std::string(name).c_str());
+  if (value == nullptr) return std::nullopt;
+  return std::string(value);
+}
+
+Result<Config> ReadConfig(const Env& env) {
+  Config config;
+  const std::string storage = env("IMGUP_STORAGE").value_or("aws");
+  if (storage == "aws") {
+    config.storage = Storage::kAws;
+  } else if (storage == "local") {
+    config.storage = Storage::kLocal;
+    config.data_dir = env("IMGUP_DATA_DIR").value_or("");
+    if (config.data_dir.empty()) {
+      return Invalid("IMGUP_STORAGE=local needs IMGUP_DATA_DIR, the data directory");
+    }
+  } else {
+    return Invalid("IMGUP_STORAGE must be aws or local, not '" + storage + "'");
+  }
+  if (auto claim = env("IMGUP_PRINCIPAL_CLAIM")) {
+    if (claim->empty()) return Invalid("IMGUP_PRINCIPAL_CLAIM may not be empty");
+    config.principal_claim = *claim;
+  }
+  if (auto limit = env("IMGUP_MAX_BODY_BYTES")) {
+    std::size_t bytes = 0;
+    const auto [end, ec] = std::from_chars(limit->data(), limit->data() + limit->size(), bytes);
+    if (ec != std::errc() || end != limit->data() + limit->size() || bytes == 0) {
+      return Invalid("IMGUP_MAX_BODY_BYTES must be a positive number of bytes, not '" + *limit +
+                     "'");
+    }
+    config.max_body_bytes = bytes;
+  }
+  return config;
+}
+
+}  // namespace imgup::lambda_api

@@ -1,0 +1,96 @@
+// imgup-lambda-api: the API function (a provided.al2023 custom runtime). The composition root:
+// the configuration from the environment, the stores it names, the router and handlers, and
+// API Gateway's events through the Lambda Runtime API. No image pipeline: it links no libvips
+// (scripts/check_link_sides.sh), because a cold start is a user's request waiting.
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <string>
+
+#include "../imgup/version.hpp"
+#include "api/auth.hpp"
+#include "api/blob_routes.hpp"
+#include "api/handlers.hpp"
+#include "api/router.hpp"
+#include "backend.hpp"
+#include "config.hpp"
+#include "domain/ulid.hpp"
+#include "services/image_service.hpp"
+#include "transport/lambda/api_function.hpp"
+#include "transport/lambda/runtime_client.hpp"
+
+namespace imgup::lambda_api {
+namespace {
+
+class SystemClock final : public Clock {
+ public:
+  std::int64_t NowMs() override {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  }
+};
+
+/// Everything an invocation uses, built once by the init phase and kept by the handler.
+struct Graph {
+  SystemClock clock;
+  UlidGenerator ids;
+  std::unique_ptr<Backend> backend;
+  std::unique_ptr<ImageService> service;
+  std::unique_ptr<ApiKeyAuthenticator> authenticator;
+  std::unique_ptr<Router> router;
+};
+
+void WriteLine(const std::string& line) {
+  // Lambda sends stdout to CloudWatch Logs, a line per event.
+  std::fwrite(line.data(), 1, line.size(), stdout);
+  std::fputc('\n', stdout);
+  std::fflush(stdout);
+}
+
+Result<InvocationHandler> Init() {
+  IMGUP_ASSIGN_OR_RETURN(const Config config, ReadConfig(ProcessEnv));
+  auto graph = std::make_shared<Graph>();
+  IMGUP_ASSIGN_OR_RETURN(graph->backend, OpenBackend(config, graph->clock));
+  Backend& backend = *graph->backend;
+  // No processing queue: on AWS the original's S3 event starts the processor function.
+  graph->service = std::make_unique<ImageService>(backend.Blobs(), backend.Records(), graph->clock,
+                                                  graph->ids, UploadLimits{});
+  graph->authenticator = std::make_unique<ApiKeyAuthenticator>(backend.Keys());
+  graph->router = std::make_unique<Router>(*graph->authenticator);
+  ApiConfig api;
+  api.max_body_bytes = config.max_body_bytes;
+  api.version = app::kVersion;
+  // Lambda answers at most 6 MB: content is a redirect to a presigned URL (ADR 7).
+  api.content_redirect = true;
+  RegisterApiRoutes(*graph->router, *graph->service, api);
+  if (SignedUrls* urls = backend.Urls()) RegisterBlobRoutes(*graph->router, *urls, backend.Blobs());
+
+  ApiFunctionOptions options;
+  options.max_body_bytes = config.max_body_bytes;
+  options.gateway.principal_claim = config.principal_claim;
+  ApiGatewayFunction function(*graph->router, options, graph->clock, WriteLine);
+  return InvocationHandler(
+      [graph, function](const Invocation& invocation) { return function(invocation); });
+}
+
+}  // namespace
+}  // namespace imgup::lambda_api
+
+int main() {
+  using namespace imgup;
+  const auto endpoint = lambda_api::ProcessEnv("AWS_LAMBDA_RUNTIME_API");
+  if (!endpoint) {
+    std::cerr << "imgup-lambda-api: AWS_LAMBDA_RUNTIME_API is not set. This program is a Lambda "
+                 "function: run it on Lambda or under aws-lambda-rie.\n";
+    return 2;
+  }
+  auto client = BeastRuntimeClient::Create(*endpoint);
+  if (!client) {
+    std::cerr << "imgup-lambda-api: " << client.error().message << ": " << client.error().detail
+              << "\n";
+    return 1;
+  }
+  return RunFunction(**client, lambda_api::Init, lambda_api::WriteLine);
+}
