@@ -91,6 +91,15 @@ HeaderList Pairs(object members, bool lower_names) {
   return out;
 }
 
+/// API Gateway's own name for the API when the headers carry no Host (AWS's HTTP API sample has
+/// none): the Authenticator's keyless mode must see what the client addressed, never nothing.
+void DefaultHost(Node context, HttpRequest& request) {
+  if (!request.Header("host").empty()) return;
+  if (auto domain = StringAt(context, "domainName"); domain && !domain->empty()) {
+    request.headers.emplace_back("host", std::string(*domain));
+  }
+}
+
 /// The body, base64-decoded when the event says so, with room past its end for simdjson to
 /// parse a JSON body in place.
 Result<std::string> Body(Node event) {
@@ -151,6 +160,7 @@ void DecodeHttpV2(Node event, Node context, const GatewayOptions& options, Gatew
     }
     if (!joined.empty()) request.headers.emplace_back("cookie", std::move(joined));
   }
+  DefaultHost(context, request);
   request.remote_addr = std::string(StringAt(http, "sourceIp").value_or(""));
   if (auto jwt = ObjectAt(context["authorizer"], "jwt")) {
     object claims;
@@ -195,6 +205,7 @@ void DecodeRestV1(Node event, Node context, const GatewayOptions& options, Gatew
   } else if (auto single = ObjectAt(event, "headers")) {
     request.headers = Pairs(*single, true);
   }
+  DefaultHost(context, request);
   const Node identity = context["identity"];
   request.remote_addr = std::string(StringAt(identity, "sourceIp").value_or(""));
   if (auto claims = ObjectAt(context["authorizer"], "claims")) {

@@ -6,8 +6,9 @@
 // What the event says and where it goes:
 // - method, path (percent-decoded), query (in order, repeated names kept: 2.0's rawQueryString,
 //   1.0's multiValueQueryStringParameters), headers (names lower-cased; 1.0's multiValueHeaders
-//   one entry per value), 2.0's `cookies` back into one Cookie header, the body (base64-decoded
-//   when isBase64Encoded), the source IP;
+//   one entry per value), 2.0's `cookies` back into one Cookie header, requestContext.domainName
+//   as the Host when no header names one, the body (base64-decoded when isBase64Encoded), the
+//   source IP;
 // - the stage: a path that starts with it loses it, and it becomes `base_path` ("/prod"), so the
 //   links imgup writes go back through the stage; "$default" has none. A REST API event's own
 //   `path` has no stage; what its requestContext.path has in front of it is the base path

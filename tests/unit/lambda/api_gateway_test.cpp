@@ -53,6 +53,8 @@ TEST(HttpApiEvent, AwsSampleDecodesEveryPart) {
   EXPECT_EQ(request.Header("header1"), "value1");
   EXPECT_EQ(request.Header("header2"), "value1,value2");
   EXPECT_EQ(request.Header("cookie"), "cookie1; cookie2");
+  // No Host header in the sample: API Gateway's domain name stands in.
+  EXPECT_EQ(request.Header("host"), "id.execute-api.us-east-1.amazonaws.com");
   EXPECT_EQ(request.body, R"({"test":"body"})");  // isBase64Encoded: true
   EXPECT_EQ(request.remote_addr, "192.168.0.1/32");
   EXPECT_EQ(request.principal, "value1");  // the JWT authorizer's configured claim
@@ -211,6 +213,16 @@ TEST(RestApiEvent, MultiValueQueryAndHeadersKeepEveryValue) {
   decoded = Decode(event);
   EXPECT_EQ(decoded.request.query, (HeaderList{{"tag", "b"}}));
   EXPECT_EQ(HeaderValues(decoded.request, "x-thing"), (std::vector<std::string>{"2"}));
+}
+
+TEST(HttpApiEvent, AHostHeaderWinsOverTheDomainName) {
+  json event = HttpApiEvent("GET", "/");
+  event["headers"]["host"] = "api.example.com";
+  EXPECT_EQ(Decode(event).request.Header("host"), "api.example.com");
+  EXPECT_EQ(HeaderValues(Decode(event).request, "host").size(), 1u);
+  event["headers"].erase("host");
+  event["requestContext"].erase("domainName");
+  EXPECT_EQ(Decode(event).request.Header("host"), "");
 }
 
 TEST(HttpApiEvent, CookiesBecomeOneCookieHeader) {
