@@ -6,7 +6,7 @@ JOBS ?= $(shell nproc)
 PYTEST := .venv/bin/pytest
 SOURCES = $(shell git ls-files '*.cpp' '*.hpp' 2>/dev/null || find src apps tests bench -name '*.[ch]pp')
 
-.PHONY: run deps build build-asan test unit unit-asan http http-asan e2e format format-check tidy bench clean
+.PHONY: run deps build build-asan test unit unit-asan http http-asan lambda lambda-asan lambda-tools e2e format format-check tidy bench clean
 
 deps:
 	@./scripts/install-deps.sh
@@ -23,10 +23,10 @@ build-asan: deps
 run: build
 	./build/dev/imgup serve --data ./data --host 127.0.0.1 --port 8080
 
-## Every check the project has: format, unit + contract tests, HTTP tests, the page in a real
-## browser and the Postman collection, and the unit + HTTP tests again under AddressSanitizer +
-## UndefinedBehaviorSanitizer.
-test: format-check unit http e2e unit-asan http-asan
+## Every check the project has: format, unit + contract tests, HTTP tests, the API function under
+## AWS's Lambda emulator, the page in a real browser and the Postman collection, and the unit,
+## HTTP and Lambda tests again under AddressSanitizer + UndefinedBehaviorSanitizer.
+test: format-check unit http lambda e2e unit-asan http-asan lambda-asan
 	@echo "make test: all checks passed"
 
 unit: build
@@ -34,6 +34,19 @@ unit: build
 
 http: build
 	IMGUP_BIN=$(CURDIR)/build/dev/imgup $(PYTEST) -q tests/http
+
+## AWS's Lambda Runtime Interface Emulator, built with Go the first time (scripts/).
+lambda-tools:
+	@./scripts/install-lambda-tools.sh
+
+## imgup-lambda-api under the emulator, invoked with API Gateway events (tests/lambda).
+lambda: build lambda-tools
+	IMGUP_LAMBDA_API_BIN=$(CURDIR)/build/dev/imgup-lambda-api IMGUP_BIN=$(CURDIR)/build/dev/imgup \
+	  $(PYTEST) -q tests/lambda
+
+lambda-asan: build-asan lambda-tools
+	IMGUP_LAMBDA_API_BIN=$(CURDIR)/build/asan/imgup-lambda-api IMGUP_BIN=$(CURDIR)/build/asan/imgup \
+	  $(PYTEST) -q tests/lambda
 
 e2e: build
 	IMGUP_BIN=$(CURDIR)/build/dev/imgup tests/e2e/run.sh
