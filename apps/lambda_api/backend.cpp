@@ -1,6 +1,6 @@
 #include "backend.hpp"
 
-#include <openssl/rand.h>
+#include <sys/random.h>
 
 #include <filesystem>
 #include <system_error>
@@ -37,9 +37,11 @@ Result<std::unique_ptr<Backend>> OpenLocal(const fs::path& data_dir, Clock& cloc
     return Fail(ErrorCode::kUnavailable, "storage_unavailable",
                 "cannot create the data directory " + data_dir.string(), ec.message());
   }
-  // The presigned URLs are good for this process only, as with `imgup serve`.
+  // The presigned URLs are good for this process only, as with `imgup serve`. The kernel's
+  // randomness rather than OpenSSL's: initialising OpenSSL (reading its configuration) would
+  // add to every cold start, and nothing else needs it before the first request.
   std::string secret(32, '\0');
-  if (RAND_bytes(reinterpret_cast<unsigned char*>(secret.data()), 32) != 1) {
+  if (getrandom(secret.data(), secret.size(), 0) != static_cast<ssize_t>(secret.size())) {
     return Fail(ErrorCode::kInternal, "no_randomness", "no randomness for signing URLs");
   }
   auto urls = std::make_unique<SignedUrls>(std::move(secret), clock);
