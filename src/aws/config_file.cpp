@@ -39,9 +39,10 @@ Result<std::vector<RawSection>> ParseIni(std::string_view text) {
 
     const std::string_view trimmed = Trim(line);
     if (trimmed.empty() || IsComment(trimmed)) continue;
-    auto syntax_error = [&](std::string what) {
-      return Fail(ErrorCode::kInvalidArgument, "aws_config_syntax",
-                  "line " + std::to_string(line_number) + " of an AWS config file: " + what);
+    auto syntax_error = [&](std::string_view what) {
+      return Fail(
+          ErrorCode::kInvalidArgument, "aws_config_syntax",
+          "line " + std::to_string(line_number) + " of an AWS config file: " + std::string(what));
     };
 
     const bool indented = line.front() == ' ' || line.front() == '\t';

@@ -234,8 +234,8 @@ Result<SourcedCredentials> FetchImdsCredentials(const ImdsSettings& settings,
     }
     return reply;
   };
-  auto failed = [](std::string step, const Result<CredentialsTransport::Reply>& reply) {
-    return Unavailable("aws_imds", "the instance metadata service failed at " + step,
+  auto failed = [](std::string_view step, const Result<CredentialsTransport::Reply>& reply) {
+    return Unavailable("aws_imds", "the instance metadata service failed at " + std::string(step),
                        reply ? "HTTP " + std::to_string(reply->status) : reply.error().detail);
   };
 

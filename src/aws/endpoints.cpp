@@ -39,9 +39,9 @@ bool IsHostChar(char c) {
   return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_';
 }
 
-tl::unexpected<Error> BadUrl(std::string_view url, std::string why) {
+tl::unexpected<Error> BadUrl(std::string_view url, std::string_view why) {
   return Fail(ErrorCode::kInvalidArgument, "aws_endpoint_url",
-              "not an http(s) endpoint URL (" + why + ")", std::string(url));
+              "not an http(s) endpoint URL (" + std::string(why) + ")", std::string(url));
 }
 
 std::string DefaultHost(std::string_view service, std::string_view region) {
