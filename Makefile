@@ -6,7 +6,7 @@ JOBS ?= $(shell nproc)
 PYTEST := .venv/bin/pytest
 SOURCES = $(shell git ls-files '*.cpp' '*.hpp' 2>/dev/null || find src apps tests bench -name '*.[ch]pp')
 
-.PHONY: run deps build build-asan test unit unit-asan http http-asan lambda lambda-asan lambda-tools e2e format format-check tidy bench clean
+.PHONY: run deps build build-asan test unit unit-asan http http-asan sigv4 sigv4-asan lambda lambda-asan lambda-tools e2e format format-check tidy bench clean
 
 deps:
 	@./scripts/install-deps.sh
@@ -23,10 +23,11 @@ build-asan: deps
 run: build
 	./build/dev/imgup serve --data ./data --host 127.0.0.1 --port 8080
 
-## Every check the project has: format, unit + contract tests, HTTP tests, the API function under
-## AWS's Lambda emulator, the page in a real browser and the Postman collection, and the unit,
-## HTTP and Lambda tests again under AddressSanitizer + UndefinedBehaviorSanitizer.
-test: format-check unit http lambda e2e unit-asan http-asan lambda-asan
+## Every check the project has: format, unit + contract tests (AWS's SigV4 suite among them),
+## HTTP tests, the SigV4 differential test against botocore, the API function under AWS's Lambda
+## emulator, the page in a real browser and the Postman collection, and the unit, HTTP,
+## differential and Lambda tests again under AddressSanitizer + UndefinedBehaviorSanitizer.
+test: format-check unit http sigv4 lambda e2e unit-asan http-asan sigv4-asan lambda-asan
 	@echo "make test: all checks passed"
 
 unit: build
@@ -34,6 +35,13 @@ unit: build
 
 http: build
 	IMGUP_BIN=$(CURDIR)/build/dev/imgup $(PYTEST) -q tests/http
+
+## imgup's SigV4 signer against botocore's on a few thousand random requests (tests/aws).
+sigv4: build
+	IMGUP_SIGV4_TOOL=$(CURDIR)/build/dev/tests/aws/sigv4_tool $(PYTEST) -q tests/aws
+
+sigv4-asan: build-asan
+	IMGUP_SIGV4_TOOL=$(CURDIR)/build/asan/tests/aws/sigv4_tool $(PYTEST) -q tests/aws
 
 ## AWS's Lambda Runtime Interface Emulator, built with Go the first time (scripts/).
 lambda-tools:

@@ -17,6 +17,7 @@ ALLOWED = {
     "services": {"base", "codecs", "domain"},
     "api": {"base", "codecs", "domain", "services"},
     "runtime": {"base", "codecs", "domain"},
+    "aws": {"base", "codecs"},
     "imaging": {"base", "codecs", "domain"},
     "adapters": {"base", "codecs", "domain"},
     "transport": {"base", "codecs", "domain", "services", "api"},
