@@ -4,7 +4,6 @@
 #include <charconv>
 #include <utility>
 
-#include "adapters/aws/s3_xml.hpp"
 #include "codecs/base64.hpp"
 #include "codecs/sha256.hpp"
 #include "domain/blob_keys.hpp"

@@ -5,7 +5,7 @@
 #include <charconv>
 #include <nlohmann/json.hpp>
 
-#include "adapters/aws/s3_xml.hpp"
+#include "aws/xml.hpp"
 #include "codecs/base64.hpp"
 #include "codecs/sha256.hpp"
 
@@ -153,10 +153,12 @@ Result<BucketAddress> AddressBucket(std::string_view endpoint, std::string_view 
 }
 
 Result<ListObjectsPage> ParseListObjectsV2(std::string_view xml) {
-  IMGUP_ASSIGN_OR_RETURN(const XmlElement root, ParseXml(xml));
+  auto parsed = aws::ParseXml(xml);
+  if (!parsed) return BadAnswer("ListObjectsV2: " + parsed.error().detail);
+  const aws::XmlElement& root = *parsed;
   if (root.name != "ListBucketResult") return BadAnswer("not a ListBucketResult: " + root.name);
   ListObjectsPage page;
-  for (const XmlElement* contents : root.Children("Contents")) {
+  for (const aws::XmlElement* contents : root.Children("Contents")) {
     BlobEntry entry;
     entry.key = std::string(contents->ChildText("Key"));
     const std::string_view size = contents->ChildText("Size");
@@ -179,6 +181,33 @@ Result<ListObjectsPage> ParseListObjectsV2(std::string_view xml) {
   return page;
 }
 
+std::string XmlEscape(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
+      default:
+        out.push_back(c);
+    }
+  }
+  return out;
+}
+
 std::string DeleteObjectsBody(std::span<const std::string> keys) {
   std::string body =
       "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
@@ -189,10 +218,12 @@ std::string DeleteObjectsBody(std::span<const std::string> keys) {
 }
 
 Result<std::vector<DeleteFailure>> ParseDeleteResult(std::string_view xml) {
-  IMGUP_ASSIGN_OR_RETURN(const XmlElement root, ParseXml(xml));
+  auto parsed = aws::ParseXml(xml);
+  if (!parsed) return BadAnswer("DeleteObjects: " + parsed.error().detail);
+  const aws::XmlElement& root = *parsed;
   if (root.name != "DeleteResult") return BadAnswer("not a DeleteResult: " + root.name);
   std::vector<DeleteFailure> failures;
-  for (const XmlElement* error : root.Children("Error")) {
+  for (const aws::XmlElement* error : root.Children("Error")) {
     failures.push_back({std::string(error->ChildText("Key")), std::string(error->ChildText("Code")),
                         std::string(error->ChildText("Message"))});
   }

@@ -55,6 +55,9 @@ struct ListObjectsPage {
 /// Parses a ListBucketResult. kInternal "s3_bad_answer" for anything else.
 Result<ListObjectsPage> ParseListObjectsV2(std::string_view xml);
 
+/// Escapes &, <, >, " and ' for XML text and attribute values.
+std::string XmlEscape(std::string_view text);
+
 /// The body of a DeleteObjects call in quiet mode (only failures are reported).
 std::string DeleteObjectsBody(std::span<const std::string> keys);
 struct DeleteFailure {
