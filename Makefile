@@ -6,7 +6,7 @@ JOBS ?= $(shell nproc)
 PYTEST := .venv/bin/pytest
 SOURCES = $(shell git ls-files '*.cpp' '*.hpp' 2>/dev/null || find src apps tests bench -name '*.[ch]pp')
 
-.PHONY: run deps build build-asan test unit unit-asan http http-asan sigv4 sigv4-asan e2e format format-check tidy bench clean
+.PHONY: run deps build build-asan test unit unit-asan http http-asan sigv4 sigv4-asan s3-differential s3-differential-asan e2e format format-check tidy bench clean
 
 deps:
 	@./scripts/install-deps.sh
@@ -27,7 +27,7 @@ run: build
 ## HTTP tests, the SigV4 differential test against botocore, the page in a real browser and the
 ## Postman collection, and the unit, HTTP and differential tests again under AddressSanitizer +
 ## UndefinedBehaviorSanitizer.
-test: format-check unit http sigv4 e2e unit-asan http-asan sigv4-asan
+test: format-check unit http sigv4 s3-differential e2e unit-asan http-asan sigv4-asan s3-differential-asan
 	@echo "make test: all checks passed"
 
 unit: build
@@ -38,10 +38,17 @@ http: build
 
 ## imgup's SigV4 signer against botocore's on a few thousand random requests (tests/aws).
 sigv4: build
-	IMGUP_SIGV4_TOOL=$(CURDIR)/build/dev/tests/aws/sigv4_tool $(PYTEST) -q tests/aws
+	IMGUP_SIGV4_TOOL=$(CURDIR)/build/dev/tests/aws/sigv4_tool $(PYTEST) -q tests/aws/test_sigv4_differential.py
 
 sigv4-asan: build-asan
-	IMGUP_SIGV4_TOOL=$(CURDIR)/build/asan/tests/aws/sigv4_tool $(PYTEST) -q tests/aws
+	IMGUP_SIGV4_TOOL=$(CURDIR)/build/asan/tests/aws/sigv4_tool $(PYTEST) -q tests/aws/test_sigv4_differential.py
+
+## S3BlobStore against boto3 on the S3 peer (versitygw; scripts/with-aws-peers.sh says where).
+s3-differential: build
+	IMGUP_S3_TOOL=$(CURDIR)/build/dev/tests/aws/s3_tool $(PYTEST) -q tests/aws/test_s3_differential.py
+
+s3-differential-asan: build-asan
+	IMGUP_S3_TOOL=$(CURDIR)/build/asan/tests/aws/s3_tool $(PYTEST) -q tests/aws/test_s3_differential.py
 
 e2e: build
 	IMGUP_BIN=$(CURDIR)/build/dev/imgup tests/e2e/run.sh

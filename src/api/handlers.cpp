@@ -448,11 +448,12 @@ Result<HttpResponse> HandleSimilar(ImageService& service, const RouteContext& co
 }  // namespace
 
 Error PayloadTooLarge(std::size_t limit_bytes) {
+  // Names the limit and what raises it; presigned uploads for larger images come with issue D.
   return Error{ErrorCode::kPayloadTooLarge,
                "payload_too_large",
-               "The request body is larger than the inline upload limit of " +
+               "The request body is larger than this server's limit of " +
                    std::to_string(limit_bytes) +
-                   " bytes; upload larger images with POST /uploads (a presigned upload)",
+                   " bytes; the server's operator can raise it (imgup serve --max-body-bytes)",
                {}};
 }
 

@@ -38,7 +38,9 @@ def small(small_server, make_client):
 def check_413(resp) -> None:
     problem = expect_problem(resp, 413, "payload_too_large")
     assert str(LIMIT) in problem["detail"], f"the detail must name the limit in bytes: {problem['detail']!r}"
-    assert "POST /uploads" in problem["detail"], f"the detail must point to POST /uploads: {problem['detail']!r}"
+    # No endpoint that does not exist (issue G, item 2): the limit and the flag that raises it.
+    assert "--max-body-bytes" in problem["detail"], f"the detail must name the flag: {problem['detail']!r}"
+    assert "/uploads" not in problem["detail"], f"the detail names a missing endpoint: {problem['detail']!r}"
     assert resp.elapsed < FAST, f"413 took {resp.elapsed:.2f}s: the server waited for the body"
 
 

@@ -17,9 +17,10 @@ namespace imgup {
 
 struct S3BlobStoreConfig {
   std::string endpoint;  // "https://s3.eu-west-1.amazonaws.com", "http://127.0.0.1:7070"
+  /// The region requests are signed for (and a new bucket is created in).
   std::string region = "us-east-1";
   std::string bucket;
-  s3::Addressing addressing = s3::Addressing::kAuto;
+  aws::S3AddressingStyle addressing = aws::S3AddressingStyle::kAuto;
   /// Send x-amz-checksum-sha256 with each PutObject: S3 refuses a body that arrives otherwise
   /// and keeps the checksum (HeadObject with x-amz-checksum-mode: ENABLED returns it). Off for
   /// a store that does not know the header.

@@ -72,27 +72,6 @@ std::string BucketAddress::BucketPath() const {
   return path_prefix.empty() ? std::string("/") : path_prefix;
 }
 
-bool IsIpOrLocalhost(std::string_view host) {
-  if (host == "localhost" || host.ends_with(".localhost")) return true;
-  if (host.starts_with('[')) return host.ends_with(']');
-  int parts = 0;
-  std::size_t start = 0;
-  for (;;) {
-    const std::size_t dot = host.find('.', start);
-    const std::string_view part = host.substr(start, dot - start);
-    unsigned value = 0;
-    const auto [end, ec] = std::from_chars(part.data(), part.data() + part.size(), value);
-    if (part.empty() || part.size() > 3 || ec != std::errc{} || end != part.data() + part.size() ||
-        value > 255) {
-      return false;
-    }
-    ++parts;
-    if (dot == std::string_view::npos) break;
-    start = dot + 1;
-  }
-  return parts == 4;
-}
-
 bool IsValidBucketName(std::string_view bucket) {
   if (bucket.size() < 3 || bucket.size() > 63) return false;
   const auto edge = [](char c) { return (c >= 'a' && c <= 'z') || IsDigit(c); };
@@ -100,55 +79,30 @@ bool IsValidBucketName(std::string_view bucket) {
   if (!std::ranges::all_of(bucket, [&](char c) { return edge(c) || c == '.' || c == '-'; })) {
     return false;
   }
-  return bucket.find("..") == std::string_view::npos && !IsIpOrLocalhost(bucket);
+  return bucket.find("..") == std::string_view::npos && !aws::IsIpLiteral(bucket);
 }
 
 Result<BucketAddress> AddressBucket(std::string_view endpoint, std::string_view bucket,
-                                    Addressing addressing) {
-  const auto bad_endpoint = [&] {
+                                    aws::S3AddressingStyle style) {
+  auto parsed = aws::ParseEndpointUrl(endpoint);
+  if (!parsed) {
     return Fail(ErrorCode::kInvalidArgument, "invalid_s3_endpoint",
-                "The S3 endpoint must be http(s)://host[:port] without a path",
-                "endpoint '" + std::string(endpoint) + "'");
-  };
-  std::string_view scheme;
-  if (endpoint.starts_with("https://")) {
-    scheme = "https://";
-  } else if (endpoint.starts_with("http://")) {
-    scheme = "http://";
-  } else {
-    return bad_endpoint();
-  }
-  std::string_view authority = endpoint.substr(scheme.size());
-  if (authority.ends_with('/')) authority.remove_suffix(1);
-  if (authority.empty() || authority.find_first_of("/?#@ ") != std::string_view::npos) {
-    return bad_endpoint();
-  }
-  // The host without its port ("[::1]:7070" -> "[::1]").
-  std::string_view host = authority;
-  const std::size_t colon = authority.rfind(':');
-  if (colon != std::string_view::npos && authority.find(']', colon) == std::string_view::npos) {
-    host = authority.substr(0, colon);
+                "The S3 endpoint must be http(s)://host[:port][/path]",
+                "endpoint '" + std::string(endpoint) + "': " + parsed.error().message);
   }
   if (!IsValidBucketName(bucket)) {
     return Fail(ErrorCode::kInvalidArgument, "invalid_bucket", "The bucket name is not valid",
                 "bucket '" + std::string(bucket) + "'");
   }
-  if (addressing == Addressing::kAuto) {
-    addressing = IsIpOrLocalhost(host) ? Addressing::kPath : Addressing::kVirtualHosted;
-  }
-  BucketAddress address;
-  if (addressing == Addressing::kPath) {
-    address.origin = std::string(scheme) + std::string(authority);
-    address.path_prefix = "/" + std::string(bucket);
-    return address;
-  }
-  if (IsIpOrLocalhost(host) ||
-      (scheme == "https://" && bucket.find('.') != std::string_view::npos)) {
-    return Fail(ErrorCode::kInvalidArgument, "invalid_bucket",
-                "This bucket cannot be addressed as a virtual host here; use path-style",
+  auto location = aws::LocateS3Object(*parsed, bucket, "", style);
+  if (!location) {
+    return Fail(ErrorCode::kInvalidArgument, "invalid_bucket", location.error().message,
                 "bucket '" + std::string(bucket) + "' on '" + std::string(endpoint) + "'");
   }
-  address.origin = std::string(scheme) + std::string(bucket) + "." + std::string(authority);
+  BucketAddress address;
+  address.origin = location->endpoint.scheme + "://" + location->endpoint.Authority();
+  address.path_prefix = std::move(location->path);  // "/bucket/" or "/": the key comes after
+  address.path_prefix.pop_back();
   return address;
 }
 

@@ -10,20 +10,16 @@
 #include <string_view>
 #include <vector>
 
+#include "aws/endpoints.hpp"
 #include "aws/sigv4.hpp"
 #include "base/error.hpp"
 #include "domain/ports/blob_store.hpp"
 
 namespace imgup::s3 {
 
-enum class Addressing {
-  kAuto,           // path-style for an IP address or localhost, else virtual-hosted
-  kPath,           // scheme://host/bucket/key
-  kVirtualHosted,  // scheme://bucket.host/key
-};
-
 /// Where a bucket's requests go: `origin` is what is signed and sent to (scheme://host[:port]),
-/// `path_prefix` comes before each object's path ("/bucket" path-style, "" virtual-hosted).
+/// `path_prefix` comes before each object's path ("/bucket" path-style, "" virtual-hosted, after
+/// the endpoint's own base path if it has one).
 struct BucketAddress {
   std::string origin;
   std::string path_prefix;
@@ -33,18 +29,16 @@ struct BucketAddress {
   std::string BucketPath() const;
 };
 
-/// True for "localhost", an IPv4 address in dotted form and a bracketed IPv6 address.
-bool IsIpOrLocalhost(std::string_view host);
-
-/// A bucket name S3 accepts in any region and in a host name: 3-63 of [a-z0-9.-], starting and
-/// ending with a letter or digit, no "..", not an IPv4 address.
+/// A bucket name S3 accepts in any region: 3-63 of [a-z0-9.-], starting and ending with a letter
+/// or digit, no "..", not an IPv4 address.
 bool IsValidBucketName(std::string_view bucket);
 
-/// Where `bucket` lives on `endpoint` ("http(s)://host[:port]", no path). kInvalidArgument
-/// "invalid_s3_endpoint" for anything else, "invalid_bucket" for a bad bucket name, and for a
-/// virtual-hosted bucket whose name has a '.' over https (its certificate could not match).
+/// Where `bucket` lives on `endpoint` ("http(s)://host[:port][/path]"), addressed as
+/// aws::LocateS3Object says (path-style when asked, for an IP address or localhost, or for a
+/// bucket that cannot be a host name). kInvalidArgument "invalid_s3_endpoint" for an endpoint
+/// that is not such a URL, "invalid_bucket" for a bad bucket name.
 Result<BucketAddress> AddressBucket(std::string_view endpoint, std::string_view bucket,
-                                    Addressing addressing);
+                                    aws::S3AddressingStyle style);
 
 /// One page of ListObjectsV2.
 struct ListObjectsPage {

@@ -378,6 +378,11 @@ SqliteMetadataStore::SqliteMetadataStore(std::filesystem::path file, Options opt
 int SqliteMetadataStore::OnWalCommit(void* self, sqlite3* db, const char* schema, int wal_pages) {
   auto* store = static_cast<SqliteMetadataStore*>(self);
   if (wal_pages >= kInlineCheckpointWalPages) {
+    // Waits for a background pass in progress rather than finding the checkpoint lock taken:
+    // with no writer appending meanwhile this pass copies the whole WAL (unless a reader still
+    // needs part of it), and the next commit starts the WAL over. The writer waits: that is
+    // what bounds the WAL when the background passes fall behind.
+    std::lock_guard<std::mutex> running(store->checkpoint_running_);
     (void)sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
   } else if (wal_pages >= kCheckpointWalPages) {
     {
@@ -398,8 +403,11 @@ void SqliteMetadataStore::RunCheckpoints() {
     lock.unlock();
     // PASSIVE: copies what no reader still needs, without waiting for anyone; writers go on
     // appending meanwhile. A partial or busy checkpoint is finished by the next one.
-    (void)sqlite3_wal_checkpoint_v2(checkpointer_.handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE,
-                                    nullptr, nullptr);
+    {
+      std::lock_guard<std::mutex> running(checkpoint_running_);
+      (void)sqlite3_wal_checkpoint_v2(checkpointer_.handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE,
+                                      nullptr, nullptr);
+    }
     lock.lock();
   }
 }

@@ -11,8 +11,9 @@
 // commit crossed 1000 WAL pages, holding the writer lock through two fsyncs that wait behind
 // every other write the disk has queued. Under a steady stream of writes the background pass
 // never catches up with the end of the WAL, so the WAL never starts over; past 20 000 pages
-// (~80 MB) the committing writer checkpoints too, with no other writer appending meanwhile (if
-// the background pass holds the checkpoint lock just then, the next commit tries again).
+// (~80 MB) the committing writer checkpoints too, with no other writer appending meanwhile,
+// after waiting for a background pass in progress (finding its lock taken and leaving it to the
+// next commit let the WAL reach 130 MB on a loaded machine).
 #include <condition_variable>
 #include <cstddef>
 #include <filesystem>
@@ -104,6 +105,7 @@ class SqliteMetadataStore final : public MetadataStore, public PendingRecords, p
 
   sqlite::Db checkpointer_;  // used by checkpoint_thread_ only
   std::mutex checkpoint_mutex_;
+  std::mutex checkpoint_running_;  // held for each checkpoint pass, background or inline
   std::condition_variable checkpoint_wanted_;
   bool checkpoint_due_ = false;
   bool stopping_ = false;
