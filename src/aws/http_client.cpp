@@ -310,27 +310,36 @@ class BeastHttpClient final : public HttpClient {
     auto connection = std::make_unique<Connection>(url.PoolKey());
     const auto deadline = SteadyClock::now() + options_.connect_timeout;
 
-    // Name resolution has no deadline of its own in Asio: run it for what is left and cancel.
-    tcp::resolver resolver(connection->ioc);
-    std::optional<ErrorCodeT> resolved;
-    tcp::resolver::results_type endpoints;
-    resolver.async_resolve(url.host, url.port,
-                           [&](const ErrorCodeT& ec, tcp::resolver::results_type results) {
-                             resolved = ec;
-                             endpoints = std::move(results);
-                           });
-    connection->ioc.run_for(options_.connect_timeout);
-    if (!resolved) {
-      resolver.cancel();
-      RunToCompletion(connection->ioc);
-      return tl::unexpected<Error>(Unavailable("timeout",
-                                               "the storage endpoint did not answer in time",
-                                               url.HostHeader() + ": name resolution timed out"));
-    }
-    if (*resolved) {
-      return tl::unexpected<Error>(
-          Unavailable("connection_failed", "cannot reach the storage endpoint",
-                      url.HostHeader() + ": cannot resolve: " + resolved->message()));
+    std::vector<tcp::endpoint> endpoints;
+    ErrorCodeT ip_error;
+    const auto ip = asio::ip::make_address(url.host, ip_error);
+    if (!ip_error) {
+      endpoints.emplace_back(ip, static_cast<unsigned short>(std::stoi(url.port)));
+    } else {
+      // Name resolution has no deadline of its own in Asio: run it for what is left and cancel.
+      // Asio resolves on a thread of the io_context's own, so a short-lived io_context here
+      // keeps that thread from living on with every pooled connection.
+      asio::io_context resolve_context{1};
+      tcp::resolver resolver(resolve_context);
+      std::optional<ErrorCodeT> resolved;
+      resolver.async_resolve(url.host, url.port,
+                             [&](const ErrorCodeT& ec, tcp::resolver::results_type results) {
+                               resolved = ec;
+                               for (const auto& entry : results) endpoints.push_back(entry);
+                             });
+      resolve_context.run_for(options_.connect_timeout);
+      if (!resolved) {
+        resolver.cancel();
+        RunToCompletion(resolve_context);
+        return tl::unexpected<Error>(Unavailable("timeout",
+                                                 "the storage endpoint did not answer in time",
+                                                 url.HostHeader() + ": name resolution timed out"));
+      }
+      if (*resolved) {
+        return tl::unexpected<Error>(
+            Unavailable("connection_failed", "cannot reach the storage endpoint",
+                        url.HostHeader() + ": cannot resolve: " + resolved->message()));
+      }
     }
 
     connection->plain.emplace(connection->ioc);

@@ -7,57 +7,14 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <cstdlib>
-#include <optional>
 #include <random>
 
+#include "aws/aws_peers.hpp"
 #include "blob_store_contract.hpp"
 #include "codecs/base64.hpp"
 #include "codecs/sha256.hpp"
 
 namespace imgup {
-
-namespace testing {
-
-/// The S3 peer of the test run: scripts/with-aws-peers.sh starts versitygw and says where in the
-/// environment (the variables of tests/unit/aws/aws_peers.hpp on the AWS client's branch).
-struct AwsPeers {
-  std::string s3_endpoint;
-  std::string region;
-  aws::Credentials credentials;
-};
-
-inline std::optional<AwsPeers> AwsPeersFromEnvironment() {
-  auto get = [](const char* name) -> std::string {
-    const char* value = std::getenv(name);
-    return value != nullptr ? value : "";
-  };
-  AwsPeers peers{
-      get("IMGUP_TEST_S3_ENDPOINT"),
-      get("IMGUP_TEST_AWS_REGION"),
-      {get("IMGUP_TEST_AWS_ACCESS_KEY_ID"), get("IMGUP_TEST_AWS_SECRET_ACCESS_KEY"), ""}};
-  if (peers.s3_endpoint.empty() || peers.credentials.access_key_id.empty() ||
-      peers.credentials.secret_access_key.empty()) {
-    return std::nullopt;
-  }
-  if (peers.region.empty()) peers.region = "us-east-1";
-  return peers;
-}
-
-/// `make test` (IMGUP_REQUIRE_AWS_PEERS=1) and CI require the peer: a missing one fails there.
-inline bool AwsPeersRequired() {
-  const char* required = std::getenv("IMGUP_REQUIRE_AWS_PEERS");
-  const char* ci = std::getenv("CI");
-  return (required != nullptr && std::string(required) == "1") ||
-         (ci != nullptr && std::string(ci) == "true");
-}
-
-constexpr const char* kPeersMissing =
-    "no S3 peer: IMGUP_TEST_S3_ENDPOINT, IMGUP_TEST_AWS_ACCESS_KEY_ID and "
-    "IMGUP_TEST_AWS_SECRET_ACCESS_KEY are not all set; run the test under "
-    "scripts/with-aws-peers.sh (make test does)";
-
-}  // namespace testing
 
 namespace {
 
@@ -130,7 +87,7 @@ namespace contract {
 /// before they expire; its refusals are S3's XML errors, named here in the local server's words.
 struct S3Blobs {
   static std::string Missing() {
-    return testing::AwsPeersFromEnvironment() ? "" : testing::kPeersMissing;
+    return testing::AwsPeersFromEnvironment() ? "" : IMGUP_AWS_PEERS_MISSING_;
   }
   static bool MustHave() { return testing::AwsPeersRequired(); }
   static std::unique_ptr<BlobStore> Make(const fs::path& /*dir*/, SignedUrls* /*urls*/,
@@ -192,12 +149,8 @@ namespace {
 class S3BlobStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    const auto found = testing::AwsPeersFromEnvironment();
-    if (!found) {
-      if (testing::AwsPeersRequired()) FAIL() << testing::kPeersMissing;
-      GTEST_SKIP() << testing::kPeersMissing;
-    }
-    peers_ = *found;
+    IMGUP_GET_AWS_PEERS_OR_SKIP(found);
+    peers_ = found;
     clock_.Set(contract::SystemNowMs());
     store_ = MakeStoreOnNewBucket(peers_, clock_);
   }
