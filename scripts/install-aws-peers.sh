@@ -12,8 +12,12 @@ VERSITYGW_VERSION=v1.8.0
 TOOLS_BIN="${IMGUP_TOOLS_DIR:-$HOME/.cache/imgup/tools}/bin"
 
 if [ ! -x "$TOOLS_BIN/versitygw" ]; then
+  # The Go toolchain may be installed without being on a non-login shell's PATH.
+  if ! command -v go >/dev/null && [ -x /usr/local/go/bin/go ]; then
+    PATH="/usr/local/go/bin:$PATH"
+  fi
   if ! command -v go >/dev/null; then
-    echo "install-aws-peers: go not found; versitygw is built with the Go toolchain (Go >= 1.24)" >&2
+    echo "install-aws-peers: go not found; versitygw is built with the Go toolchain (its go.mod asks for Go 1.25)" >&2
     exit 1
   fi
   mkdir -p "$TOOLS_BIN"

@@ -214,19 +214,7 @@ class BeastHttpClient final : public HttpClient {
     tls_context_.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
                              ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
                              ssl::context::no_tlsv1_1);
-    if (options_.verify_tls) {
-      ErrorCodeT ec;
-      if (options_.ca_file.empty()) {
-        tls_context_.set_default_verify_paths(ec);
-      } else {
-        tls_context_.load_verify_file(options_.ca_file, ec);
-      }
-      // A trust store that does not load fails every handshake below, with this as the reason.
-      if (ec) trust_error_ = "cannot load the trust store: " + ec.message();
-      tls_context_.set_verify_mode(ssl::verify_peer);
-    } else {
-      tls_context_.set_verify_mode(ssl::verify_none);
-    }
+    tls_context_.set_verify_mode(options_.verify_tls ? ssl::verify_peer : ssl::verify_none);
   }
 
   ~BeastHttpClient() override {
@@ -354,6 +342,9 @@ class BeastHttpClient final : public HttpClient {
     stream.socket().set_option(tcp::no_delay(true), ignored);
     if (!url.https) return connection;
 
+    // The trust store loads at the first TLS connection, not here: parsing the system's bundle
+    // (~140 certificates) costs more CPU than the rest of a Lambda init (ADR 8).
+    std::call_once(trust_loaded_, [this] { LoadTrustStore(); });
     if (!trust_error_.empty()) {
       return tl::unexpected<Error>(
           Unavailable("tls_error", "cannot set up TLS with the storage endpoint", trust_error_));
@@ -393,6 +384,18 @@ class BeastHttpClient final : public HttpClient {
           Unavailable("tls_error", "cannot set up TLS with the storage endpoint", detail));
     }
     return connection;
+  }
+
+  void LoadTrustStore() {
+    if (!options_.verify_tls) return;
+    ErrorCodeT ec;
+    if (options_.ca_file.empty()) {
+      tls_context_.set_default_verify_paths(ec);  // SSL_CERT_FILE / SSL_CERT_DIR, else OpenSSL's
+    } else {
+      tls_context_.load_verify_file(options_.ca_file, ec);
+    }
+    // A trust store that does not load fails every handshake, with this as the reason.
+    if (ec) trust_error_ = "cannot load the trust store: " + ec.message();
   }
 
   Exchange Perform(Connection& connection, const Url& url, const HttpRequest& request) {
@@ -484,8 +487,9 @@ class BeastHttpClient final : public HttpClient {
 
   const HttpClientOptions options_;
   ssl::context tls_context_;
-  std::string trust_error_;
-  std::mutex mutex_;  // guards pool_
+  std::once_flag trust_loaded_;
+  std::string trust_error_;  // set once, under trust_loaded_
+  std::mutex mutex_;         // guards pool_
   std::unordered_map<std::string, std::deque<std::unique_ptr<Connection>>> pool_;
 };
 

@@ -41,7 +41,9 @@ struct HttpClientOptions {
   std::chrono::milliseconds max_idle_time{50000};    // an idle connection older is not reused
   std::uint64_t max_response_body = 1ull << 30;      // larger: kInternal "response_too_large"
   bool verify_tls = true;                            // certificate and host name (SNI)
-  std::string ca_file;                               // "": the system's trust store
+  /// "": the system's trust store (OpenSSL's default paths; SSL_CERT_FILE and SSL_CERT_DIR
+  /// override them). Loaded at the first TLS connection, not when the client is made (ADR 8).
+  std::string ca_file;
 };
 
 /// One HTTP/1.1 exchange at a time per connection; thread-safe; reuses kept-alive connections
