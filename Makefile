@@ -6,10 +6,15 @@ JOBS ?= $(shell nproc)
 PYTEST := .venv/bin/pytest
 SOURCES = $(shell git ls-files '*.cpp' '*.hpp' 2>/dev/null || find src apps tests bench -name '*.[ch]pp')
 
-.PHONY: run deps build build-asan test unit unit-asan http http-asan sigv4 sigv4-asan lambda lambda-asan lambda-tools e2e format format-check tidy bench clean
+.PHONY: run deps aws-peers build build-asan test checks aws unit unit-asan http http-asan sigv4 sigv4-asan s3-differential s3-differential-asan lambda lambda-asan lambda-tools e2e format format-check tidy bench clean
 
 deps:
 	@./scripts/install-deps.sh
+
+## The S3 and DynamoDB peers of the AWS tests: versitygw (built once into
+## ~/.cache/imgup/tools/bin, ~3 min) and moto (in .venv).
+aws-peers: deps
+	@./scripts/install-aws-peers.sh
 
 build: deps
 	@cmake --preset dev >/dev/null
@@ -24,11 +29,25 @@ run: build
 	./build/dev/imgup serve --data ./data --host 127.0.0.1 --port 8080
 
 ## Every check the project has: format, unit + contract tests (AWS's SigV4 suite among them),
-## HTTP tests, the SigV4 differential test against botocore, the API function under AWS's Lambda
-## emulator, the page in a real browser and the Postman collection, and the unit, HTTP,
-## differential and Lambda tests again under AddressSanitizer + UndefinedBehaviorSanitizer.
-test: format-check unit http sigv4 lambda e2e unit-asan http-asan sigv4-asan lambda-asan
+## HTTP tests, the SigV4 differential test against botocore, S3BlobStore against boto3, the API
+## function under AWS's Lambda emulator, the page in a real browser and the Postman collection,
+## and the unit, HTTP, differential and Lambda tests again under AddressSanitizer +
+## UndefinedBehaviorSanitizer.
+##
+## The peers (versitygw, moto) start once, after the builds, and every check runs inside
+## scripts/with-aws-peers.sh, which stops them when the checks end; IMGUP_REQUIRE_AWS_PEERS=1 makes
+## a test that finds no peer fail instead of skipping.
+test: format-check build build-asan aws-peers lambda-tools
+	@IMGUP_REQUIRE_AWS_PEERS=1 ./scripts/with-aws-peers.sh $(MAKE) --no-print-directory checks
 	@echo "make test: all checks passed"
+
+checks: format-check unit http sigv4 s3-differential lambda e2e unit-asan http-asan sigv4-asan \
+  s3-differential-asan lambda-asan
+
+## Only the tests that need the AWS peers, with the peers (for working on the AWS adapters).
+aws: build aws-peers
+	IMGUP_REQUIRE_AWS_PEERS=1 ./scripts/with-aws-peers.sh ctest --preset dev -j $(JOBS) -L aws-peers
+	IMGUP_REQUIRE_AWS_PEERS=1 ./scripts/with-aws-peers.sh $(MAKE) --no-print-directory s3-differential
 
 unit: build
 	ctest --preset dev -j $(JOBS)
@@ -38,10 +57,17 @@ http: build
 
 ## imgup's SigV4 signer against botocore's on a few thousand random requests (tests/aws).
 sigv4: build
-	IMGUP_SIGV4_TOOL=$(CURDIR)/build/dev/tests/aws/sigv4_tool $(PYTEST) -q tests/aws
+	IMGUP_SIGV4_TOOL=$(CURDIR)/build/dev/tests/aws/sigv4_tool $(PYTEST) -q tests/aws/test_sigv4_differential.py
 
 sigv4-asan: build-asan
-	IMGUP_SIGV4_TOOL=$(CURDIR)/build/asan/tests/aws/sigv4_tool $(PYTEST) -q tests/aws
+	IMGUP_SIGV4_TOOL=$(CURDIR)/build/asan/tests/aws/sigv4_tool $(PYTEST) -q tests/aws/test_sigv4_differential.py
+
+## S3BlobStore against boto3 on the S3 peer (versitygw; scripts/with-aws-peers.sh says where).
+s3-differential: build
+	IMGUP_S3_TOOL=$(CURDIR)/build/dev/tests/aws/s3_tool $(PYTEST) -q tests/aws/test_s3_differential.py
+
+s3-differential-asan: build-asan
+	IMGUP_S3_TOOL=$(CURDIR)/build/asan/tests/aws/s3_tool $(PYTEST) -q tests/aws/test_s3_differential.py
 
 ## AWS's Lambda Runtime Interface Emulator, built with Go the first time (scripts/).
 lambda-tools:

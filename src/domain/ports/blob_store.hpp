@@ -77,13 +77,18 @@ class BlobStore {
   /// A URL that lets whoever holds it GET the object under `key` for `expires_in_s` seconds,
   /// without credentials: answered with the object's bytes and `options`' headers; refused
   /// (403) once expired or altered. Whether the object exists is only known when it is used.
-  /// Local URLs are relative to the local server and can be used once; S3's are absolute.
+  /// Local URLs are relative to the local server and can be used once; S3's are absolute and
+  /// can be used any number of times until they expire (so a redirect to one must not be cached
+  /// past its expiry either).
   /// Errors: kInvalidArgument (bad key, expiry not above 0).
   virtual Result<std::string> PresignGet(std::string_view key, std::int64_t expires_in_s,
                                          const GetUrlOptions& options) = 0;
   /// A form that lets whoever holds it store one object as `policy` allows, without
   /// credentials. A form that breaks the policy (other key or type, too large, empty, expired,
-  /// altered) stores nothing. Local forms can be used once.
+  /// altered) stores nothing. Local forms can be used once; S3's any number of times until they
+  /// expire, each use replacing the object (what stored it is then told by the bucket's event
+  /// notification, the local server's by its routes' callback). `expires_at_ms` is when the
+  /// form stops working (S3's policies count whole seconds: at most `expires_in_s` from now).
   /// Errors: kInvalidArgument (bad key, no content type, max_bytes or expiry not above 0).
   virtual Result<PresignedPost> PresignPost(const UploadPolicy& policy) = 0;
 };
