@@ -148,7 +148,6 @@ struct Connection {
   explicit Connection(std::string key_in) : key(std::move(key_in)) {}
 
   tcp::socket& Socket() { return tls ? beast::get_lowest_layer(*tls).socket() : plain->socket(); }
-  beast::tcp_stream& Lowest() { return tls ? beast::get_lowest_layer(*tls) : *plain; }
   void Close() {
     ErrorCodeT ignored;
     Socket().shutdown(tcp::socket::shutdown_both, ignored);
@@ -191,6 +190,18 @@ Error TransportError(const ErrorCodeT& ec, std::string_view during, const Url& u
   return Unavailable("connection_failed", "cannot reach the storage endpoint", where);
 }
 
+// RFC 9110's token: what a method or a header name may be.
+bool IsToken(std::string_view text) {
+  if (text.empty()) return false;
+  for (char c : text) {
+    const bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    if (!alnum && std::string_view("!#$%&'*+-.^_`|~").find(c) == std::string_view::npos) {
+      return false;
+    }
+  }
+  return true;
+}
+
 bool IsIdempotent(std::string_view method) {
   return method == "GET" || method == "HEAD" || method == "PUT" || method == "DELETE" ||
          method == "OPTIONS" || method == "TRACE";
@@ -228,8 +239,15 @@ class BeastHttpClient final : public HttpClient {
     if (!url) {
       return Fail(ErrorCode::kInvalidArgument, "bad_url", "not an http(s) URL", request.url);
     }
-    if (request.method.empty() || request.method.find_first_of(" \r\n\t") != std::string::npos) {
+    if (!IsToken(request.method)) {
       return Fail(ErrorCode::kInvalidArgument, "bad_url", "bad HTTP method", request.method);
+    }
+    for (const auto& header : request.headers) {
+      // A line break in a value would end the header there and start another (or the body).
+      if (!IsToken(header.name) || header.value.find_first_of("\r\n") != std::string::npos) {
+        return Fail(ErrorCode::kInvalidArgument, "bad_header", "a header cannot be sent as it is",
+                    header.name);
+      }
     }
     std::unique_ptr<Connection> connection = TakeIdle(url->PoolKey());
     if (!connection) {

@@ -54,7 +54,8 @@ class HttpClient {
  public:
   virtual ~HttpClient() = default;
   /// Errors: kUnavailable with slug "connection_failed", "timeout" or "tls_error" (transient:
-  /// AwsCaller retries them); kInvalidArgument "bad_url".
+  /// AwsCaller retries them); kInvalidArgument "bad_url" (or a bad method), "bad_header" (a
+  /// header name that is not a token, a value with CR or LF); kInternal "response_too_large".
   virtual Result<HttpResponse> Send(const HttpRequest& request) = 0;
 };
 

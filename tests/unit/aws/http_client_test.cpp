@@ -315,6 +315,23 @@ TEST(HttpClient, RefusesWhatIsNotAnHttpUrl) {
   }
 }
 
+TEST(HttpClient, RefusesHeadersThatWouldSplitTheRequest) {
+  auto client = MakeHttpClient();
+  const std::string url = "http://127.0.0.1:9/";  // never reached
+  for (HttpHeader header : std::vector<HttpHeader>{{"X-Meta", "a\r\nX-Injected: 1"},
+                                                   {"X-Meta", "a\nb"},
+                                                   {"Bad Name", "v"},
+                                                   {"", "v"},
+                                                   {"X:Colon", "v"}}) {
+    auto response = client->Send({"GET", url, {header}, ""});
+    ASSERT_FALSE(response) << header.name;
+    EXPECT_EQ(response.error().slug, "bad_header") << header.name;
+  }
+  auto method = client->Send({"GET /x HTTP/1.1\r\n", url, {}, ""});
+  ASSERT_FALSE(method);
+  EXPECT_EQ(method.error().code, ErrorCode::kInvalidArgument);
+}
+
 // A port nothing listens on: bound, then closed.
 int ClosedPort() {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
