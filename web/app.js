@@ -10,6 +10,9 @@ const ORIENTATIONS = [
   "rotated 90° CW", "mirrored, rotated 90° CW", "rotated 90° CCW",
 ];
 const $ = (id) => document.getElementById(id);
+// Where the API is mounted ("" locally, "/prod" behind an API Gateway stage): the server says.
+const BASE = document.querySelector('meta[name="imgup-base"]')?.content ?? "";
+const at = (path) => BASE + path;
 
 // ---- API access -------------------------------------------------------------------------------
 let apiKey = sessionStorage.getItem("imgup-key") || "";
@@ -59,7 +62,7 @@ async function api(path, options = {}) {
   let response;
   for (let attempt = 0; attempt < 5; attempt++) {
     const sentKey = apiKey;
-    response = await fetch(path, { ...options, headers: { ...authHeaders(), ...(options.headers || {}) } });
+    response = await fetch(at(path), { ...options, headers: { ...authHeaders(), ...(options.headers || {}) } });
     if (response.status !== 401 || !(await retryAfter401(sentKey))) return response;
   }
   return response;
@@ -129,7 +132,7 @@ function showError(li, message, file, link) {
 function sendWithProgress(file, li) {
   return new Promise((resolve) => {
     const xhr = new XMLHttpRequest();
-    xhr.open("POST", "/upload");
+    xhr.open("POST", at("/upload"));
     for (const [k, v] of Object.entries(authHeaders())) xhr.setRequestHeader(k, v);
     const bar = li.querySelector("progress");
     const state = li.querySelector(".state");
@@ -257,7 +260,7 @@ function releaseImages(root) {
 async function loadInto(img, url) {
   releaseImages(img);
   if (!apiKey) {
-    img.src = url;
+    img.src = at(url);
     return;
   }
   const response = await api(url);
@@ -491,7 +494,7 @@ async function openDetail(id) {
   $("detail-tags").value = (record.tags || []).join(", ");
   $("detail-description").value = record.description || "";
   $("detail-saved").textContent = "";
-  $("detail-download").href = `/images/${id}/content`;
+  $("detail-download").href = at(`/images/${id}/content`);
   $("detail-download").download = record.filename;
   if (!$("detail").open) $("detail").showModal();
   showSimilar(record);

@@ -13,11 +13,11 @@ void Die(const std::string& message, int code) {
   std::exit(code);
 }
 
-LocalStores OpenStores(const fs::path& data_dir, bool fsync) {
+LocalStores OpenStores(const fs::path& data_dir, bool fsync, SignedUrls* urls) {
   std::error_code ec;
   fs::create_directories(data_dir, ec);
   if (ec) Die("cannot create data directory " + data_dir.string() + ": " + ec.message());
-  auto blobs = FsBlobStore::Open(data_dir / "blobs", FsBlobStore::Options{fsync});
+  auto blobs = FsBlobStore::Open(data_dir / "blobs", FsBlobStore::Options{fsync, urls});
   if (!blobs) Die(blobs.error().message + " " + blobs.error().detail);
   auto records = SqliteMetadataStore::Open(data_dir / "imgup.db");
   if (!records) Die(records.error().message + " " + records.error().detail);

@@ -32,8 +32,10 @@ struct LocalStores {
 /// Prints "imgup: MESSAGE" on stderr and exits with `code`.
 [[noreturn]] void Die(const std::string& message, int code = 1);
 
-/// DIR/imgup.db and DIR/blobs/, made when missing; dies when they cannot be opened.
-LocalStores OpenStores(const std::filesystem::path& data_dir, bool fsync);
+/// DIR/imgup.db and DIR/blobs/, made when missing; dies when they cannot be opened. `urls`
+/// (not owned) signs the blob store's presigned URLs; none when null.
+LocalStores OpenStores(const std::filesystem::path& data_dir, bool fsync,
+                       SignedUrls* urls = nullptr);
 
 struct FsckSummary {
   FsckReport report;

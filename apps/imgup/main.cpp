@@ -93,6 +93,10 @@ int main(int argc, char** argv) {
       ->envname("IMGUP_FAILED_ORIGINALS")
       ->capture_default_str()
       ->check(CLI::IsMember({"remove", "quarantine"}));
+  serve_cmd
+      ->add_flag("--content-redirect", serve.content_redirect,
+                 "Answer image content with a redirect to a one-time presigned URL")
+      ->envname("IMGUP_CONTENT_REDIRECT");
 
   // Client commands
   ClientOptions client;

@@ -1,5 +1,6 @@
 #include "serve_command.hpp"
 
+#include <openssl/rand.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -15,6 +16,7 @@
 #include <thread>
 
 #include "api/auth.hpp"
+#include "api/blob_routes.hpp"
 #include "api/handlers.hpp"
 #include "api/record_json.hpp"
 #include "api/router.hpp"
@@ -45,7 +47,14 @@ int Serve(const ServeOptions& options) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  LocalStores stores = OpenStores(options.data_dir, options.fsync);
+  SystemClock clock;
+  // The presigned URLs of the local blob store are good for this process only.
+  std::string url_secret(32, '\0');
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(url_secret.data()), 32) != 1) {
+    Die("no randomness for signing URLs");
+  }
+  SignedUrls urls(std::move(url_secret), clock);
+  LocalStores stores = OpenStores(options.data_dir, options.fsync, &urls);
   auto has_keys = stores.records->HasKeys();
   if (!has_keys) Die(has_keys.error().message);
   if (!*has_keys && !ResolvesOnlyToLoopback(options.host)) {
@@ -91,7 +100,6 @@ int Serve(const ServeOptions& options) {
                                 ? FailedOriginalPolicy::kQuarantine
                                 : FailedOriginalPolicy::kRemove;
   ProcessingService processing(*stores.blobs, *stores.records, processor, policy);
-  SystemClock clock;
   auto process_one = [&](const RecordRef& ref) {
     // Derived work yields the CPU to requests: uploads are answered first, variants follow.
     thread_local const bool niced = [] {
@@ -138,7 +146,9 @@ int Serve(const ServeOptions& options) {
   api_config.max_body_bytes = options.max_body_bytes;
   api_config.version = kVersion;
   api_config.pending_processing = [&workers] { return workers.Pending(); };
+  api_config.content_redirect = options.content_redirect;
   RegisterApiRoutes(router, service, api_config);
+  RegisterBlobRoutes(router, urls, *stores.blobs);
 
   HttpServerOptions server_options;
   server_options.host = options.host;

@@ -22,6 +22,9 @@ struct ServeOptions {
   std::uint64_t processing_temp_mb = 256;
   bool keep_gps = false;
   std::string failed_originals = "remove";
+  /// GET /images/{id}/content redirects to a one-time presigned URL instead of answering with
+  /// the bytes (what the Lambda deployment does).
+  bool content_redirect = false;
 };
 
 /// Opens the stores under options.data_dir, wires the image pipeline (pixel workers), the image

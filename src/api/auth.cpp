@@ -107,9 +107,8 @@ ApiKeyAuthenticator::ApiKeyAuthenticator(ApiKeyStore& keys) : keys_(keys) {
 
 Result<std::string> ApiKeyAuthenticator::Authenticate(const CallerCredentials& caller) {
   if (!keyed_.load()) {
-    auto has_keys = keys_.HasKeys();
-    if (!has_keys) return tl::unexpected(has_keys.error());
-    if (!*has_keys) return AuthenticateKeyless(caller);
+    IMGUP_ASSIGN_OR_RETURN(const bool has_keys, keys_.HasKeys());
+    if (!has_keys) return AuthenticateKeyless(caller);
     keyed_.store(true);
   }
   if (caller.api_key.empty()) {

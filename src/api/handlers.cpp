@@ -238,9 +238,9 @@ Result<std::optional<std::int64_t>> ParseTimeParam(const HttpRequest& request,
   return std::optional<std::int64_t>{*ms};
 }
 
-HttpResponse RecordResponse(int status, const ImageRecord& record,
+HttpResponse RecordResponse(const RouteContext& context, int status, const ImageRecord& record,
                             std::optional<bool> duplicate = std::nullopt) {
-  nlohmann::json json = RecordToJson(record);
+  nlohmann::json json = RecordToJson(record, context.request.base_path);
   if (duplicate) json["duplicate"] = *duplicate;
   return JsonResponse(status, json.dump());
 }
@@ -250,8 +250,8 @@ Result<HttpResponse> HandleUpload(ImageService& service, const RouteContext& con
   upload.owner = context.owner;
   IMGUP_ASSIGN_OR_RETURN(const UploadOutcome outcome, service.Upload(std::move(upload)));
   HttpResponse response =
-      RecordResponse(outcome.duplicate ? 200 : 201, outcome.record, outcome.duplicate);
-  response.SetHeader("Location", "/images/" + outcome.record.id);
+      RecordResponse(context, outcome.duplicate ? 200 : 201, outcome.record, outcome.duplicate);
+  response.SetHeader("Location", context.request.base_path + "/images/" + outcome.record.id);
   return response;
 }
 
@@ -271,7 +271,8 @@ Result<HttpResponse> HandleList(ImageService& service, const RouteContext& conte
 
   IMGUP_ASSIGN_OR_RETURN(const ImagePage page, service.List(context.owner, query));
   nlohmann::json items = nlohmann::json::array();
-  for (const ImageRecord& record : page.items) items.push_back(RecordToJson(record));
+  for (const ImageRecord& record : page.items)
+    items.push_back(RecordToJson(record, context.request.base_path));
   nlohmann::json body = {{"items", std::move(items)}, {"next_cursor", nullptr}};
   if (page.next_before_id) body["next_cursor"] = EncodeCursor(*page.next_before_id);
   return JsonResponse(200, body.dump());
@@ -295,7 +296,7 @@ Result<HttpResponse> HandlePatch(ImageService& service, const RouteContext& cont
   IMGUP_RETURN_IF_ERROR(parsed);
   IMGUP_ASSIGN_OR_RETURN(const ImageRecord record,
                          service.Patch(context.owner, context.Param("id"), patch));
-  return RecordResponse(200, record);
+  return RecordResponse(context, 200, record);
 }
 
 /// Whether an If-None-Match header (a list of entity tags, or "*") names `etag`. Weak
@@ -314,18 +315,42 @@ bool EtagMatches(std::string_view header, std::string_view etag) {
   return false;
 }
 
-Result<HttpResponse> HandleContent(ImageService& service, const RouteContext& context) {
+Result<HttpResponse> HandleContent(ImageService& service, const ApiConfig& config,
+                                   const RouteContext& context) {
   const std::string_view variant = context.request.Query("variant").value_or("original");
   if (variant != "original" && variant != "thumb" && variant != "medium") {
     return BadField("invalid_query", "variant must be original, thumb or medium");
   }
+  HttpResponse response;
+  response.SetHeader("X-Content-Type-Options", "nosniff");
+  if (config.content_redirect) {
+    IMGUP_ASSIGN_OR_RETURN(const ContentLocation location,
+                           service.LocateContent(context.owner, context.Param("id"), variant));
+    if (!location.sha256.empty()) {
+      const std::string etag = "\"" + location.sha256 + "\"";
+      if (EtagMatches(context.request.Header("if-none-match"), etag)) {
+        response.SetHeader("ETag", etag);
+        response.status = 304;
+        return response;
+      }
+    }
+    IMGUP_ASSIGN_OR_RETURN(
+        std::string url, service.PresignContent(
+                             location, config.content_url_ttl_s,
+                             "inline; filename*=" + ContentDispositionFilename(location.filename)));
+    // A local URL is relative to the server, which may be mounted under a base path.
+    if (url.starts_with('/')) url = context.request.base_path + url;
+    response.status = 302;
+    response.SetHeader("Location", url);
+    // The URL expires (and a local one works once): never reuse this answer.
+    response.SetHeader("Cache-Control", "private, no-store");
+    return response;
+  }
   IMGUP_ASSIGN_OR_RETURN(Content content,
                          service.GetContent(context.owner, context.Param("id"), variant));
-  HttpResponse response;
   const std::string etag = "\"" + content.sha256 + "\"";
   response.SetHeader("ETag", etag);
   response.SetHeader("Cache-Control", "private, max-age=31536000, immutable");
-  response.SetHeader("X-Content-Type-Options", "nosniff");
   if (EtagMatches(context.request.Header("if-none-match"), etag)) {
     response.status = 304;
     return response;
@@ -336,6 +361,39 @@ Result<HttpResponse> HandleContent(ImageService& service, const RouteContext& co
                      "inline; filename*=" + ContentDispositionFilename(content.filename));
   response.body = std::move(content.bytes);
   return response;
+}
+
+void ReplaceAll(std::string& text, std::string_view from, std::string_view to) {
+  for (std::size_t at = text.find(from); at != std::string::npos;
+       at = text.find(from, at + to.size())) {
+    text.replace(at, from.size(), to);
+  }
+}
+
+std::string HtmlEscape(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
 }
 
 /// An embedded page asset, with a Content-Security-Policy that allows no inline code.
@@ -352,6 +410,8 @@ Result<HttpResponse> StaticFile(const RouteContext& context, std::string_view na
   HttpResponse response;
   response.status = 200;
   response.body = std::string(*bytes);
+  if (name == "index.html")
+    ReplaceAll(response.body, "{{BASE}}", HtmlEscape(context.request.base_path));
   response.SetHeader("Content-Type", type);
   response.SetHeader("Content-Security-Policy",
                      "default-src 'self'; img-src 'self' blob: data:; style-src 'self'; "
@@ -360,7 +420,6 @@ Result<HttpResponse> StaticFile(const RouteContext& context, std::string_view na
   response.SetHeader("X-Content-Type-Options", "nosniff");
   response.SetHeader("Referrer-Policy", "no-referrer");
   response.SetHeader("Cache-Control", "no-cache");
-  (void)context;
   return response;
 }
 
@@ -379,7 +438,7 @@ Result<HttpResponse> HandleSimilar(ImageService& service, const RouteContext& co
                                                                  max_distance, limit));
   nlohmann::json items = nlohmann::json::array();
   for (const auto& match : similar) {
-    nlohmann::json item = RecordToJson(match.record);
+    nlohmann::json item = RecordToJson(match.record, context.request.base_path);
     item["distance"] = match.distance;
     items.push_back(std::move(item));
   }
@@ -434,7 +493,7 @@ void RegisterApiRoutes(Router& router, ImageService& service, const ApiConfig& c
              [&service](const RouteContext& c) { return HandleList(service, c); });
   router.Add("GET", "/images/{id}", [&service](const RouteContext& c) -> Result<HttpResponse> {
     IMGUP_ASSIGN_OR_RETURN(const ImageRecord record, service.Get(c.owner, c.Param("id")));
-    return RecordResponse(200, record);
+    return RecordResponse(c, 200, record);
   });
   router.Add("PATCH", "/images/{id}",
              [&service](const RouteContext& c) { return HandlePatch(service, c); });
@@ -444,8 +503,9 @@ void RegisterApiRoutes(Router& router, ImageService& service, const ApiConfig& c
     response.status = 204;
     return response;
   });
-  router.Add("GET", "/images/{id}/content",
-             [&service](const RouteContext& c) { return HandleContent(service, c); });
+  router.Add("GET", "/images/{id}/content", [&service, config](const RouteContext& c) {
+    return HandleContent(service, config, c);
+  });
   router.Add("GET", "/images/{id}/similar",
              [&service](const RouteContext& c) { return HandleSimilar(service, c); });
   router.Add(

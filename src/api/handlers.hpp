@@ -1,6 +1,7 @@
 #pragma once
 // The API handlers: each turns a request into one service call and the result into a response.
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <string>
 
@@ -14,6 +15,10 @@ struct ApiConfig {
   std::string version = "0.1.0";
   /// Images queued or being processed right now (reported by GET /health); none when unset.
   std::function<std::size_t()> pending_processing;
+  /// GET /images/{id}/content answers with a redirect to a presigned URL of the blob store
+  /// instead of the bytes (Lambda answers at most 6 MB); the URL is good for this long.
+  bool content_redirect = false;
+  std::int64_t content_url_ttl_s = 300;
 };
 
 /// Registers every route of the HTTP API (DESIGN.md) on `router`.

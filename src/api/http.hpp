@@ -22,6 +22,13 @@ struct HttpRequest {
   std::string body;
   std::string remote_addr;
   std::string request_id;
+  /// Where the API is mounted, without a trailing slash: "" locally, "/prod" behind an API
+  /// Gateway stage. `path` is relative to it; links in responses and the page start with it.
+  std::string base_path;
+  /// The owner an upstream authorizer vouched for (API Gateway's authorizer context). Only a
+  /// transport sets it, from what its platform guarantees; never from a request header. When
+  /// set, the router takes it as the caller and skips the Authenticator.
+  std::optional<std::string> principal;
 
   /// The first header named `name` (lower case), or "" when absent.
   std::string_view Header(std::string_view name) const;

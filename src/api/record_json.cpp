@@ -5,7 +5,8 @@
 
 namespace imgup {
 
-nlohmann::json RecordToJson(const ImageRecord& record) {
+nlohmann::json RecordToJson(const ImageRecord& record, std::string_view base_path) {
+  const std::string self = std::string(base_path) + "/images/" + record.id;
   nlohmann::json variants = nlohmann::json::object();
   for (const auto& [name, variant] : record.variants) {
     variants[name] = {{"width", variant.width},
@@ -46,8 +47,7 @@ nlohmann::json RecordToJson(const ImageRecord& record) {
       {"animated", record.info.Known() ? nlohmann::json(record.info.animated) : nullptr},
       {"frame_count", record.info.Known() ? nlohmann::json(record.info.frame_count) : nullptr},
       {"icc_profile", optional_string(record.info.icc_profile)},
-      {"urls",
-       {{"self", "/images/" + record.id}, {"content", "/images/" + record.id + "/content"}}},
+      {"urls", {{"self", self}, {"content", self + "/content"}}},
   };
   if (record.status == ImageStatus::kFailed) out["failure_reason"] = record.failure_reason;
   return out;

@@ -9,8 +9,9 @@
 
 namespace imgup {
 
-/// The record as clients see it (DESIGN.md names). The owner is never included.
-nlohmann::json RecordToJson(const ImageRecord& record);
+/// The record as clients see it (DESIGN.md names). The owner is never included. Its links start
+/// with `base_path`, where the API is mounted (HttpRequest::base_path).
+nlohmann::json RecordToJson(const ImageRecord& record, std::string_view base_path = {});
 
 /// RFC 3339 in UTC with milliseconds: "2026-11-25T17:32:58.123Z".
 std::string FormatRfc3339(std::int64_t epoch_ms);

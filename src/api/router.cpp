@@ -3,6 +3,8 @@
 #include <exception>
 #include <nlohmann/json.hpp>
 
+#include "api/auth.hpp"
+
 namespace imgup {
 
 namespace {
@@ -118,7 +120,18 @@ HttpResponse Router::Dispatch(const HttpRequest& request) const {
 
   RouteContext context{request, {}, params};
   try {
-    if (!found->is_public) {
+    if (!found->is_public && request.principal) {
+      if (!IsValidOwnerName(*request.principal)) {
+        response = ProblemResponse(Error{ErrorCode::kPermissionDenied, "invalid_principal",
+                                         "The authorizer's principal is not a valid owner name "
+                                         "(1-64 of a-z, 0-9, '_' and '-')",
+                                         "principal: " + *request.principal},
+                                   request.request_id);
+        response.route = found->pattern;
+        return response;
+      }
+      context.owner = *request.principal;
+    } else if (!found->is_public) {
       auto owner = authenticator_.Authenticate(CredentialsOf(request));
       if (!owner) {
         response = ProblemResponse(owner.error(), request.request_id);
@@ -136,6 +149,10 @@ HttpResponse Router::Dispatch(const HttpRequest& request) const {
   } catch (const std::exception& e) {
     response = ProblemResponse(
         Error{ErrorCode::kInternal, "internal", "An internal error occurred.", e.what()},
+        request.request_id);
+  } catch (...) {
+    response = ProblemResponse(
+        Error{ErrorCode::kInternal, "internal", "An internal error occurred.", "unknown exception"},
         request.request_id);
   }
   response.route = found->pattern;

@@ -32,7 +32,8 @@ class Router {
   void Add(std::string method, std::string pattern, RouteHandler handler, bool is_public = false);
 
   /// Answers a request. Never throws: unknown paths give 404, known paths with another method
-  /// 405 with Allow, handler errors and exceptions a problem+json response.
+  /// 405 with Allow, handler errors and exceptions a problem+json response. The caller is the
+  /// request's trusted `principal` when a transport set one, else whom the Authenticator says.
   HttpResponse Dispatch(const HttpRequest& request) const;
 
  private:

@@ -1,6 +1,7 @@
 #include "codecs/sha256.hpp"
 
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include <cstdlib>
 
@@ -22,6 +23,18 @@ std::string Sha256Hex(std::string_view bytes) {
     out[2 * i + 1] = kHex[digest[i] & 0xF];
   }
   return out;
+}
+
+std::string HmacSha256(std::string_view key, std::string_view data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  if (HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+           reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest,
+           &size) == nullptr ||
+      size != 32) {
+    std::abort();  // as above: only a broken OpenSSL fails here
+  }
+  return std::string(reinterpret_cast<const char*>(digest), size);
 }
 
 }  // namespace imgup

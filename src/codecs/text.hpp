@@ -13,4 +13,8 @@ std::string AsciiLower(std::string_view text);
 /// Decodes %XX escapes (and '+' as space when `plus_is_space`); nullopt on a bad escape.
 std::optional<std::string> PercentDecode(std::string_view text, bool plus_is_space);
 
+/// Encodes every byte but RFC 3986's unreserved ones (A-Z a-z 0-9 - . _ ~) as %XX (upper-case
+/// hex), for a query parameter or a path segment.
+std::string PercentEncode(std::string_view text);
+
 }  // namespace imgup

@@ -168,20 +168,19 @@ int RunPixelWorker(const char* argv0, const PixelWorkerOptions& options) {
     if (!ReadJob(options.fd, job)) return 0;  // the parent closed the socket
     const std::string_view bytes(job.payload.get(), job.payload_size);
     ProcessingLimits limits;
-    Result<ProcessedImage> result = wire::DecodeJobHeader(job.header, limits).and_then([&] {
-      try {
-        auto sniffed = SniffImage(bytes);
-        if (!sniffed) return Result<ProcessedImage>(tl::unexpected(sniffed.error()));
-        return processor.Process(bytes, *sniffed, limits);
-      } catch (const std::bad_alloc&) {
-        return Result<ProcessedImage>(Fail(ErrorCode::kInternal, "out_of_memory",
-                                           "The image needs more memory than allowed.",
-                                           "std::bad_alloc"));
-      } catch (const std::exception& e) {
-        return Result<ProcessedImage>(Fail(ErrorCode::kInternal, "processing_failed",
-                                           "The image could not be processed.", e.what()));
-      }
-    });
+    Result<ProcessedImage> result =
+        wire::DecodeJobHeader(job.header, limits).and_then([&]() -> Result<ProcessedImage> {
+          try {
+            IMGUP_ASSIGN_OR_RETURN(const SniffResult sniffed, SniffImage(bytes));
+            return processor.Process(bytes, sniffed, limits);
+          } catch (const std::bad_alloc&) {
+            return Fail(ErrorCode::kInternal, "out_of_memory",
+                        "The image needs more memory than allowed.", "std::bad_alloc");
+          } catch (const std::exception& e) {
+            return Fail(ErrorCode::kInternal, "processing_failed",
+                        "The image could not be processed.", e.what());
+          }
+        });
     job = {};
     // An allocation refused at the address-space cap surfaces as whatever error the library
     // made of it ("Insufficient memory", a failed read): it is the cap, not the image.

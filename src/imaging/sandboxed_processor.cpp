@@ -313,9 +313,7 @@ Result<ProcessedImage> SandboxedImageProcessor::Process(std::string_view bytes,
     }
   }
   if (!worker) {
-    auto spawned = Spawn();
-    if (!spawned) return tl::unexpected(spawned.error());
-    worker = std::move(*spawned);
+    IMGUP_ASSIGN_OR_RETURN(worker, Spawn());
   }
   {
     std::lock_guard<std::mutex> lock(mutex_);

@@ -399,8 +399,7 @@ Result<ProcessedImage> Run(std::string_view bytes, const SniffResult& sniffed,
         animated ? std::max(sniffed.frame_count,
                             static_cast<std::uint32_t>(std::max(1, IntField(header, "n-pages", 1))))
                  : 1;
-    if (auto too_large = CheckCaps(stored, frames, limits); !too_large)
-      return tl::unexpected(too_large.error());
+    IMGUP_RETURN_IF_ERROR(CheckCaps(stored, frames, limits));
 
     ProcessedImage out;
     const int orientation = std::clamp(IntField(header, "orientation", 1), 1, 8);
@@ -559,10 +558,8 @@ Result<ProcessedImage> VipsImageProcessor::Process(std::string_view bytes,
   // even parses it.
   const bool animated =
       (*kind == LoaderKind::kGif || *kind == LoaderKind::kWebp) && sniffed.frame_count > 1;
-  if (auto too_large =
-          CheckCaps({sniffed.width, sniffed.height}, animated ? sniffed.frame_count : 1, limits);
-      !too_large)
-    return tl::unexpected(too_large.error());
+  IMGUP_RETURN_IF_ERROR(
+      CheckCaps({sniffed.width, sniffed.height}, animated ? sniffed.frame_count : 1, limits));
   return Run(bytes, sniffed, limits, *kind);
 }
 

@@ -69,20 +69,18 @@ Result<FsckReport> RunFsck(BlobStore& blobs, MetadataStore& records, const FsckO
   // only until the Head check below.
   std::vector<BlobEntry> listed;
   for (std::string_view prefix : {"originals/", "quarantine/", "variants/"}) {
-    auto entries = ListAllBlobs(blobs, prefix);
-    if (!entries) return tl::unexpected(std::move(entries.error()));
-    listed.insert(listed.end(), std::make_move_iterator(entries->begin()),
-                  std::make_move_iterator(entries->end()));
+    IMGUP_ASSIGN_OR_RETURN(auto entries, ListAllBlobs(blobs, prefix));
+    listed.insert(listed.end(), std::make_move_iterator(entries.begin()),
+                  std::make_move_iterator(entries.end()));
   }
-  auto refs = ListAllRefs(records);
-  if (!refs) return tl::unexpected(std::move(refs.error()));
+  IMGUP_ASSIGN_OR_RETURN(const auto refs, ListAllRefs(records));
 
   std::set<std::string_view> blob_keys;
   for (const auto& entry : listed) blob_keys.insert(entry.key);
 
   FsckReport report;
   std::set<OwnerId> live;
-  for (const RecordRef& ref : *refs) {
+  for (const RecordRef& ref : refs) {
     if (ref.key.empty()) {
       // A failed image whose original was removed by policy: a record that owns no bytes.
       live.emplace(ref.owner, ref.id);
@@ -126,9 +124,7 @@ Result<FsckReport> RunFsck(BlobStore& blobs, MetadataStore& records, const FsckO
     }
   }
   for (const std::string& key : report.orphan_blobs) {
-    if (auto deleted = blobs.Delete(key); !deleted) {
-      return tl::unexpected(std::move(deleted.error()));
-    }
+    IMGUP_RETURN_IF_ERROR(blobs.Delete(key));
   }
   report.repaired = true;
   return report;

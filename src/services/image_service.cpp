@@ -78,46 +78,55 @@ Result<void> ValidateAnnotations(const std::vector<std::string>& tags,
 }
 
 Result<UploadOutcome> ImageService::Upload(UploadRequest request) {
+  IMGUP_ASSIGN_OR_RETURN(ValidatedUpload upload, Validate(std::move(request)));
+  return Commit(std::move(upload));
+}
+
+Result<ValidatedUpload> ImageService::Validate(UploadRequest request) const {
   if (request.filename.size() > kMaxFilenameBytes) {
     return Fail(ErrorCode::kInvalidArgument, "field_too_long",
                 "filename: at most " + std::to_string(kMaxFilenameBytes) + " bytes are allowed");
   }
-  if (auto ok = ValidateAnnotations(request.tags, request.description, limits_); !ok) {
-    return tl::unexpected(ok.error());
-  }
+  IMGUP_RETURN_IF_ERROR(ValidateAnnotations(request.tags, request.description, limits_));
   if (!request.declared_type.empty() && !IsAllowedImageType(request.declared_type)) {
     return Fail(ErrorCode::kUnsupportedMediaType, "unsupported_media_type",
                 "content_type '" + request.declared_type +
                     "' is not allowed; send image/jpeg, image/png, image/webp, image/gif, "
                     "image/heic, image/heif or image/avif");
   }
-  auto sniffed = SniffImage(request.bytes);
-  if (!sniffed) return tl::unexpected(sniffed.error());
-  if (!request.declared_type.empty() && !DeclaredTypeMatches(request.declared_type, *sniffed)) {
-    return Fail(ErrorCode::kUnsupportedMediaType, "content_type_mismatch",
-                "The content is " + sniffed->content_type + " but was declared as " +
-                    request.declared_type);
+  IMGUP_ASSIGN_OR_RETURN(SniffResult sniffed, SniffImage(request.bytes));
+  if (!request.declared_type.empty() && !DeclaredTypeMatches(request.declared_type, sniffed)) {
+    return Fail(
+        ErrorCode::kUnsupportedMediaType, "content_type_mismatch",
+        "The content is " + sniffed.content_type + " but was declared as " + request.declared_type);
   }
-  const std::uint64_t pixels = std::uint64_t{sniffed->width} * sniffed->height;
+  const std::uint64_t pixels = std::uint64_t{sniffed.width} * sniffed.height;
   if (pixels > limits_.max_pixels) {
     return Fail(ErrorCode::kUnprocessable, "image_too_large",
-                "The image is " + std::to_string(sniffed->width) + "x" +
-                    std::to_string(sniffed->height) + " pixels; at most " +
+                "The image is " + std::to_string(sniffed.width) + "x" +
+                    std::to_string(sniffed.height) + " pixels; at most " +
                     std::to_string(limits_.max_pixels) + " pixels are allowed");
   }
   // Decoders composite every frame of an animation onto a full canvas: frames × canvas is the
   // work, however small the file (900 frames of 1x1 over a 10000x10000 canvas fit in 43 KB).
   // imgproxy sums the frames against the same limit as one frame.
-  if (sniffed->frame_count > 1 && sniffed->TotalPixels() > limits_.max_pixels) {
+  if (sniffed.frame_count > 1 && sniffed.TotalPixels() > limits_.max_pixels) {
     return Fail(ErrorCode::kUnprocessable, "image_too_large",
-                "The animation is " + std::to_string(sniffed->frame_count) + " frames x " +
-                    std::to_string(sniffed->width) + "x" + std::to_string(sniffed->height) +
-                    " canvas = " + std::to_string(sniffed->TotalPixels()) +
+                "The animation is " + std::to_string(sniffed.frame_count) + " frames x " +
+                    std::to_string(sniffed.width) + "x" + std::to_string(sniffed.height) +
+                    " canvas = " + std::to_string(sniffed.TotalPixels()) +
                     " pixels (frames × canvas); at most " + std::to_string(limits_.max_pixels) +
                     " pixels are allowed");
   }
 
-  const std::string sha256 = Sha256Hex(request.bytes);
+  std::string sha256 = Sha256Hex(request.bytes);
+  return ValidatedUpload{std::move(request), std::move(sniffed), std::move(sha256)};
+}
+
+Result<UploadOutcome> ImageService::Commit(ValidatedUpload upload) {
+  UploadRequest& request = upload.request;
+  const SniffResult& sniffed = upload.sniffed;
+  const std::string& sha256 = upload.sha256;
   if (auto existing = records_.FindBySha256(request.owner, sha256)) {
     if (existing->status != ImageStatus::kFailed) return UploadOutcome{std::move(*existing), true};
     // A failure is not the last word on these bytes (it may have been the server's: memory, a
@@ -135,13 +144,13 @@ Result<UploadOutcome> ImageService::Upload(UploadRequest request) {
   record.id = ids_.NewId(now);
   record.owner = request.owner;
   record.filename = SanitizeFilename(request.filename);
-  record.content_type = sniffed->content_type;
-  record.format = sniffed->format;
+  record.content_type = sniffed.content_type;
+  record.format = sniffed.format;
   record.uploaded_at_ms = now;
   record.key = OriginalKey(request.owner, record.id);
   record.size_bytes = request.bytes.size();
-  record.width = sniffed->DisplayWidth();
-  record.height = sniffed->DisplayHeight();
+  record.width = sniffed.DisplayWidth();
+  record.height = sniffed.DisplayHeight();
   record.sha256 = sha256;
   // Whoever does the derived work, it is pending now.
   record.status = ImageStatus::kProcessing;
@@ -150,9 +159,7 @@ Result<UploadOutcome> ImageService::Upload(UploadRequest request) {
 
   // Blob first, record second: a crash in between leaves an orphan blob (fsck removes it),
   // never a record without bytes.
-  if (auto put = blobs_.Put(record.key, request.bytes, record.content_type); !put) {
-    return tl::unexpected(put.error());
-  }
+  IMGUP_RETURN_IF_ERROR(blobs_.Put(record.key, request.bytes, record.content_type));
   if (auto inserted = records_.Insert(record); !inserted) {
     (void)blobs_.Delete(record.key);
     if (inserted.error().slug == "duplicate_content") {
@@ -183,11 +190,8 @@ Result<ImagePage> ImageService::List(std::string_view owner, const ListQuery& qu
 
 Result<ImageRecord> ImageService::Patch(std::string_view owner, std::string_view id,
                                         const ImagePatch& patch) {
-  if (auto ok = ValidateAnnotations(patch.tags.value_or(std::vector<std::string>{}),
-                                    patch.description.value_or(std::string{}), limits_);
-      !ok) {
-    return tl::unexpected(ok.error());
-  }
+  IMGUP_RETURN_IF_ERROR(ValidateAnnotations(patch.tags.value_or(std::vector<std::string>{}),
+                                            patch.description.value_or(std::string{}), limits_));
   if (!IsValidUlid(id)) {
     return Fail(ErrorCode::kNotFound, "not_found", "No image with this id.");
   }
@@ -195,9 +199,8 @@ Result<ImageRecord> ImageService::Patch(std::string_view owner, std::string_view
 }
 
 Result<void> ImageService::Delete(std::string_view owner, std::string_view id) {
-  auto record = Get(owner, id);
-  if (!record) return tl::unexpected(record.error());
-  return RemoveWithBlobs(*record);
+  IMGUP_ASSIGN_OR_RETURN(const ImageRecord record, Get(owner, id));
+  return RemoveWithBlobs(record);
 }
 
 Result<void> ImageService::RemoveWithBlobs(const ImageRecord& record) {
@@ -221,57 +224,67 @@ Result<void> ImageService::RemoveWithBlobs(const ImageRecord& record) {
   return blobs_.Delete(record.key);
 }
 
-Result<Content> ImageService::GetContent(std::string_view owner, std::string_view id,
-                                         std::string_view variant) {
-  auto record = Get(owner, id);
-  if (!record) return tl::unexpected(record.error());
-  if (record->status == ImageStatus::kFailed) {
+Result<ContentLocation> ImageService::LocateContent(std::string_view owner, std::string_view id,
+                                                    std::string_view variant) {
+  IMGUP_ASSIGN_OR_RETURN(const ImageRecord record, Get(owner, id));
+  if (record.status == ImageStatus::kFailed) {
     // It failed the full decode: its bytes are never served.
     return Fail(ErrorCode::kUnprocessable, "image_failed",
-                "Image " + record->id + " failed processing (" + record->failure_reason +
+                "Image " + record.id + " failed processing (" + record.failure_reason +
                     ") and is not served");
   }
   if (variant.empty() || variant == "original") {
-    auto bytes = blobs_.Get(record->key);
-    if (!bytes) return tl::unexpected(bytes.error());
-    return Content{std::move(*bytes), record->content_type, record->sha256, record->filename};
+    return ContentLocation{record.key, record.content_type, record.sha256, record.filename};
   }
-  const auto it = record->variants.find(std::string(variant));
-  if (it == record->variants.end()) {
+  const auto it = record.variants.find(std::string(variant));
+  if (it == record.variants.end()) {
     return Fail(ErrorCode::kNotFound, "not_found",
-                "Image " + record->id + " has no variant '" + std::string(variant) + "'" +
-                    (record->status == ImageStatus::kProcessing ? " yet" : ""));
+                "Image " + record.id + " has no variant '" + std::string(variant) + "'" +
+                    (record.status == ImageStatus::kProcessing ? " yet" : ""));
   }
-  auto bytes = blobs_.Get(it->second.key);
-  if (!bytes) return tl::unexpected(bytes.error());
+  return ContentLocation{it->second.key, it->second.content_type, it->second.sha256,
+                         record.filename};
+}
+
+Result<Content> ImageService::GetContent(std::string_view owner, std::string_view id,
+                                         std::string_view variant) {
+  IMGUP_ASSIGN_OR_RETURN(ContentLocation location, LocateContent(owner, id, variant));
+  IMGUP_ASSIGN_OR_RETURN(std::string bytes, blobs_.Get(location.key));
   // Records made before variants carried their hash compute it here, per request.
-  std::string digest = it->second.sha256.empty() ? Sha256Hex(*bytes) : it->second.sha256;
-  return Content{std::move(*bytes), it->second.content_type, std::move(digest), record->filename};
+  if (location.sha256.empty()) location.sha256 = Sha256Hex(bytes);
+  return Content{std::move(bytes), std::move(location.content_type), std::move(location.sha256),
+                 std::move(location.filename)};
+}
+
+Result<std::string> ImageService::PresignContent(const ContentLocation& location,
+                                                 std::int64_t expires_in_s,
+                                                 std::string content_disposition) {
+  return blobs_.PresignGet(location.key, expires_in_s,
+                           GetUrlOptions{location.content_type, std::move(content_disposition)});
 }
 
 Result<std::vector<ImageService::SimilarImage>> ImageService::FindSimilar(std::string_view owner,
                                                                           std::string_view id,
                                                                           int max_distance,
                                                                           std::size_t limit) {
-  auto record = Get(owner, id);
-  if (!record) return tl::unexpected(record.error());
+  IMGUP_ASSIGN_OR_RETURN(const ImageRecord record, Get(owner, id));
   std::vector<SimilarImage> similar;
-  if (record->phash.empty()) return similar;
+  if (record.phash.empty()) return similar;
   // The newest kSimilarScanLimit hashes, page by page.
   std::vector<std::pair<int, std::string>> near;
   std::size_t scanned = 0;
   std::string token;
   do {
-    auto hashes =
-        records_.ListPhashes(owner, token, std::min(kPhashPageSize, kSimilarScanLimit - scanned));
-    if (!hashes) return tl::unexpected(hashes.error());
-    scanned += hashes->items.size();
-    for (const PhashEntry& entry : hashes->items) {
-      if (entry.id == record->id) continue;
-      const int distance = PhashDistance(record->phash, entry.phash);
+    IMGUP_ASSIGN_OR_RETURN(
+        PhashPage hashes,
+        records_.ListPhashes(owner, token, std::min(kPhashPageSize, kSimilarScanLimit - scanned)));
+    scanned += hashes.items.size();
+    for (const PhashEntry& entry : hashes.items) {
+      if (entry.id == record.id) continue;
+      const int distance = PhashDistance(record.phash, entry.phash);
       if (distance <= max_distance) near.emplace_back(distance, entry.id);
     }
-    token = std::move(hashes->next_token);
+    token = std::move(hashes.next_token);
   } while (!token.empty() && scanned < kSimilarScanLimit);
   std::sort(near.begin(), near.end());
   if (near.size() > limit) near.resize(limit);

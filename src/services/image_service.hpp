@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "base/error.hpp"
+#include "codecs/sniff.hpp"
 #include "domain/image_record.hpp"
 #include "domain/ports/blob_store.hpp"
 #include "domain/ports/clock.hpp"
@@ -31,9 +32,25 @@ struct UploadRequest {
   std::string description;
 };
 
+/// An upload that passed every check that needs only its bytes and fields (Validate), ready to
+/// be stored (Commit).
+struct ValidatedUpload {
+  UploadRequest request;
+  SniffResult sniffed;
+  std::string sha256;  // of request.bytes
+};
+
 struct UploadOutcome {
   ImageRecord record;
   bool duplicate = false;  // the owner already had these bytes: `record` is the existing one
+};
+
+/// Where the bytes of an original or a variant are, without reading them.
+struct ContentLocation {
+  std::string key;
+  std::string content_type;
+  std::string sha256;    // of the bytes; "" for variants of records made before variants had it
+  std::string filename;  // sanitised, for Content-Disposition
 };
 
 struct Content {
@@ -68,14 +85,29 @@ class ImageService {
   /// record failed: it is removed and the upload starts afresh. On any error nothing is left
   /// behind.
   Result<UploadOutcome> Upload(UploadRequest request);
+  /// Upload's checks, with no side effect: the file name, tags and description, the declared
+  /// type against the allowed ones and the sniffed one, the pixel and frames × canvas limits.
+  /// Errors: kInvalidArgument, kUnsupportedMediaType, kUnprocessable.
+  Result<ValidatedUpload> Validate(UploadRequest request) const;
+  /// Upload's effects for an upload Validate accepted: dedup, the blob, the record, the queue.
+  /// A presigned upload, whose bytes arrive later, is validated and committed when they do.
+  Result<UploadOutcome> Commit(ValidatedUpload upload);
 
   Result<ImageRecord> Get(std::string_view owner, std::string_view id);
   Result<ImagePage> List(std::string_view owner, const ListQuery& query);
   Result<ImageRecord> Patch(std::string_view owner, std::string_view id, const ImagePatch& patch);
   /// Removes the record first (so no record ever points at missing bytes), then every blob.
   Result<void> Delete(std::string_view owner, std::string_view id);
-  /// The bytes of the original or of a variant ("thumb", "medium"). Errors: kNotFound.
+  /// The bytes of the original or of a variant ("thumb", "medium"). Errors: kNotFound,
+  /// kUnprocessable "image_failed".
   Result<Content> GetContent(std::string_view owner, std::string_view id, std::string_view variant);
+  /// Where GetContent's bytes are, with the same errors, without reading them.
+  Result<ContentLocation> LocateContent(std::string_view owner, std::string_view id,
+                                        std::string_view variant);
+  /// A URL that serves `location`'s bytes for `expires_in_s` seconds without credentials
+  /// (BlobStore::PresignGet), with its content type and `content_disposition`.
+  Result<std::string> PresignContent(const ContentLocation& location, std::int64_t expires_in_s,
+                                     std::string content_disposition);
 
   struct SimilarImage {
     ImageRecord record;

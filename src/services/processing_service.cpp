@@ -262,9 +262,7 @@ Result<ImageRecord> ProcessingService::MarkFailed(ImageRecord record, const Erro
     auto bytes = blobs_.Get(original);
     if (bytes) {
       const std::string quarantine = QuarantineKey(record.owner, record.id);
-      if (auto put = blobs_.Put(quarantine, *bytes, record.content_type); !put) {
-        return tl::unexpected(put.error());
-      }
+      IMGUP_RETURN_IF_ERROR(blobs_.Put(quarantine, *bytes, record.content_type));
       record.key = quarantine;
     } else {
       record.key.clear();

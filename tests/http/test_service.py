@@ -20,7 +20,10 @@ STABLE_CODES = {"invalid_json", "missing_field", "invalid_field", "field_too_lon
                 "invalid_multipart", "payload_too_large", "unsupported_media_type", "content_type_mismatch",
                 "invalid_image", "image_too_large", "image_failed", "not_found", "unauthorized",
                 "method_not_allowed", "invalid_query", "invalid_cursor", "internal", "invalid_request",
-                "headers_too_large", "forbidden_host", "cross_origin"}
+                "headers_too_large", "forbidden_host", "cross_origin",
+                # presigned URLs of the local blob store, and a transport's trusted principal
+                "signature_mismatch", "url_expired", "url_used", "policy_violation",
+                "entity_too_small", "entity_too_large", "invalid_principal"}
 
 
 def test_health(client):

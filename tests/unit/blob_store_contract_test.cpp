@@ -8,12 +8,17 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "adapters/local/fs_blob_store.hpp"
+#include "api/blob_routes.hpp"
+#include "api/exchange.hpp"
+#include "fakes/fixed_clock.hpp"
 #include "fakes/memory_stores.hpp"
 #include "fakes/temp_dir.hpp"
 #include "services/fsck.hpp"
@@ -40,25 +45,75 @@ std::vector<std::string> PathsOutside(const fs::path& dir, const fs::path& root)
 }
 
 struct MemoryBlobs {
-  static std::unique_ptr<BlobStore> Make(const fs::path& /*dir*/) {
-    return std::make_unique<MemoryBlobStore>();
+  static std::unique_ptr<BlobStore> Make(const fs::path& /*dir*/, SignedUrls* urls = nullptr) {
+    return std::make_unique<MemoryBlobStore>(nullptr, urls);
   }
   static fs::path Root(const fs::path& dir) { return dir; }
 };
 
 struct FsBlobs {
-  static std::unique_ptr<BlobStore> Make(const fs::path& dir) {
-    auto store = FsBlobStore::Open(Root(dir), FsBlobStore::Options{});
+  static std::unique_ptr<BlobStore> Make(const fs::path& dir, SignedUrls* urls = nullptr) {
+    auto store = FsBlobStore::Open(Root(dir), FsBlobStore::Options{false, urls});
     if (!store) throw std::runtime_error(store.error().detail);
     return std::move(*store);
   }
   static fs::path Root(const fs::path& dir) { return dir / "root"; }
 };
 
+/// Public routes never ask it; a presigned URL carries its own credential.
+class NobodyAuthenticator final : public Authenticator {
+ public:
+  Result<std::string> Authenticate(const CallerCredentials&) override {
+    return Fail(ErrorCode::kUnauthenticated, "unauthorized", "no");
+  }
+};
+
 template <class Traits>
 class BlobStoreContractTest : public ::testing::Test {
  protected:
-  void SetUp() override { store_ = Traits::Make(dir_.path()); }
+  void SetUp() override {
+    store_ = Traits::Make(dir_.path(), &urls_);
+    RegisterBlobRoutes(router_, urls_, *store_,
+                       [this](const std::string& key) { stored_events_.push_back(key); });
+  }
+
+  /// GETs a presigned URL. A local one is answered by the local server's routes, exactly as
+  /// over HTTP (an S3 adapter's test would send it to S3).
+  HttpResponse Fetch(std::string_view url) {
+    HttpRequest request;
+    request.method = "GET";
+    request.request_id = "req";
+    const std::size_t question = url.find('?');
+    request.path = std::string(url.substr(0, question));
+    if (question != std::string_view::npos)
+      request.query = ParseQueryString(url.substr(question + 1));
+    return Answer(router_, request, 1 << 20);
+  }
+
+  /// Posts a presigned form with `file` as its file part, `fields` replacing the form's own.
+  HttpResponse Submit(const PresignedPost& post, std::string_view file,
+                      std::optional<FormFields> fields = std::nullopt) {
+    const std::string boundary = "----imgup-contract";
+    HttpRequest request;
+    request.method = "POST";
+    request.path = post.url;
+    request.request_id = "req";
+    request.headers.emplace_back("content-type", "multipart/form-data; boundary=" + boundary);
+    for (const auto& [name, value] : fields.value_or(post.fields)) {
+      request.body += "--" + boundary + "\r\nContent-Disposition: form-data; name=\"" + name +
+                      "\"\r\n\r\n" + value + "\r\n";
+    }
+    request.body += "--" + boundary +
+                    "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x\"\r\n"
+                    "Content-Type: application/octet-stream\r\n\r\n" +
+                    std::string(file) + "\r\n--" + boundary + "--\r\n";
+    return Answer(router_, request, 1 << 20);
+  }
+
+  static std::string Code(const HttpResponse& response) {
+    const auto problem = nlohmann::json::parse(response.body, nullptr, false);
+    return problem.is_object() ? problem.value("code", "") : "";
+  }
 
   std::vector<std::string> ListKeys(std::string_view prefix) {
     auto entries = ListAllBlobs(*store_, prefix);
@@ -71,6 +126,11 @@ class BlobStoreContractTest : public ::testing::Test {
   }
 
   TempDir dir_;
+  FixedClock clock_;
+  SignedUrls urls_{std::string(32, 'k'), clock_};
+  NobodyAuthenticator nobody_;
+  Router router_{nobody_};
+  std::vector<std::string> stored_events_;
   std::unique_ptr<BlobStore> store_;
 };
 
@@ -377,15 +437,118 @@ TYPED_TEST_P(BlobStoreContractTest, ReadersNeverSeeAPartialObject) {
   EXPECT_EQ(torn.load(), 0);
 }
 
-REGISTER_TYPED_TEST_SUITE_P(BlobStoreContractTest, PutThenGetReturnsTheSameBytes,
-                            StoresEmptyAndLargeObjects, PutReplacesThePreviousObject,
-                            MissingKeysAreNotFound, HeadReportsSizeAndModificationTime,
-                            DeleteRemovesAndIsIdempotent, ListReturnsKeysUnderThePrefixInKeyOrder,
-                            PagesWalkEveryKeyOnceInKeyOrder, ALastPageHasNoToken,
-                            ATokenOfAnotherPrefixOrAZeroLimitIsInvalid,
-                            AKeyDeletedMidWalkIsNotListedAndNoneIsSkipped,
-                            AcceptsEveryWellFormedKey, RejectsEveryKeyThatCouldEscapeTheRoot,
-                            ConcurrentPutsOfDifferentKeysAllLand, ReadersNeverSeeAPartialObject);
+// ---- Presigned URLs (issue R, item 10) ------------------------------------------------------
+
+TYPED_TEST_P(BlobStoreContractTest, APresignedGetServesTheBytesWithItsHeaders) {
+  ASSERT_TRUE(this->store_->Put("originals/alice/01J1", "png bytes", "image/png"));
+  auto url = this->store_->PresignGet("originals/alice/01J1", 60,
+                                      GetUrlOptions{"image/png", "inline; filename=a.png"});
+  ASSERT_TRUE(url) << url.error().message;
+  const HttpResponse response = this->Fetch(*url);
+  EXPECT_EQ(response.status, 200) << response.body;
+  EXPECT_EQ(response.body, "png bytes");
+  EXPECT_EQ(response.Header("Content-Type"), "image/png");
+  EXPECT_EQ(response.Header("Content-Disposition"), "inline; filename=a.png");
+}
+
+TYPED_TEST_P(BlobStoreContractTest, APresignedGetIsRefusedWhenExpiredAlteredOrUsed) {
+  ASSERT_TRUE(this->store_->Put("originals/alice/01J1", "a", "image/png"));
+  ASSERT_TRUE(this->store_->Put("originals/alice/01J2", "b", "image/png"));
+  const std::string url = this->store_->PresignGet("originals/alice/01J1", 60, {}).value();
+  // Another key under the same signature.
+  std::string altered = url;
+  altered.replace(altered.find("01J1"), 4, "01J2");
+  EXPECT_EQ(this->Code(this->Fetch(altered)), "signature_mismatch");
+  EXPECT_EQ(this->Fetch(url).status, 200);
+  EXPECT_EQ(this->Code(this->Fetch(url)), "url_used");
+
+  const std::string later = this->store_->PresignGet("originals/alice/01J1", 60, {}).value();
+  this->clock_.Advance(61'000);
+  const HttpResponse expired = this->Fetch(later);
+  EXPECT_EQ(expired.status, 403);
+  EXPECT_EQ(this->Code(expired), "url_expired");
+  // A URL for a key with no object is refused when used, not when made.
+  const std::string missing = this->store_->PresignGet("originals/alice/01J9", 60, {}).value();
+  EXPECT_EQ(this->Fetch(missing).status, 404);
+}
+
+TYPED_TEST_P(BlobStoreContractTest, PresigningRefusesBadKeysAndExpiries) {
+  EXPECT_EQ(this->store_->PresignGet("../etc/passwd", 60, {}).error().code,
+            ErrorCode::kInvalidArgument);
+  EXPECT_EQ(this->store_->PresignGet("originals/alice/01J1", 0, {}).error().code,
+            ErrorCode::kInvalidArgument);
+  EXPECT_EQ(this->store_->PresignPost(UploadPolicy{"../x", "image/png", 10, 60}).error().code,
+            ErrorCode::kInvalidArgument);
+  EXPECT_EQ(this->store_->PresignPost(UploadPolicy{"uploads/a/1", "image/png", 0, 60}).error().code,
+            ErrorCode::kInvalidArgument);
+}
+
+TYPED_TEST_P(BlobStoreContractTest, APresignedPostStoresOneObjectAsItsPolicySays) {
+  auto post = this->store_->PresignPost(UploadPolicy{"originals/alice/01J1", "image/png", 10, 60});
+  ASSERT_TRUE(post) << post.error().message;
+  EXPECT_EQ(post->expires_at_ms, this->clock_.NowMs() + 60'000);
+  // The fields say which key and type the form stores, as boto3's generate_presigned_post does.
+  const FormFields& fields = post->fields;
+  EXPECT_NE(std::find(fields.begin(), fields.end(),
+                      std::pair<std::string, std::string>("key", "originals/alice/01J1")),
+            fields.end());
+  EXPECT_NE(std::find(fields.begin(), fields.end(),
+                      std::pair<std::string, std::string>("Content-Type", "image/png")),
+            fields.end());
+
+  const HttpResponse stored = this->Submit(*post, "0123456789");
+  EXPECT_EQ(stored.status, 204) << stored.body;
+  EXPECT_EQ(this->store_->Get("originals/alice/01J1").value(), "0123456789");
+  EXPECT_EQ(this->stored_events_, std::vector<std::string>{"originals/alice/01J1"});
+  // Once only.
+  EXPECT_EQ(this->Code(this->Submit(*post, "0123456789")), "url_used");
+}
+
+TYPED_TEST_P(BlobStoreContractTest, AFormThatBreaksItsPolicyStoresNothing) {
+  const UploadPolicy policy{"originals/alice/01J1", "image/png", 10, 60};
+  const auto code_of = [this](const HttpResponse& r) { return this->Code(r); };
+
+  EXPECT_EQ(code_of(this->Submit(this->store_->PresignPost(policy).value(), "01234567890")),
+            "entity_too_large");
+  EXPECT_EQ(code_of(this->Submit(this->store_->PresignPost(policy).value(), "")),
+            "entity_too_small");
+
+  PresignedPost other_key = this->store_->PresignPost(policy).value();
+  FormFields fields = other_key.fields;
+  for (auto& [name, value] : fields) {
+    if (name == "key") value = "originals/alice/01J2";
+  }
+  EXPECT_EQ(code_of(this->Submit(other_key, "png", fields)), "policy_violation");
+  for (auto& [name, value] : fields) {
+    if (name == "key") value = "originals/alice/01J1";
+    if (name == "Content-Type") value = "text/html";
+  }
+  EXPECT_EQ(code_of(this->Submit(other_key, "png", fields)), "policy_violation");
+  for (auto& [name, value] : fields) {
+    if (name == "Content-Type") value = "image/png";
+    if (name == "policy") value[value.size() / 2] = value[value.size() / 2] == 'A' ? 'B' : 'A';
+  }
+  EXPECT_EQ(code_of(this->Submit(other_key, "png", fields)), "signature_mismatch");
+
+  const PresignedPost late = this->store_->PresignPost(policy).value();
+  this->clock_.Advance(61'000);
+  EXPECT_EQ(code_of(this->Submit(late, "png")), "url_expired");
+
+  EXPECT_EQ(this->store_->Get("originals/alice/01J1").error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(this->store_->Get("originals/alice/01J2").error().code, ErrorCode::kNotFound);
+  EXPECT_TRUE(this->stored_events_.empty());
+}
+
+REGISTER_TYPED_TEST_SUITE_P(
+    BlobStoreContractTest, PutThenGetReturnsTheSameBytes, APresignedGetServesTheBytesWithItsHeaders,
+    APresignedGetIsRefusedWhenExpiredAlteredOrUsed, PresigningRefusesBadKeysAndExpiries,
+    APresignedPostStoresOneObjectAsItsPolicySays, AFormThatBreaksItsPolicyStoresNothing,
+    StoresEmptyAndLargeObjects, PutReplacesThePreviousObject, MissingKeysAreNotFound,
+    HeadReportsSizeAndModificationTime, DeleteRemovesAndIsIdempotent,
+    ListReturnsKeysUnderThePrefixInKeyOrder, PagesWalkEveryKeyOnceInKeyOrder, ALastPageHasNoToken,
+    ATokenOfAnotherPrefixOrAZeroLimitIsInvalid, AKeyDeletedMidWalkIsNotListedAndNoneIsSkipped,
+    AcceptsEveryWellFormedKey, RejectsEveryKeyThatCouldEscapeTheRoot,
+    ConcurrentPutsOfDifferentKeysAllLand, ReadersNeverSeeAPartialObject);
 
 using BlobStoreImplementations = ::testing::Types<MemoryBlobs, FsBlobs>;
 INSTANTIATE_TYPED_TEST_SUITE_P(All, BlobStoreContractTest, BlobStoreImplementations);

@@ -89,6 +89,26 @@ TEST_F(UploadServiceTest, StoresBytesThenRecordsTheSeedFields) {
   EXPECT_EQ(records_.Get("local", record.id).value().sha256, record.sha256);
 }
 
+TEST_F(UploadServiceTest, ValidateChecksWithoutEffectsAndCommitStores) {
+  auto validated = service_.Validate(Png());
+  ASSERT_TRUE(validated) << validated.error().message;
+  EXPECT_EQ(validated->sniffed.content_type, "image/png");
+  EXPECT_EQ(validated->sha256, Sha256Hex(test::TinyPng()));
+  EXPECT_EQ(BlobCount(), 0u);
+  EXPECT_EQ(RecordCount(), 0u);
+
+  UploadRequest lying = Png();
+  lying.declared_type = "image/jpeg";
+  EXPECT_EQ(service_.Validate(lying).error().slug, "content_type_mismatch");
+  EXPECT_EQ(BlobCount(), 0u);
+
+  auto committed = service_.Commit(std::move(*validated));
+  ASSERT_TRUE(committed) << committed.error().message;
+  EXPECT_FALSE(committed->duplicate);
+  EXPECT_EQ(blobs_.Get(committed->record.key).value(), test::TinyPng());
+  EXPECT_EQ(RecordCount(), 1u);
+}
+
 TEST_F(UploadServiceTest, AnUploadIsProcessingEvenWithNoQueueToFeed) {
   // No queue here, as in the AWS API function: the original's S3 event feeds the processor.
   // The derived work is pending all the same, and the record must say so.

@@ -141,7 +141,7 @@ Result<void> Walk(const fs::path& dir, const std::string& dir_key, const WalkCon
       if (!as_dir.starts_with(ctx.prefix) && !ctx.prefix.starts_with(as_dir)) continue;
       // A folder that sorts before `after` and does not hold it: earlier pages listed it all.
       if (!ctx.after.empty() && as_dir < ctx.after && !ctx.after.starts_with(as_dir)) continue;
-      if (auto walked = Walk(it->path(), key, ctx); !walked) return walked;
+      IMGUP_RETURN_IF_ERROR(Walk(it->path(), key, ctx));
     } else if (S_ISREG(st.st_mode) && key.starts_with(ctx.prefix) &&
                (ctx.after.empty() || key > ctx.after)) {
       ctx.out->push_back(
@@ -199,9 +199,7 @@ Result<void> FsBlobStore::Put(std::string_view key, std::string_view data,
   if (fd < 0 && unnamed_files_) return tl::unexpected(ErrnoError(errno, "create in", tmp_dir_));
   fs::path tmp;  // the named temp file, once there is one
   if (fd < 0) {
-    auto created = CreateTempFile();
-    if (!created) return tl::unexpected(created.error());
-    std::tie(fd, tmp) = std::move(*created);
+    IMGUP_ASSIGN_OR_RETURN(std::tie(fd, tmp), CreateTempFile());
   }
   FdGuard file(fd);
   auto discard = [&] {
@@ -400,9 +398,7 @@ Result<BlobPage> FsBlobStore::List(std::string_view prefix, std::string_view tok
                                                             : prefix.substr(0, slash));
   std::vector<BlobEntry> entries;
   const WalkContext ctx{prefix, token, &entries};
-  if (auto walked = Walk(dir_key.empty() ? root_ : PathFor(dir_key), dir_key, ctx); !walked) {
-    return tl::unexpected(std::move(walked.error()));
-  }
+  IMGUP_RETURN_IF_ERROR(Walk(dir_key.empty() ? root_ : PathFor(dir_key), dir_key, ctx));
   std::ranges::sort(entries, {}, &BlobEntry::key);
   BlobPage page;
   if (entries.size() > limit) {
@@ -437,6 +433,21 @@ Result<std::size_t> FsBlobStore::RemoveTempFiles(std::int64_t older_than_ms_epoc
   }
   if (ec) return tl::unexpected(FsError(ec, "list", tmp_dir_));
   return removed;
+}
+
+Result<std::string> FsBlobStore::PresignGet(std::string_view key, std::int64_t expires_in_s,
+                                            const GetUrlOptions& options) {
+  if (options_.urls == nullptr) {
+    return Fail(ErrorCode::kInternal, "presign_unavailable", "Presigned URLs are not set up");
+  }
+  return options_.urls->SignGet(key, expires_in_s, options);
+}
+
+Result<PresignedPost> FsBlobStore::PresignPost(const UploadPolicy& policy) {
+  if (options_.urls == nullptr) {
+    return Fail(ErrorCode::kInternal, "presign_unavailable", "Presigned URLs are not set up");
+  }
+  return options_.urls->SignPost(policy);
 }
 
 }  // namespace imgup

@@ -12,6 +12,7 @@
 
 #include "domain/blob_keys.hpp"
 #include "domain/ports/blob_store.hpp"
+#include "domain/signed_urls.hpp"
 
 namespace imgup {
 
@@ -26,6 +27,9 @@ class FsBlobStore final : public BlobStore {
     /// loss once Put returns. Without it, it survives a process crash (kill -9) but possibly not
     /// a power loss.
     bool fsync = false;
+    /// Signs the presigned URLs, which the local server answers (not owned). Without it,
+    /// PresignGet and PresignPost fail with kInternal "presign_unavailable".
+    SignedUrls* urls = nullptr;
   };
 
   /// Uses (creating if needed) `root` and root/.tmp. Errors: kUnavailable when the directories
@@ -39,6 +43,9 @@ class FsBlobStore final : public BlobStore {
   Result<void> Delete(std::string_view key) override;
   Result<BlobPage> List(std::string_view prefix, std::string_view token,
                         std::size_t limit) override;
+  Result<std::string> PresignGet(std::string_view key, std::int64_t expires_in_s,
+                                 const GetUrlOptions& options) override;
+  Result<PresignedPost> PresignPost(const UploadPolicy& policy) override;
 
   /// Removes the temporary files in root/.tmp last modified before `older_than_ms_epoch`
   /// (leftovers of writes that died mid-way); returns how many were removed.

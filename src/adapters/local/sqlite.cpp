@@ -74,9 +74,8 @@ Result<bool> Statement::Step() {
 }
 
 Result<void> Statement::Run() {
-  auto stepped = Step();
-  if (!stepped) return tl::unexpected(std::move(stepped.error()));
-  if (*stepped) {
+  IMGUP_ASSIGN_OR_RETURN(const bool has_row, Step());
+  if (has_row) {
     return Fail(ErrorCode::kInternal, "storage_error", "The metadata store failed.",
                 std::string("statement returned rows: ") + sqlite3_sql(stmt_));
   }
@@ -185,18 +184,16 @@ Result<Statement> Db::Prepare(std::string_view sql) {
 Result<StatementLease> Db::Cached(const std::string& sql) {
   auto it = state_->cache.find(sql);
   if (it == state_->cache.end()) {
-    auto prepared = Prepare(sql);
-    if (!prepared) return tl::unexpected(std::move(prepared.error()));
+    IMGUP_ASSIGN_OR_RETURN(Statement prepared, Prepare(sql));
     auto slot = std::make_unique<State::Slot>();
-    slot->statement = std::move(*prepared);
+    slot->statement = std::move(prepared);
     it = state_->cache.emplace(sql, std::move(slot)).first;
   }
   State::Slot& slot = *it->second;
   if (slot.busy) {
     // The same SQL is already being stepped higher up the call stack: use a private copy.
-    auto prepared = Prepare(sql);
-    if (!prepared) return tl::unexpected(std::move(prepared.error()));
-    auto owned = std::make_unique<Statement>(std::move(*prepared));
+    IMGUP_ASSIGN_OR_RETURN(Statement prepared, Prepare(sql));
+    auto owned = std::make_unique<Statement>(std::move(prepared));
     Statement* raw = owned.get();
     return StatementLease(raw, nullptr, std::move(owned));
   }
@@ -205,15 +202,13 @@ Result<StatementLease> Db::Cached(const std::string& sql) {
 }
 
 Result<std::int64_t> Db::QueryInt64(const std::string& sql) {
-  auto stmt = Cached(sql);
-  if (!stmt) return tl::unexpected(std::move(stmt.error()));
-  auto row = (*stmt)->Step();
-  if (!row) return tl::unexpected(std::move(row.error()));
-  if (!*row) {
+  IMGUP_ASSIGN_OR_RETURN(auto stmt, Cached(sql));
+  IMGUP_ASSIGN_OR_RETURN(const bool has_row, stmt->Step());
+  if (!has_row) {
     return Fail(ErrorCode::kInternal, "storage_error", "The metadata store failed.",
                 "no row from: " + sql);
   }
-  return (*stmt)->ColumnInt64(0);
+  return stmt->ColumnInt64(0);
 }
 
 std::int64_t Db::Changes() const { return sqlite3_changes64(state_->db); }
@@ -226,15 +221,14 @@ sqlite3* Db::handle() const { return state_ ? state_->db : nullptr; }
 
 namespace {
 Result<void> RunCached(Db& db, const std::string& sql) {
-  auto stmt = db.Cached(sql);
-  if (!stmt) return tl::unexpected(std::move(stmt.error()));
-  return (*stmt)->Run();
+  IMGUP_ASSIGN_OR_RETURN(auto stmt, db.Cached(sql));
+  return stmt->Run();
 }
 }  // namespace
 
 Result<Transaction> Transaction::Begin(Db& db, Mode mode) {
-  auto begun = RunCached(db, mode == Mode::kImmediate ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED");
-  if (!begun) return tl::unexpected(std::move(begun.error()));
+  IMGUP_RETURN_IF_ERROR(
+      RunCached(db, mode == Mode::kImmediate ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED"));
   return Transaction(&db);
 }
 

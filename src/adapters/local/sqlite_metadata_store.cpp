@@ -196,9 +196,8 @@ template <class T, class ReadRow>
 Result<std::vector<T>> CollectRows(sqlite::Statement& stmt, ReadRow read) {
   std::vector<T> rows;
   for (;;) {
-    auto row = stmt.Step();
-    if (!row) return tl::unexpected(std::move(row.error()));
-    if (!*row) return rows;
+    IMGUP_ASSIGN_OR_RETURN(const bool has_row, stmt.Step());
+    if (!has_row) return rows;
     rows.push_back(read(stmt));
   }
 }
@@ -211,79 +210,65 @@ RecordRef ReadRef(const sqlite::Statement& row) {
 Result<std::vector<ImageRecord>> ReadRecords(sqlite::Statement& stmt) {
   std::vector<ImageRecord> records;
   for (;;) {
-    auto row = stmt.Step();
-    if (!row) return tl::unexpected(std::move(row.error()));
-    if (!*row) return records;
-    auto record = ReadRecord(stmt);
-    if (!record) return tl::unexpected(std::move(record.error()));
-    records.push_back(std::move(*record));
+    IMGUP_ASSIGN_OR_RETURN(const bool has_row, stmt.Step());
+    if (!has_row) return records;
+    IMGUP_ASSIGN_OR_RETURN(ImageRecord record, ReadRecord(stmt));
+    records.push_back(std::move(record));
   }
 }
 
 /// Whether a query yields at least one row.
-Result<bool> Exists(StatementLease& stmt) {
-  auto row = stmt->Step();
-  if (!row) return tl::unexpected(std::move(row.error()));
-  return *row;
-}
+Result<bool> Exists(StatementLease& stmt) { return stmt->Step(); }
 
 Result<void> InsertTags(Db& db, std::string_view owner, std::string_view id,
                         std::span<const std::string> tags) {
-  auto insert =
-      db.Cached("INSERT OR IGNORE INTO image_tags (image_id, owner, tag) VALUES (?, ?, ?)");
-  if (!insert) return tl::unexpected(std::move(insert.error()));
+  IMGUP_ASSIGN_OR_RETURN(
+      auto insert,
+      db.Cached("INSERT OR IGNORE INTO image_tags (image_id, owner, tag) VALUES (?, ?, ?)"));
   for (const auto& tag : tags) {
-    auto bound = (*insert)->BindAll(id, owner, tag);
-    if (!bound) return bound;
-    auto ran = (*insert)->Run();
-    if (!ran) return ran;
-    (*insert)->Reset();
+    IMGUP_RETURN_IF_ERROR(insert->BindAll(id, owner, tag));
+    IMGUP_RETURN_IF_ERROR(insert->Run());
+    insert->Reset();
   }
   return {};
 }
 
 Result<ImageRecord> GetOn(Db& db, std::string_view owner, std::string_view id) {
-  auto stmt = db.Cached(std::string("SELECT ") + kRecordColumns +
-                        " FROM images i WHERE id = ? AND owner = ?");
-  if (!stmt) return tl::unexpected(std::move(stmt.error()));
-  if (auto bound = (*stmt)->BindAll(id, owner); !bound) return tl::unexpected(bound.error());
-  auto row = (*stmt)->Step();
-  if (!row) return tl::unexpected(std::move(row.error()));
-  if (!*row) return NotFound();
-  return ReadRecord(**stmt);
+  IMGUP_ASSIGN_OR_RETURN(auto stmt, db.Cached(std::string("SELECT ") + kRecordColumns +
+                                              " FROM images i WHERE id = ? AND owner = ?"));
+  IMGUP_RETURN_IF_ERROR(stmt->BindAll(id, owner));
+  IMGUP_ASSIGN_OR_RETURN(const bool has_row, stmt->Step());
+  if (!has_row) return NotFound();
+  return ReadRecord(*stmt);
 }
 
 Result<void> Migrate(Db& db) {
-  if (auto made = db.Exec("CREATE TABLE IF NOT EXISTS schema_migrations ("
-                          "version INTEGER PRIMARY KEY, applied_ms INTEGER NOT NULL)");
-      !made) {
-    return made;
-  }
+  IMGUP_RETURN_IF_ERROR(
+      db.Exec("CREATE TABLE IF NOT EXISTS schema_migrations ("
+              "version INTEGER PRIMARY KEY, applied_ms INTEGER NOT NULL)"));
   const int latest = SqliteMetadataStore::LatestSchemaVersion();
   for (const Migration& migration : kMigrations) {
     // The version is read inside the write transaction, so that two processes opening the same
     // new file cannot both apply a migration.
-    auto tx = Transaction::Begin(db);
-    if (!tx) return tl::unexpected(std::move(tx.error()));
-    auto current = db.QueryInt64("SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
-    if (!current) return tl::unexpected(std::move(current.error()));
-    if (*current > latest) {
+    IMGUP_ASSIGN_OR_RETURN(auto tx, Transaction::Begin(db));
+    IMGUP_ASSIGN_OR_RETURN(
+        const std::int64_t current,
+        db.QueryInt64("SELECT COALESCE(MAX(version), 0) FROM schema_migrations"));
+    if (current > latest) {
       return Fail(ErrorCode::kInternal, "schema_too_new", "The metadata store failed.",
-                  "database schema version " + std::to_string(*current) +
+                  "database schema version " + std::to_string(current) +
                       " is newer than this program's " + std::to_string(latest));
     }
-    if (*current >= migration.version) continue;  // ~Transaction rolls back the empty tx
-    if (auto applied = db.Exec(migration.sql); !applied) return applied;
-    auto record = db.Cached("INSERT INTO schema_migrations (version, applied_ms) VALUES (?, ?)");
-    if (!record) return tl::unexpected(std::move(record.error()));
-    if (auto bound = (*record)->BindAll(migration.version, SystemNowMs()); !bound) return bound;
-    if (auto ran = (*record)->Run(); !ran) return ran;
+    if (current >= migration.version) continue;  // ~Transaction rolls back the empty tx
+    IMGUP_RETURN_IF_ERROR(db.Exec(migration.sql));
+    IMGUP_ASSIGN_OR_RETURN(
+        auto record,
+        db.Cached("INSERT INTO schema_migrations (version, applied_ms) VALUES (?, ?)"));
+    IMGUP_RETURN_IF_ERROR(record->BindAll(migration.version, SystemNowMs()));
+    IMGUP_RETURN_IF_ERROR(record->Run());
     // user_version mirrors the table for people inspecting the file with the sqlite3 shell.
-    if (auto mirrored = db.Exec("PRAGMA user_version = " + std::to_string(migration.version));
-        !mirrored) {
-      return mirrored;
-    }
-    if (auto committed = tx->Commit(); !committed) return committed;
+    IMGUP_RETURN_IF_ERROR(db.Exec("PRAGMA user_version = " + std::to_string(migration.version)));
+    IMGUP_RETURN_IF_ERROR(tx.Commit());
   }
   return {};
 }
@@ -322,16 +307,13 @@ int SqliteMetadataStore::LatestSchemaVersion() {
 
 Result<Db> SqliteMetadataStore::OpenConnection(const std::filesystem::path& file, bool reader) {
   // NOMUTEX: this class guarantees that a connection is used by one thread at a time.
-  auto db = Db::Open(file, SQLITE_OPEN_NOMUTEX);
-  if (!db) return db;
+  IMGUP_ASSIGN_OR_RETURN(Db db, Db::Open(file, SQLITE_OPEN_NOMUTEX));
   // busy_timeout first, so that the following pragmas wait for another process' lock too.
-  if (auto set = db->Exec("PRAGMA busy_timeout = 5000"); !set) return tl::unexpected(set.error());
+  IMGUP_RETURN_IF_ERROR(db.Exec("PRAGMA busy_timeout = 5000"));
   if (!reader) {
-    auto mode = db->Prepare("PRAGMA journal_mode = WAL");
-    if (!mode) return tl::unexpected(std::move(mode.error()));
-    auto row = mode->Step();
-    if (!row) return tl::unexpected(std::move(row.error()));
-    const std::string journal_mode = *row ? mode->ColumnText(0) : std::string();
+    IMGUP_ASSIGN_OR_RETURN(auto mode, db.Prepare("PRAGMA journal_mode = WAL"));
+    IMGUP_ASSIGN_OR_RETURN(const bool has_row, mode.Step());
+    const std::string journal_mode = has_row ? mode.ColumnText(0) : std::string();
     if (journal_mode != "wal") {
       return Fail(
           ErrorCode::kInternal, "storage_error", "The metadata store failed.",
@@ -340,7 +322,7 @@ Result<Db> SqliteMetadataStore::OpenConnection(const std::filesystem::path& file
   }
   const char* pragmas = reader ? "PRAGMA foreign_keys = ON; PRAGMA query_only = ON;"
                                : "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;";
-  if (auto set = db->Exec(pragmas); !set) return tl::unexpected(set.error());
+  IMGUP_RETURN_IF_ERROR(db.Exec(pragmas));
   return db;
 }
 
@@ -364,19 +346,13 @@ Result<std::unique_ptr<SqliteMetadataStore>> SqliteMetadataStore::Open(
                   "create " + db_file.parent_path().string() + ": " + ec.message());
     }
   }
-  auto writer = OpenConnection(db_file, /*reader=*/false);
-  if (!writer) return tl::unexpected(std::move(writer.error()));
-  if (auto migrated = Migrate(*writer); !migrated) {
-    return tl::unexpected(std::move(migrated.error()));
-  }
+  IMGUP_ASSIGN_OR_RETURN(Db writer, OpenConnection(db_file, /*reader=*/false));
+  IMGUP_RETURN_IF_ERROR(Migrate(writer));
   // Its own connection, not a reader: those are query_only. synchronous=NORMAL as the writer.
-  auto checkpointer = Db::Open(db_file, SQLITE_OPEN_NOMUTEX);
-  if (!checkpointer) return tl::unexpected(std::move(checkpointer.error()));
-  if (auto set = checkpointer->Exec("PRAGMA synchronous = NORMAL"); !set) {
-    return tl::unexpected(std::move(set.error()));
-  }
+  IMGUP_ASSIGN_OR_RETURN(Db checkpointer, Db::Open(db_file, SQLITE_OPEN_NOMUTEX));
+  IMGUP_RETURN_IF_ERROR(checkpointer.Exec("PRAGMA synchronous = NORMAL"));
   return std::unique_ptr<SqliteMetadataStore>(
-      new SqliteMetadataStore(db_file, options, std::move(*writer), std::move(*checkpointer)));
+      new SqliteMetadataStore(db_file, options, std::move(writer), std::move(checkpointer)));
 }
 
 namespace {
@@ -476,69 +452,60 @@ void SqliteMetadataStore::ReleaseReader(std::unique_ptr<Db> db) {
 
 Result<void> SqliteMetadataStore::Insert(const ImageRecord& record) {
   std::lock_guard<std::mutex> lock(writer_mutex_);
-  auto tx = Transaction::Begin(writer_);
-  if (!tx) return tl::unexpected(std::move(tx.error()));
+  IMGUP_ASSIGN_OR_RETURN(auto tx, Transaction::Begin(writer_));
   {
-    auto same_id = writer_.Cached("SELECT 1 FROM images WHERE id = ?");
-    if (!same_id) return tl::unexpected(std::move(same_id.error()));
-    if (auto bound = (*same_id)->BindAll(record.id); !bound) return bound;
-    auto exists = Exists(*same_id);
-    if (!exists) return tl::unexpected(std::move(exists.error()));
-    if (*exists) {
+    IMGUP_ASSIGN_OR_RETURN(auto same_id, writer_.Cached("SELECT 1 FROM images WHERE id = ?"));
+    IMGUP_RETURN_IF_ERROR(same_id->BindAll(record.id));
+    IMGUP_ASSIGN_OR_RETURN(const bool exists, Exists(same_id));
+    if (exists) {
       return Fail(ErrorCode::kConflict, "duplicate_id", "An image with this id already exists.");
     }
   }
   {
-    auto same_content = writer_.Cached("SELECT 1 FROM images WHERE owner = ? AND sha256 = ?");
-    if (!same_content) return tl::unexpected(std::move(same_content.error()));
-    if (auto bound = (*same_content)->BindAll(record.owner, record.sha256); !bound) return bound;
-    auto exists = Exists(*same_content);
-    if (!exists) return tl::unexpected(std::move(exists.error()));
-    if (*exists) {
+    IMGUP_ASSIGN_OR_RETURN(auto same_content,
+                           writer_.Cached("SELECT 1 FROM images WHERE owner = ? AND sha256 = ?"));
+    IMGUP_RETURN_IF_ERROR(same_content->BindAll(record.owner, record.sha256));
+    IMGUP_ASSIGN_OR_RETURN(const bool exists, Exists(same_content));
+    if (exists) {
       return Fail(ErrorCode::kConflict, "duplicate_content", "This image was already uploaded.");
     }
   }
   {
-    auto insert = writer_.Cached(
-        "INSERT INTO images (id, owner, filename, content_type, format, uploaded_at_ms, key, "
-        "size_bytes, width, height, sha256, status, failure_reason, variants_json, exif_json, "
-        "placeholder, dominant_color, phash, tags_json, description, info_json) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-    if (!insert) return tl::unexpected(std::move(insert.error()));
-    auto bound =
-        (*insert)->BindAll(record.id, record.owner, record.filename, record.content_type,
-                           record.format, record.uploaded_at_ms, record.key, record.size_bytes,
-                           record.width, record.height, record.sha256, ToString(record.status),
-                           record.failure_reason, VariantsToJson(record.variants), record.exif_json,
-                           record.placeholder, record.dominant_color, record.phash,
-                           TagsToJson(record.tags), record.description, InfoToJson(record.info));
-    if (!bound) return bound;
-    if (auto ran = (*insert)->Run(); !ran) return ran;
+    IMGUP_ASSIGN_OR_RETURN(
+        auto insert,
+        writer_.Cached(
+            "INSERT INTO images (id, owner, filename, content_type, format, uploaded_at_ms, key, "
+            "size_bytes, width, height, sha256, status, failure_reason, variants_json, exif_json, "
+            "placeholder, dominant_color, phash, tags_json, description, info_json) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+    IMGUP_RETURN_IF_ERROR(
+        insert->BindAll(record.id, record.owner, record.filename, record.content_type,
+                        record.format, record.uploaded_at_ms, record.key, record.size_bytes,
+                        record.width, record.height, record.sha256, ToString(record.status),
+                        record.failure_reason, VariantsToJson(record.variants), record.exif_json,
+                        record.placeholder, record.dominant_color, record.phash,
+                        TagsToJson(record.tags), record.description, InfoToJson(record.info)));
+    IMGUP_RETURN_IF_ERROR(insert->Run());
   }
-  if (auto tagged = InsertTags(writer_, record.owner, record.id, record.tags); !tagged) {
-    return tagged;
-  }
-  return tx->Commit();
+  IMGUP_RETURN_IF_ERROR(InsertTags(writer_, record.owner, record.id, record.tags));
+  return tx.Commit();
 }
 
 Result<ImageRecord> SqliteMetadataStore::Get(std::string_view owner, std::string_view id) {
-  auto reader = AcquireReader();
-  if (!reader) return tl::unexpected(std::move(reader.error()));
-  return GetOn(reader->db(), owner, id);
+  IMGUP_ASSIGN_OR_RETURN(auto reader, AcquireReader());
+  return GetOn(reader.db(), owner, id);
 }
 
 Result<ImageRecord> SqliteMetadataStore::FindBySha256(std::string_view owner,
                                                       std::string_view sha256) {
-  auto reader = AcquireReader();
-  if (!reader) return tl::unexpected(std::move(reader.error()));
-  auto stmt = reader->db().Cached(std::string("SELECT ") + kRecordColumns +
-                                  " FROM images i WHERE owner = ? AND sha256 = ?");
-  if (!stmt) return tl::unexpected(std::move(stmt.error()));
-  if (auto bound = (*stmt)->BindAll(owner, sha256); !bound) return tl::unexpected(bound.error());
-  auto row = (*stmt)->Step();
-  if (!row) return tl::unexpected(std::move(row.error()));
-  if (!*row) return Fail(ErrorCode::kNotFound, "not_found", "No image with this content.");
-  return ReadRecord(**stmt);
+  IMGUP_ASSIGN_OR_RETURN(auto reader, AcquireReader());
+  IMGUP_ASSIGN_OR_RETURN(auto stmt,
+                         reader.db().Cached(std::string("SELECT ") + kRecordColumns +
+                                            " FROM images i WHERE owner = ? AND sha256 = ?"));
+  IMGUP_RETURN_IF_ERROR(stmt->BindAll(owner, sha256));
+  IMGUP_ASSIGN_OR_RETURN(const bool has_row, stmt->Step());
+  if (!has_row) return Fail(ErrorCode::kNotFound, "not_found", "No image with this content.");
+  return ReadRecord(*stmt);
 }
 
 Result<ImagePage> SqliteMetadataStore::List(std::string_view owner, const ListQuery& query) {
@@ -562,11 +529,9 @@ Result<ImagePage> SqliteMetadataStore::List(std::string_view owner, const ListQu
   if (query.to_ms) sql += " AND i.uploaded_at_ms < ?5";
   sql += query.tag ? " ORDER BY t.image_id DESC LIMIT ?7" : " ORDER BY i.id DESC LIMIT ?7";
 
-  auto reader = AcquireReader();
-  if (!reader) return tl::unexpected(std::move(reader.error()));
-  auto stmt = reader->db().Cached(sql);
-  if (!stmt) return tl::unexpected(std::move(stmt.error()));
-  sqlite::Statement& s = **stmt;
+  IMGUP_ASSIGN_OR_RETURN(auto reader, AcquireReader());
+  IMGUP_ASSIGN_OR_RETURN(auto stmt, reader.db().Cached(sql));
+  sqlite::Statement& s = *stmt;
   Result<void> bound = s.Bind(1, owner);
   if (bound && query.before_id) bound = s.Bind(2, *query.before_id);
   if (bound && query.content_type) bound = s.Bind(3, *query.content_type);
@@ -574,12 +539,10 @@ Result<ImagePage> SqliteMetadataStore::List(std::string_view owner, const ListQu
   if (bound && query.to_ms) bound = s.Bind(5, *query.to_ms);
   if (bound && query.tag) bound = s.Bind(6, *query.tag);
   if (bound) bound = s.Bind(7, limit + 1);  // one extra row tells whether a next page exists
-  if (!bound) return tl::unexpected(std::move(bound.error()));
+  IMGUP_RETURN_IF_ERROR(bound);
 
-  auto records = ReadRecords(s);
-  if (!records) return tl::unexpected(std::move(records.error()));
   ImagePage page;
-  page.items = std::move(*records);
+  IMGUP_ASSIGN_OR_RETURN(page.items, ReadRecords(s));
   if (page.items.size() > limit) {
     page.items.resize(limit);
     page.next_before_id = page.items.back().id;
@@ -590,133 +553,115 @@ Result<ImagePage> SqliteMetadataStore::List(std::string_view owner, const ListQu
 Result<ImageRecord> SqliteMetadataStore::Update(std::string_view owner, std::string_view id,
                                                 const ImagePatch& patch) {
   std::lock_guard<std::mutex> lock(writer_mutex_);
-  auto tx = Transaction::Begin(writer_);
-  if (!tx) return tl::unexpected(std::move(tx.error()));
-  auto record = GetOn(writer_, owner, id);
-  if (!record) return record;
-  if (patch.tags) record->tags = *patch.tags;
-  if (patch.description) record->description = *patch.description;
+  IMGUP_ASSIGN_OR_RETURN(auto tx, Transaction::Begin(writer_));
+  IMGUP_ASSIGN_OR_RETURN(ImageRecord record, GetOn(writer_, owner, id));
+  if (patch.tags) record.tags = *patch.tags;
+  if (patch.description) record.description = *patch.description;
   {
-    auto update = writer_.Cached(
-        "UPDATE images SET tags_json = ?, description = ? WHERE id = ? AND owner = ?");
-    if (!update) return tl::unexpected(std::move(update.error()));
-    auto bound = (*update)->BindAll(TagsToJson(record->tags), record->description, id, owner);
-    if (!bound) return tl::unexpected(std::move(bound.error()));
-    if (auto ran = (*update)->Run(); !ran) return tl::unexpected(std::move(ran.error()));
+    IMGUP_ASSIGN_OR_RETURN(
+        auto update,
+        writer_.Cached(
+            "UPDATE images SET tags_json = ?, description = ? WHERE id = ? AND owner = ?"));
+    IMGUP_RETURN_IF_ERROR(update->BindAll(TagsToJson(record.tags), record.description, id, owner));
+    IMGUP_RETURN_IF_ERROR(update->Run());
   }
   if (patch.tags) {
-    auto clear = writer_.Cached("DELETE FROM image_tags WHERE image_id = ?");
-    if (!clear) return tl::unexpected(std::move(clear.error()));
-    if (auto bound = (*clear)->BindAll(id); !bound) return tl::unexpected(bound.error());
-    if (auto ran = (*clear)->Run(); !ran) return tl::unexpected(std::move(ran.error()));
-    if (auto tagged = InsertTags(writer_, owner, id, record->tags); !tagged) {
-      return tl::unexpected(std::move(tagged.error()));
-    }
+    IMGUP_ASSIGN_OR_RETURN(auto clear, writer_.Cached("DELETE FROM image_tags WHERE image_id = ?"));
+    IMGUP_RETURN_IF_ERROR(clear->BindAll(id));
+    IMGUP_RETURN_IF_ERROR(clear->Run());
+    IMGUP_RETURN_IF_ERROR(InsertTags(writer_, owner, id, record.tags));
   }
-  if (auto committed = tx->Commit(); !committed) {
-    return tl::unexpected(std::move(committed.error()));
-  }
+  IMGUP_RETURN_IF_ERROR(tx.Commit());
   return record;
 }
 
 Result<void> SqliteMetadataStore::SaveDerived(const ImageRecord& record) {
   std::lock_guard<std::mutex> lock(writer_mutex_);
-  auto update = writer_.Cached(
-      "UPDATE images SET status = ?, failure_reason = ?, key = ?, width = ?, height = ?, "
-      "format = ?, variants_json = ?, exif_json = ?, placeholder = ?, dominant_color = ?, "
-      "phash = ?, info_json = ? WHERE id = ? AND owner = ? AND status = 'processing'");
-  if (!update) return tl::unexpected(std::move(update.error()));
-  auto bound = (*update)->BindAll(
+  IMGUP_ASSIGN_OR_RETURN(
+      auto update,
+      writer_.Cached(
+          "UPDATE images SET status = ?, failure_reason = ?, key = ?, width = ?, height = ?, "
+          "format = ?, variants_json = ?, exif_json = ?, placeholder = ?, dominant_color = ?, "
+          "phash = ?, info_json = ? WHERE id = ? AND owner = ? AND status = 'processing'"));
+  IMGUP_RETURN_IF_ERROR(update->BindAll(
       ToString(record.status), record.failure_reason, record.key, record.width, record.height,
       record.format, VariantsToJson(record.variants), record.exif_json, record.placeholder,
-      record.dominant_color, record.phash, InfoToJson(record.info), record.id, record.owner);
-  if (!bound) return bound;
-  if (auto ran = (*update)->Run(); !ran) return ran;
+      record.dominant_color, record.phash, InfoToJson(record.info), record.id, record.owner));
+  IMGUP_RETURN_IF_ERROR(update->Run());
   if (writer_.Changes() != 0) return {};
   // Nothing changed: no such record, or one that is no longer 'processing'. The condition was
   // checked by the UPDATE itself (atomic against other connections and processes); this read,
   // under the same writer lock, only names the reason.
-  auto exists = writer_.Cached("SELECT 1 FROM images WHERE id = ? AND owner = ?");
-  if (!exists) return tl::unexpected(std::move(exists.error()));
-  if (auto bound_id = (*exists)->BindAll(record.id, record.owner); !bound_id) return bound_id;
-  auto found = Exists(*exists);
-  if (!found) return tl::unexpected(std::move(found.error()));
-  if (!*found) return NotFound();
+  IMGUP_ASSIGN_OR_RETURN(auto exists,
+                         writer_.Cached("SELECT 1 FROM images WHERE id = ? AND owner = ?"));
+  IMGUP_RETURN_IF_ERROR(exists->BindAll(record.id, record.owner));
+  IMGUP_ASSIGN_OR_RETURN(const bool found, Exists(exists));
+  if (!found) return NotFound();
   return NotProcessing();
 }
 
 Result<std::uint32_t> SqliteMetadataStore::AdjustAttempts(std::string_view owner,
                                                           std::string_view id, int delta) {
   std::lock_guard<std::mutex> lock(writer_mutex_);
-  auto update = writer_.Cached(
-      "UPDATE images SET attempts = max(0, attempts + ?) "
-      "WHERE id = ? AND owner = ? AND status = 'processing' RETURNING attempts");
-  if (!update) return tl::unexpected(std::move(update.error()));
-  if (auto bound = (*update)->BindAll(std::int64_t{delta}, id, owner); !bound) {
-    return tl::unexpected(std::move(bound.error()));
-  }
-  auto row = (*update)->Step();
-  if (!row) return tl::unexpected(std::move(row.error()));
-  if (!*row) return NotFound();
-  const auto attempts = static_cast<std::uint32_t>((*update)->ColumnInt64(0));
+  IMGUP_ASSIGN_OR_RETURN(
+      auto update,
+      writer_.Cached("UPDATE images SET attempts = max(0, attempts + ?) "
+                     "WHERE id = ? AND owner = ? AND status = 'processing' RETURNING attempts"));
+  IMGUP_RETURN_IF_ERROR(update->BindAll(std::int64_t{delta}, id, owner));
+  IMGUP_ASSIGN_OR_RETURN(const bool has_row, update->Step());
+  if (!has_row) return NotFound();
+  const auto attempts = static_cast<std::uint32_t>(update->ColumnInt64(0));
   // Done with the statement (RETURNING completes the update only when stepped to the end).
-  if (auto rest = (*update)->Step(); !rest) return tl::unexpected(std::move(rest.error()));
+  IMGUP_RETURN_IF_ERROR(update->Step());
   return attempts;
 }
 
 Result<void> SqliteMetadataStore::Remove(std::string_view owner, std::string_view id) {
   std::lock_guard<std::mutex> lock(writer_mutex_);
   // image_tags rows go with it (ON DELETE CASCADE), in the same implicit transaction.
-  auto remove = writer_.Cached("DELETE FROM images WHERE id = ? AND owner = ?");
-  if (!remove) return tl::unexpected(std::move(remove.error()));
-  if (auto bound = (*remove)->BindAll(id, owner); !bound) return bound;
-  if (auto ran = (*remove)->Run(); !ran) return ran;
+  IMGUP_ASSIGN_OR_RETURN(auto remove,
+                         writer_.Cached("DELETE FROM images WHERE id = ? AND owner = ?"));
+  IMGUP_RETURN_IF_ERROR(remove->BindAll(id, owner));
+  IMGUP_RETURN_IF_ERROR(remove->Run());
   if (writer_.Changes() == 0) return NotFound();
   return {};
 }
 
 Result<std::vector<RecordRef>> SqliteMetadataStore::ListProcessing(std::size_t limit) {
-  auto reader = AcquireReader();
-  if (!reader) return tl::unexpected(std::move(reader.error()));
-  auto stmt =
-      reader->db().Cached("SELECT owner, id, key FROM images WHERE status = ? ORDER BY id LIMIT ?");
-  if (!stmt) return tl::unexpected(std::move(stmt.error()));
-  if (auto bound =
-          (*stmt)->BindAll(ToString(ImageStatus::kProcessing), static_cast<std::int64_t>(limit));
-      !bound) {
-    return tl::unexpected(std::move(bound.error()));
-  }
-  return CollectRows<RecordRef>(**stmt, ReadRef);
+  IMGUP_ASSIGN_OR_RETURN(auto reader, AcquireReader());
+  IMGUP_ASSIGN_OR_RETURN(
+      auto stmt,
+      reader.db().Cached("SELECT owner, id, key FROM images WHERE status = ? ORDER BY id LIMIT ?"));
+  IMGUP_RETURN_IF_ERROR(
+      stmt->BindAll(ToString(ImageStatus::kProcessing), static_cast<std::int64_t>(limit)));
+  return CollectRows<RecordRef>(*stmt, ReadRef);
 }
 
 Result<PhashPage> SqliteMetadataStore::ListPhashes(std::string_view owner, std::string_view token,
                                                    std::size_t limit) {
   if (limit == 0) return Fail(ErrorCode::kInvalidArgument, "invalid_limit", "limit is 0");
-  auto reader = AcquireReader();
-  if (!reader) return tl::unexpected(std::move(reader.error()));
+  IMGUP_ASSIGN_OR_RETURN(auto reader, AcquireReader());
   // Keyset pagination on the index (owner, id DESC): the token is the last id returned, and
   // "id < token" is a range on that index (the page starts there, not at the newest).
   // From the newest: every id sorts below the byte 0xff (no UTF-8 text holds it; SQLite
   // compares TEXT bytewise).
   const std::string_view below = token.empty() ? std::string_view("\xff") : token;
-  auto stmt = reader->db().Cached(
-      "SELECT id, phash FROM images WHERE owner = ? AND id < ? AND phash != '' "
-      "ORDER BY id DESC LIMIT ?");
-  if (!stmt) return tl::unexpected(std::move(stmt.error()));
+  IMGUP_ASSIGN_OR_RETURN(
+      auto stmt,
+      reader.db().Cached("SELECT id, phash FROM images WHERE owner = ? AND id < ? AND phash != '' "
+                         "ORDER BY id DESC LIMIT ?"));
   // One more than a page: whether another page follows.
-  if (auto bound = (*stmt)->BindAll(owner, below, static_cast<std::int64_t>(limit) + 1); !bound) {
-    return tl::unexpected(std::move(bound.error()));
-  }
-  auto entries = CollectRows<PhashEntry>(**stmt, [](const sqlite::Statement& row) {
-    return PhashEntry{row.ColumnText(0), row.ColumnText(1)};
-  });
-  if (!entries) return tl::unexpected(std::move(entries.error()));
+  IMGUP_RETURN_IF_ERROR(stmt->BindAll(owner, below, static_cast<std::int64_t>(limit) + 1));
+  IMGUP_ASSIGN_OR_RETURN(auto entries,
+                         CollectRows<PhashEntry>(*stmt, [](const sqlite::Statement& row) {
+                           return PhashEntry{row.ColumnText(0), row.ColumnText(1)};
+                         }));
   PhashPage page;
-  if (entries->size() > limit) {
-    entries->resize(limit);
-    page.next_token = entries->back().id;
+  if (entries.size() > limit) {
+    entries.resize(limit);
+    page.next_token = entries.back().id;
   }
-  page.items = std::move(*entries);
+  page.items = std::move(entries);
   return page;
 }
 
@@ -731,25 +676,20 @@ Result<RefPage> SqliteMetadataStore::ListRefs(std::string_view token, std::size_
     }
     after = std::move(*decoded);
   }
-  auto reader = AcquireReader();
-  if (!reader) return tl::unexpected(std::move(reader.error()));
-  auto stmt = reader->db().Cached(
-      "SELECT owner, id, key FROM images WHERE (owner, id) > (?, ?) ORDER BY owner, id LIMIT ?");
-  if (!stmt) return tl::unexpected(std::move(stmt.error()));
+  IMGUP_ASSIGN_OR_RETURN(auto reader, AcquireReader());
+  IMGUP_ASSIGN_OR_RETURN(
+      auto stmt, reader.db().Cached("SELECT owner, id, key FROM images WHERE (owner, id) > (?, ?) "
+                                    "ORDER BY owner, id LIMIT ?"));
   // One more than a page: whether another page follows.
-  if (auto bound =
-          (*stmt)->BindAll(after.first, after.second, static_cast<std::int64_t>(limit) + 1);
-      !bound) {
-    return tl::unexpected(std::move(bound.error()));
-  }
-  auto refs = CollectRows<RecordRef>(**stmt, ReadRef);
-  if (!refs) return tl::unexpected(std::move(refs.error()));
+  IMGUP_RETURN_IF_ERROR(
+      stmt->BindAll(after.first, after.second, static_cast<std::int64_t>(limit) + 1));
+  IMGUP_ASSIGN_OR_RETURN(auto refs, CollectRows<RecordRef>(*stmt, ReadRef));
   RefPage page;
-  if (refs->size() > limit) {
-    refs->resize(limit);
-    page.next_token = EncodeRefToken(refs->back().owner, refs->back().id);
+  if (refs.size() > limit) {
+    refs.resize(limit);
+    page.next_token = EncodeRefToken(refs.back().owner, refs.back().id);
   }
-  page.items = std::move(*refs);
+  page.items = std::move(refs);
   return page;
 }
 
@@ -758,74 +698,65 @@ Result<RefPage> SqliteMetadataStore::ListRefs(std::string_view token, std::size_
 Result<void> SqliteMetadataStore::AddKey(std::string_view name, std::string_view key_sha256_hex,
                                          std::int64_t created_ms) {
   std::lock_guard<std::mutex> lock(writer_mutex_);
-  auto tx = Transaction::Begin(writer_);
-  if (!tx) return tl::unexpected(std::move(tx.error()));
+  IMGUP_ASSIGN_OR_RETURN(auto tx, Transaction::Begin(writer_));
   {
-    auto same_name = writer_.Cached("SELECT 1 FROM api_keys WHERE name = ?");
-    if (!same_name) return tl::unexpected(std::move(same_name.error()));
-    if (auto bound = (*same_name)->BindAll(name); !bound) return bound;
-    auto exists = Exists(*same_name);
-    if (!exists) return tl::unexpected(std::move(exists.error()));
-    if (*exists) {
+    IMGUP_ASSIGN_OR_RETURN(auto same_name, writer_.Cached("SELECT 1 FROM api_keys WHERE name = ?"));
+    IMGUP_RETURN_IF_ERROR(same_name->BindAll(name));
+    IMGUP_ASSIGN_OR_RETURN(const bool exists, Exists(same_name));
+    if (exists) {
       return Fail(ErrorCode::kConflict, "duplicate_key_name", "A key with this name exists.");
     }
   }
   {
-    auto same_hash = writer_.Cached("SELECT 1 FROM api_keys WHERE key_sha256 = ?");
-    if (!same_hash) return tl::unexpected(std::move(same_hash.error()));
-    if (auto bound = (*same_hash)->BindAll(key_sha256_hex); !bound) return bound;
-    auto exists = Exists(*same_hash);
-    if (!exists) return tl::unexpected(std::move(exists.error()));
-    if (*exists) return Fail(ErrorCode::kConflict, "duplicate_key", "This key already exists.");
+    IMGUP_ASSIGN_OR_RETURN(auto same_hash,
+                           writer_.Cached("SELECT 1 FROM api_keys WHERE key_sha256 = ?"));
+    IMGUP_RETURN_IF_ERROR(same_hash->BindAll(key_sha256_hex));
+    IMGUP_ASSIGN_OR_RETURN(const bool exists, Exists(same_hash));
+    if (exists) return Fail(ErrorCode::kConflict, "duplicate_key", "This key already exists.");
   }
   {
-    auto insert =
-        writer_.Cached("INSERT INTO api_keys (name, key_sha256, created_ms) VALUES (?, ?, ?)");
-    if (!insert) return tl::unexpected(std::move(insert.error()));
-    if (auto bound = (*insert)->BindAll(name, key_sha256_hex, created_ms); !bound) return bound;
-    if (auto ran = (*insert)->Run(); !ran) return ran;
+    IMGUP_ASSIGN_OR_RETURN(
+        auto insert,
+        writer_.Cached("INSERT INTO api_keys (name, key_sha256, created_ms) VALUES (?, ?, ?)"));
+    IMGUP_RETURN_IF_ERROR(insert->BindAll(name, key_sha256_hex, created_ms));
+    IMGUP_RETURN_IF_ERROR(insert->Run());
   }
-  return tx->Commit();
+  return tx.Commit();
 }
 
 Result<std::string> SqliteMetadataStore::FindByHash(std::string_view key_sha256_hex) {
-  auto reader = AcquireReader();
-  if (!reader) return tl::unexpected(std::move(reader.error()));
-  auto stmt = reader->db().Cached("SELECT name FROM api_keys WHERE key_sha256 = ?");
-  if (!stmt) return tl::unexpected(std::move(stmt.error()));
-  if (auto bound = (*stmt)->BindAll(key_sha256_hex); !bound) return tl::unexpected(bound.error());
-  auto row = (*stmt)->Step();
-  if (!row) return tl::unexpected(std::move(row.error()));
-  if (!*row) return Fail(ErrorCode::kNotFound, "not_found", "No such API key.");
-  return (*stmt)->ColumnText(0);
+  IMGUP_ASSIGN_OR_RETURN(auto reader, AcquireReader());
+  IMGUP_ASSIGN_OR_RETURN(auto stmt,
+                         reader.db().Cached("SELECT name FROM api_keys WHERE key_sha256 = ?"));
+  IMGUP_RETURN_IF_ERROR(stmt->BindAll(key_sha256_hex));
+  IMGUP_ASSIGN_OR_RETURN(const bool has_row, stmt->Step());
+  if (!has_row) return Fail(ErrorCode::kNotFound, "not_found", "No such API key.");
+  return stmt->ColumnText(0);
 }
 
 Result<std::vector<ApiKeyInfo>> SqliteMetadataStore::ListKeys() {
-  auto reader = AcquireReader();
-  if (!reader) return tl::unexpected(std::move(reader.error()));
-  auto stmt = reader->db().Cached("SELECT name, created_ms FROM api_keys ORDER BY name");
-  if (!stmt) return tl::unexpected(std::move(stmt.error()));
-  return CollectRows<ApiKeyInfo>(**stmt, [](const sqlite::Statement& row) {
+  IMGUP_ASSIGN_OR_RETURN(auto reader, AcquireReader());
+  IMGUP_ASSIGN_OR_RETURN(auto stmt,
+                         reader.db().Cached("SELECT name, created_ms FROM api_keys ORDER BY name"));
+  return CollectRows<ApiKeyInfo>(*stmt, [](const sqlite::Statement& row) {
     return ApiKeyInfo{row.ColumnText(0), row.ColumnInt64(1)};
   });
 }
 
 Result<void> SqliteMetadataStore::RemoveKey(std::string_view name) {
   std::lock_guard<std::mutex> lock(writer_mutex_);
-  auto remove = writer_.Cached("DELETE FROM api_keys WHERE name = ?");
-  if (!remove) return tl::unexpected(std::move(remove.error()));
-  if (auto bound = (*remove)->BindAll(name); !bound) return bound;
-  if (auto ran = (*remove)->Run(); !ran) return ran;
+  IMGUP_ASSIGN_OR_RETURN(auto remove, writer_.Cached("DELETE FROM api_keys WHERE name = ?"));
+  IMGUP_RETURN_IF_ERROR(remove->BindAll(name));
+  IMGUP_RETURN_IF_ERROR(remove->Run());
   if (writer_.Changes() == 0) return Fail(ErrorCode::kNotFound, "not_found", "No such API key.");
   return {};
 }
 
 Result<bool> SqliteMetadataStore::HasKeys() {
-  auto reader = AcquireReader();
-  if (!reader) return tl::unexpected(std::move(reader.error()));
-  auto count = reader->db().QueryInt64("SELECT EXISTS (SELECT 1 FROM api_keys)");
-  if (!count) return tl::unexpected(std::move(count.error()));
-  return *count != 0;
+  IMGUP_ASSIGN_OR_RETURN(auto reader, AcquireReader());
+  IMGUP_ASSIGN_OR_RETURN(const std::int64_t count,
+                         reader.db().QueryInt64("SELECT EXISTS (SELECT 1 FROM api_keys)"));
+  return count != 0;
 }
 
 }  // namespace imgup

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "base/error.hpp"
@@ -15,6 +16,31 @@ struct BlobEntry {
   std::string key;
   std::uint64_t size_bytes = 0;
   std::int64_t modified_ms = 0;  // last modification, Unix epoch milliseconds
+};
+
+/// How a presigned GET answers, besides the bytes (S3's response-content-type and
+/// response-content-disposition overrides).
+struct GetUrlOptions {
+  std::string content_type;         // "" : the stored object's
+  std::string content_disposition;  // "" : none
+};
+
+/// What a presigned POST allows (S3's POST policy): one object under a fixed key, of a fixed
+/// content type, 1 to `max_bytes` long, sent before `expires_in_s` seconds have passed.
+struct UploadPolicy {
+  std::string key;
+  std::string content_type;
+  std::uint64_t max_bytes = 0;
+  std::int64_t expires_in_s = 0;
+};
+
+/// A presigned POST, in the shape boto3's generate_presigned_post returns: an HTML form posted
+/// to `url` (multipart/form-data) with `fields` first, in order, and the file last, in a part
+/// named "file".
+struct PresignedPost {
+  std::string url;
+  std::vector<std::pair<std::string, std::string>> fields;
+  std::int64_t expires_at_ms = 0;  // Unix epoch milliseconds
 };
 
 /// One page of BlobStore::List.
@@ -47,6 +73,19 @@ class BlobStore {
   /// or a `limit` of 0.
   virtual Result<BlobPage> List(std::string_view prefix, std::string_view token,
                                 std::size_t limit) = 0;
+
+  /// A URL that lets whoever holds it GET the object under `key` for `expires_in_s` seconds,
+  /// without credentials: answered with the object's bytes and `options`' headers; refused
+  /// (403) once expired or altered. Whether the object exists is only known when it is used.
+  /// Local URLs are relative to the local server and can be used once; S3's are absolute.
+  /// Errors: kInvalidArgument (bad key, expiry not above 0).
+  virtual Result<std::string> PresignGet(std::string_view key, std::int64_t expires_in_s,
+                                         const GetUrlOptions& options) = 0;
+  /// A form that lets whoever holds it store one object as `policy` allows, without
+  /// credentials. A form that breaks the policy (other key or type, too large, empty, expired,
+  /// altered) stores nothing. Local forms can be used once.
+  /// Errors: kInvalidArgument (bad key, no content type, max_bytes or expiry not above 0).
+  virtual Result<PresignedPost> PresignPost(const UploadPolicy& policy) = 0;
 };
 
 }  // namespace imgup

@@ -21,6 +21,7 @@
 #include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <charconv>
 #include <chrono>
 #include <cstdint>
 #include <exception>
@@ -34,6 +35,7 @@
 #include <utility>
 #include <vector>
 
+#include "api/exchange.hpp"
 #include "api/handlers.hpp"
 #include "api/record_json.hpp"
 #include "api/request_log.hpp"
@@ -177,33 +179,31 @@ HttpRequest ToRequest(const bhttp::request<RequestBody>& in, const std::string& 
   return out;
 }
 
-HttpResponse InternalError(const HttpRequest& request, std::string what) {
-  HttpResponse response = ProblemResponse(
-      Error{ErrorCode::kInternal, "internal", "An internal error occurred.", std::move(what)},
-      request.request_id);
-  response.route = request.path;
-  return response;
-}
-
-/// The Beast message for `in`. The transport owns Content-Length, Transfer-Encoding and
-/// Connection; HEAD gets the headers of GET without the body, 204 and 304 never have one.
+/// The Beast message for `in`, a response FinishResponse has prepared. The transport owns
+/// Content-Length, Transfer-Encoding and Connection; a response to HEAD says the length of the
+/// body it does not carry.
 bhttp::response<bhttp::string_body> ToBeast(const HttpResponse& in, bool head) {
   bhttp::response<bhttp::string_body> out;
   out.version(11);
   out.result(static_cast<unsigned>(in.status));
-  bool has_type = false;
+  std::string_view head_length;
   for (const auto& [name, value] : in.headers) {
     const std::string lower = AsciiLower(name);
+    if (lower == "content-length") head_length = value;
     if (lower == "content-length" || lower == "transfer-encoding" || lower == "connection") {
       continue;
     }
-    if (lower == "content-type") has_type = true;
     out.insert(name, value);
   }
   if (in.status == 204 || in.status == 304 || (in.status >= 100 && in.status < 200)) return out;
-  if (!has_type) out.set(bhttp::field::content_type, "application/octet-stream");
+  if (head) {
+    std::uint64_t length = 0;
+    std::from_chars(head_length.data(), head_length.data() + head_length.size(), length);
+    out.content_length(length);
+    return out;
+  }
   out.content_length(in.body.size());
-  if (!head) out.body() = in.body;
+  out.body() = in.body;
   return out;
 }
 
@@ -413,21 +413,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void RunHandler() noexcept {
-    HttpResponse response;
+    HttpResponse response = Answer(server_.router, request_, options_.max_body_bytes);
     try {
-      try {
-        response = server_.router.Dispatch(request_);
-      } catch (const std::exception& e) {
-        response = InternalError(request_, e.what());
-      } catch (...) {
-        response = InternalError(request_, "unknown exception");
-      }
-      response.SetHeader("X-Request-Id", request_.request_id);
       close_after_ = WantsClose(response);
       response_.emplace(ToBeast(response, head_));
     } catch (const std::exception& e) {  // e.g. out of memory while copying the response
-      response = InternalError(request_, e.what());
-      response.SetHeader("X-Request-Id", request_.request_id);
+      response = InternalErrorResponse(request_, e.what());
+      FinishResponse(request_, response);
       close_after_ = true;
       try {
         response_.emplace(ToBeast(response, head_));
@@ -483,7 +475,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
         response.body = problem.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
       }
     }
-    response.SetHeader("X-Request-Id", request_.request_id);
+    FinishResponse(request_, response);
     response.route = request_.path;
     server_.LogRequest(request_, response, start_);
     parser_.reset();

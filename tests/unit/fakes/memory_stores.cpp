@@ -86,6 +86,21 @@ Result<void> MemoryBlobStore::Delete(std::string_view key) {
   return {};
 }
 
+Result<std::string> MemoryBlobStore::PresignGet(std::string_view key, std::int64_t expires_in_s,
+                                                const GetUrlOptions& options) {
+  if (urls_ == nullptr) {
+    return Fail(ErrorCode::kInternal, "presign_unavailable", "Presigned URLs are not set up");
+  }
+  return urls_->SignGet(key, expires_in_s, options);
+}
+
+Result<PresignedPost> MemoryBlobStore::PresignPost(const UploadPolicy& policy) {
+  if (urls_ == nullptr) {
+    return Fail(ErrorCode::kInternal, "presign_unavailable", "Presigned URLs are not set up");
+  }
+  return urls_->SignPost(policy);
+}
+
 Result<BlobPage> MemoryBlobStore::List(std::string_view prefix, std::string_view token,
                                        std::size_t limit) {
   std::lock_guard<std::mutex> lock(mutex_);

@@ -18,6 +18,7 @@
 #include "domain/ports/clock.hpp"
 #include "domain/ports/metadata_store.hpp"
 #include "domain/ports/pending_records.hpp"
+#include "domain/signed_urls.hpp"
 #include "fakes/fixed_clock.hpp"
 #include "fakes/sequential_ids.hpp"
 
@@ -25,8 +26,10 @@ namespace imgup {
 
 class MemoryBlobStore final : public BlobStore {
  public:
-  /// `clock` (optional, not owned) stamps modified_ms; the system clock when null.
-  explicit MemoryBlobStore(Clock* clock = nullptr) : clock_(clock) {}
+  /// `clock` (optional, not owned) stamps modified_ms; the system clock when null. `urls`
+  /// (optional, not owned) signs presigned URLs, as for the local store.
+  explicit MemoryBlobStore(Clock* clock = nullptr, SignedUrls* urls = nullptr)
+      : clock_(clock), urls_(urls) {}
 
   Result<void> Put(std::string_view key, std::string_view data,
                    std::string_view content_type) override;
@@ -35,6 +38,9 @@ class MemoryBlobStore final : public BlobStore {
   Result<void> Delete(std::string_view key) override;
   Result<BlobPage> List(std::string_view prefix, std::string_view token,
                         std::size_t limit) override;
+  Result<std::string> PresignGet(std::string_view key, std::int64_t expires_in_s,
+                                 const GetUrlOptions& options) override;
+  Result<PresignedPost> PresignPost(const UploadPolicy& policy) override;
 
   /// The number of stored objects.
   std::size_t size() const;
@@ -57,6 +63,7 @@ class MemoryBlobStore final : public BlobStore {
   std::int64_t NowMs() const;
 
   Clock* clock_;
+  SignedUrls* urls_;
   mutable std::mutex mutex_;
   std::map<std::string, Object, std::less<>> objects_;
   std::map<std::string, Error, std::less<>> failures_;

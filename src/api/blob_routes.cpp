@@ -1,0 +1,83 @@
+#include "api/blob_routes.hpp"
+
+#include <utility>
+
+#include "codecs/multipart.hpp"
+
+namespace imgup {
+
+namespace {
+
+Result<HttpResponse> ServeObject(SignedUrls& urls, BlobStore& blobs, const RouteContext& c) {
+  IMGUP_ASSIGN_OR_RETURN(const SignedUrls::GetGrant grant, urls.RedeemGet(c.request.query));
+  IMGUP_ASSIGN_OR_RETURN(std::string bytes, blobs.Get(grant.key));
+  HttpResponse response;
+  response.status = 200;
+  response.body = std::move(bytes);
+  response.SetHeader("Content-Type", grant.options.content_type.empty()
+                                         ? "application/octet-stream"
+                                         : grant.options.content_type);
+  if (!grant.options.content_disposition.empty()) {
+    response.SetHeader("Content-Disposition", grant.options.content_disposition);
+  }
+  // The URL is good once: nothing may keep its answer for another use.
+  response.SetHeader("Cache-Control", "private, no-store");
+  response.SetHeader("X-Content-Type-Options", "nosniff");
+  return response;
+}
+
+Result<HttpResponse> StoreForm(SignedUrls& urls, BlobStore& blobs,
+                               const std::function<void(const std::string&)>& on_stored,
+                               const RouteContext& c) {
+  IMGUP_ASSIGN_OR_RETURN(
+      const auto parts,
+      ParseMultipart(c.request.body, MultipartBoundary(c.request.Header("content-type"))));
+  // S3 reads the fields before the file and ignores any after it.
+  FormFields fields;
+  const FormPart* file = nullptr;
+  for (const FormPart& part : parts) {
+    if (part.name == "file") {
+      file = &part;
+      break;
+    }
+    fields.emplace_back(part.name, std::string(part.data));
+  }
+  if (file == nullptr) {
+    return Fail(ErrorCode::kInvalidArgument, "missing_field",
+                "The form has no part named 'file' (it must come after the fields)");
+  }
+  IMGUP_ASSIGN_OR_RETURN(const UploadPolicy policy, urls.RedeemPost(fields));
+  if (file->data.empty()) {
+    return Fail(
+        ErrorCode::kInvalidArgument, "entity_too_small",
+        "The file is empty; this form takes 1 to " + std::to_string(policy.max_bytes) + " bytes");
+  }
+  if (file->data.size() > policy.max_bytes) {
+    return Fail(ErrorCode::kPayloadTooLarge, "entity_too_large",
+                "The file is " + std::to_string(file->data.size()) +
+                    " bytes; this form takes at most " + std::to_string(policy.max_bytes));
+  }
+  IMGUP_RETURN_IF_ERROR(blobs.Put(policy.key, file->data, policy.content_type));
+  if (on_stored) on_stored(policy.key);
+  HttpResponse response;
+  response.status = 204;  // S3's answer to a form without success_action_status
+  return response;
+}
+
+}  // namespace
+
+void RegisterBlobRoutes(Router& router, SignedUrls& urls, BlobStore& blobs,
+                        std::function<void(const std::string& key)> on_stored) {
+  router.Add(
+      "GET", std::string(SignedUrls::kGetPath),
+      [&urls, &blobs](const RouteContext& c) { return ServeObject(urls, blobs, c); },
+      /*is_public=*/true);
+  router.Add(
+      "POST", std::string(SignedUrls::kPostPath),
+      [&urls, &blobs, on_stored = std::move(on_stored)](const RouteContext& c) {
+        return StoreForm(urls, blobs, on_stored, c);
+      },
+      /*is_public=*/true);
+}
+
+}  // namespace imgup
