@@ -9,9 +9,10 @@ DEBS=(
   build-essential cmake ninja-build pkg-config git
   libsqlite3-dev libssl-dev libcurl4-openssl-dev
   libboost-dev nlohmann-json3-dev libsimdjson-dev libexpected-dev libcli11-dev
+  libexpat1-dev  # the AWS client's XML (S3 answers)
   # tests, lint, benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev clang-format-16 clang-tidy-16
-  python3 python3-venv sqlite3 curl nginx wrk procps
+  python3 python3-venv sqlite3 curl nginx wrk procps openssl
   # the image pipeline (libvips) and the tools its tests use to make fixtures
   libvips-dev python3-blurhash libheif-examples webp gifsicle
   # the end-to-end tests (tests/e2e): Debian's Chromium, driven by playwright-core from npm

@@ -4,6 +4,7 @@
 // parsed (AwsCaller). The S3 and DynamoDB adapters are written against these two.
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -19,7 +20,9 @@ struct HttpRequest {
   std::string method;
   /// "http(s)://host[:port]/path?query", the path and query percent-encoded as they are sent.
   std::string url;
-  std::vector<HttpHeader> headers;  // Host, Content-Length and Connection are the client's
+  /// Content-Length, Connection and Transfer-Encoding are the client's (any given are dropped);
+  /// Host is taken from here when given (AwsCaller passes the one it signed), else from `url`.
+  std::vector<HttpHeader> headers;
   std::string body;
 };
 
@@ -35,12 +38,16 @@ struct HttpClientOptions {
   std::chrono::milliseconds connect_timeout{3000};
   std::chrono::milliseconds request_timeout{30000};  // the whole exchange, once connected
   std::size_t max_idle_per_host = 16;                // kept-alive connections kept for reuse
+  std::chrono::milliseconds max_idle_time{50000};    // an idle connection older is not reused
+  std::uint64_t max_response_body = 1ull << 30;      // larger: kInternal "response_too_large"
   bool verify_tls = true;                            // certificate and host name (SNI)
   std::string ca_file;                               // "": the system's trust store
 };
 
 /// One HTTP/1.1 exchange at a time per connection; thread-safe; reuses kept-alive connections
-/// per (scheme, host, port). No retries here.
+/// per (scheme, host, port). No retries here, but for one: a request on a kept-alive connection
+/// that the server had closed while it sat idle is sent once more on a fresh connection when
+/// nothing of it reached the server or its method is idempotent (GET, HEAD, PUT, DELETE, ...).
 class HttpClient {
  public:
   virtual ~HttpClient() = default;
@@ -56,7 +63,7 @@ std::unique_ptr<HttpClient> MakeHttpClient(HttpClientOptions options = {});
 /// x-amz-request-id / x-amzn-RequestId header as the request id.
 struct AwsError {
   int status = 0;
-  std::string code;     // "NoSuchKey", "ConditionalCheckFailedException", ...
+  std::string code;  // "NoSuchKey", "ConditionalCheckFailedException", ...
   std::string message;
   std::string request_id;
 };
@@ -67,10 +74,10 @@ AwsError ParseAwsError(const HttpResponse& response);
 bool IsRetryable(const AwsError& error);
 
 struct RetryPolicy {
-  int max_attempts = 5;                         // the first try included
-  std::chrono::milliseconds base{25};           // backoff: full jitter over min(cap, base * 2^n)
+  int max_attempts = 5;                // the first try included
+  std::chrono::milliseconds base{25};  // backoff: full jitter over min(cap, base * 2^n)
   std::chrono::milliseconds cap{2000};
-  std::chrono::milliseconds max_total{10000};   // no new attempt would start past this
+  std::chrono::milliseconds max_total{10000};  // no new attempt would start past this
 };
 
 /// Where and as what to sign: e.g. {"http://127.0.0.1:7070", "us-east-1", "s3"}.
@@ -89,8 +96,8 @@ class AwsCaller {
   using Now = std::function<std::chrono::system_clock::time_point()>;
   using Sleep = std::function<void(std::chrono::milliseconds)>;
 
-  AwsCaller(HttpClient& http, CredentialsSource credentials, RetryPolicy policy = {},
-            Now now = {}, Sleep sleep = {});
+  AwsCaller(HttpClient& http, CredentialsSource credentials, RetryPolicy policy = {}, Now now = {},
+            Sleep sleep = {});
 
   /// `request.path` is the wire path (S3: keys UriEncode'd), `request.query` decoded,
   /// `request.headers` without Host (added from the endpoint).
@@ -98,6 +105,13 @@ class AwsCaller {
 
   /// The number of attempts of the last Call on this thread (tests and logs).
   static int LastAttempts();
+
+ private:
+  HttpClient& http_;
+  CredentialsSource credentials_;
+  RetryPolicy policy_;
+  Now now_;
+  Sleep sleep_;
 };
 
 }  // namespace imgup::aws
