@@ -6,10 +6,15 @@ JOBS ?= $(shell nproc)
 PYTEST := .venv/bin/pytest
 SOURCES = $(shell git ls-files '*.cpp' '*.hpp' 2>/dev/null || find src apps tests bench -name '*.[ch]pp')
 
-.PHONY: run deps build build-asan test unit unit-asan http http-asan sigv4 sigv4-asan e2e format format-check tidy bench clean
+.PHONY: run deps aws-peers build build-asan test checks aws unit unit-asan http http-asan sigv4 sigv4-asan e2e format format-check tidy bench clean
 
 deps:
 	@./scripts/install-deps.sh
+
+## The S3 and DynamoDB peers of the AWS tests: versitygw (built once into
+## ~/.cache/imgup/tools/bin, ~3 min) and moto (in .venv).
+aws-peers: deps
+	@./scripts/install-aws-peers.sh
 
 build: deps
 	@cmake --preset dev >/dev/null
@@ -27,8 +32,19 @@ run: build
 ## HTTP tests, the SigV4 differential test against botocore, the page in a real browser and the
 ## Postman collection, and the unit, HTTP and differential tests again under AddressSanitizer +
 ## UndefinedBehaviorSanitizer.
-test: format-check unit http sigv4 e2e unit-asan http-asan sigv4-asan
+##
+## The peers (versitygw, moto) start once, after the builds, and every check runs inside
+## scripts/with-aws-peers.sh, which stops them when the checks end; IMGUP_REQUIRE_AWS_PEERS=1 makes
+## a test that finds no peer fail instead of skipping.
+test: format-check build build-asan aws-peers
+	@IMGUP_REQUIRE_AWS_PEERS=1 ./scripts/with-aws-peers.sh $(MAKE) --no-print-directory checks
 	@echo "make test: all checks passed"
+
+checks: format-check unit http sigv4 e2e unit-asan http-asan sigv4-asan
+
+## Only the tests that need the AWS peers, with the peers (for working on the AWS adapters).
+aws: build aws-peers
+	IMGUP_REQUIRE_AWS_PEERS=1 ./scripts/with-aws-peers.sh ctest --preset dev -j $(JOBS) -L aws-peers
 
 unit: build
 	ctest --preset dev -j $(JOBS)

@@ -31,7 +31,8 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# Python tools for the HTTP/contract tests, in a project-local venv.
+# Python tools for the HTTP/contract tests, in a project-local venv (moto: the DynamoDB peer of
+# the AWS tests; versitygw, the S3 one, is built by scripts/install-aws-peers.sh).
 if [ ! -x .venv/bin/pytest ] || ! cmp -s scripts/requirements-test.txt .venv/.requirements 2>/dev/null; then
   python3 -m venv .venv
   .venv/bin/pip install -q --disable-pip-version-check -r scripts/requirements-test.txt

@@ -214,19 +214,7 @@ class BeastHttpClient final : public HttpClient {
     tls_context_.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
                              ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
                              ssl::context::no_tlsv1_1);
-    if (options_.verify_tls) {
-      ErrorCodeT ec;
-      if (options_.ca_file.empty()) {
-        tls_context_.set_default_verify_paths(ec);
-      } else {
-        tls_context_.load_verify_file(options_.ca_file, ec);
-      }
-      // A trust store that does not load fails every handshake below, with this as the reason.
-      if (ec) trust_error_ = "cannot load the trust store: " + ec.message();
-      tls_context_.set_verify_mode(ssl::verify_peer);
-    } else {
-      tls_context_.set_verify_mode(ssl::verify_none);
-    }
+    tls_context_.set_verify_mode(options_.verify_tls ? ssl::verify_peer : ssl::verify_none);
   }
 
   ~BeastHttpClient() override {
@@ -310,27 +298,36 @@ class BeastHttpClient final : public HttpClient {
     auto connection = std::make_unique<Connection>(url.PoolKey());
     const auto deadline = SteadyClock::now() + options_.connect_timeout;
 
-    // Name resolution has no deadline of its own in Asio: run it for what is left and cancel.
-    tcp::resolver resolver(connection->ioc);
-    std::optional<ErrorCodeT> resolved;
-    tcp::resolver::results_type endpoints;
-    resolver.async_resolve(url.host, url.port,
-                           [&](const ErrorCodeT& ec, tcp::resolver::results_type results) {
-                             resolved = ec;
-                             endpoints = std::move(results);
-                           });
-    connection->ioc.run_for(options_.connect_timeout);
-    if (!resolved) {
-      resolver.cancel();
-      RunToCompletion(connection->ioc);
-      return tl::unexpected<Error>(Unavailable("timeout",
-                                               "the storage endpoint did not answer in time",
-                                               url.HostHeader() + ": name resolution timed out"));
-    }
-    if (*resolved) {
-      return tl::unexpected<Error>(
-          Unavailable("connection_failed", "cannot reach the storage endpoint",
-                      url.HostHeader() + ": cannot resolve: " + resolved->message()));
+    std::vector<tcp::endpoint> endpoints;
+    ErrorCodeT ip_error;
+    const auto ip = asio::ip::make_address(url.host, ip_error);
+    if (!ip_error) {
+      endpoints.emplace_back(ip, static_cast<unsigned short>(std::stoi(url.port)));
+    } else {
+      // Name resolution has no deadline of its own in Asio: run it for what is left and cancel.
+      // Asio resolves on a thread of the io_context's own, so a short-lived io_context here
+      // keeps that thread from living on with every pooled connection.
+      asio::io_context resolve_context{1};
+      tcp::resolver resolver(resolve_context);
+      std::optional<ErrorCodeT> resolved;
+      resolver.async_resolve(url.host, url.port,
+                             [&](const ErrorCodeT& ec, tcp::resolver::results_type results) {
+                               resolved = ec;
+                               for (const auto& entry : results) endpoints.push_back(entry);
+                             });
+      resolve_context.run_for(options_.connect_timeout);
+      if (!resolved) {
+        resolver.cancel();
+        RunToCompletion(resolve_context);
+        return tl::unexpected<Error>(Unavailable("timeout",
+                                                 "the storage endpoint did not answer in time",
+                                                 url.HostHeader() + ": name resolution timed out"));
+      }
+      if (*resolved) {
+        return tl::unexpected<Error>(
+            Unavailable("connection_failed", "cannot reach the storage endpoint",
+                        url.HostHeader() + ": cannot resolve: " + resolved->message()));
+      }
     }
 
     connection->plain.emplace(connection->ioc);
@@ -345,6 +342,9 @@ class BeastHttpClient final : public HttpClient {
     stream.socket().set_option(tcp::no_delay(true), ignored);
     if (!url.https) return connection;
 
+    // The trust store loads at the first TLS connection, not here: parsing the system's bundle
+    // (~140 certificates) costs more CPU than the rest of a Lambda init (ADR 8).
+    std::call_once(trust_loaded_, [this] { LoadTrustStore(); });
     if (!trust_error_.empty()) {
       return tl::unexpected<Error>(
           Unavailable("tls_error", "cannot set up TLS with the storage endpoint", trust_error_));
@@ -384,6 +384,18 @@ class BeastHttpClient final : public HttpClient {
           Unavailable("tls_error", "cannot set up TLS with the storage endpoint", detail));
     }
     return connection;
+  }
+
+  void LoadTrustStore() {
+    if (!options_.verify_tls) return;
+    ErrorCodeT ec;
+    if (options_.ca_file.empty()) {
+      tls_context_.set_default_verify_paths(ec);  // SSL_CERT_FILE / SSL_CERT_DIR, else OpenSSL's
+    } else {
+      tls_context_.load_verify_file(options_.ca_file, ec);
+    }
+    // A trust store that does not load fails every handshake, with this as the reason.
+    if (ec) trust_error_ = "cannot load the trust store: " + ec.message();
   }
 
   Exchange Perform(Connection& connection, const Url& url, const HttpRequest& request) {
@@ -475,8 +487,9 @@ class BeastHttpClient final : public HttpClient {
 
   const HttpClientOptions options_;
   ssl::context tls_context_;
-  std::string trust_error_;
-  std::mutex mutex_;  // guards pool_
+  std::once_flag trust_loaded_;
+  std::string trust_error_;  // set once, under trust_loaded_
+  std::mutex mutex_;         // guards pool_
   std::unordered_map<std::string, std::deque<std::unique_ptr<Connection>>> pool_;
 };
 

@@ -444,6 +444,22 @@ TEST_F(HttpsClientTest, ReplacesATlsConnectionTheServerClosed) {
   ASSERT_TRUE(dropped) << dropped.error().detail;
 }
 
+TEST_F(HttpsClientTest, ThreadsThatConnectAtOnceShareOneTrustStore) {
+  // The trust store loads at the first TLS connection: several first connections at once.
+  auto client = MakeHttpClient(Trusting());
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 5; ++i) {
+        if (auto r = client->Send(Get(Url("localhost", "/echo"))); r && r->status == 200) ++ok;
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(ok.load(), 20);
+}
+
 TEST_F(HttpsClientTest, RefusesACertificateThatDoesNotNameTheHost) {
   auto client = MakeHttpClient(Trusting());
   auto response = client->Send(Get(Url("127.0.0.1", "/echo")));  // the cert names localhost only
