@@ -6,7 +6,7 @@ JOBS ?= $(shell nproc)
 PYTEST := .venv/bin/pytest
 SOURCES = $(shell git ls-files '*.cpp' '*.hpp' 2>/dev/null || find src apps tests bench -name '*.[ch]pp')
 
-.PHONY: run deps aws-peers build build-asan test checks aws unit unit-asan http http-asan sigv4 sigv4-asan e2e format format-check tidy bench clean
+.PHONY: run deps aws-peers build build-asan test checks aws dynamo dynamo-checks unit unit-asan http http-asan sigv4 sigv4-asan dynamo-items dynamo-items-asan e2e format format-check tidy bench clean
 
 deps:
 	@./scripts/install-deps.sh
@@ -40,11 +40,19 @@ test: format-check build build-asan aws-peers
 	@IMGUP_REQUIRE_AWS_PEERS=1 ./scripts/with-aws-peers.sh $(MAKE) --no-print-directory checks
 	@echo "make test: all checks passed"
 
-checks: format-check unit http sigv4 e2e unit-asan http-asan sigv4-asan
+checks: format-check unit http sigv4 dynamo-items e2e unit-asan http-asan sigv4-asan dynamo-items-asan
 
 ## Only the tests that need the AWS peers, with the peers (for working on the AWS adapters).
 aws: build aws-peers
 	IMGUP_REQUIRE_AWS_PEERS=1 ./scripts/with-aws-peers.sh ctest --preset dev -j $(JOBS) -L aws-peers
+
+## The DynamoDB adapter's tests with the peers: the client, the contract suites on moto and the
+## read-back of its items with boto3 (docs/dynamodb.md).
+dynamo: build aws-peers
+	IMGUP_REQUIRE_AWS_PEERS=1 ./scripts/with-aws-peers.sh $(MAKE) --no-print-directory dynamo-checks
+
+dynamo-checks: dynamo-items
+	ctest --preset dev -j $(JOBS) -R '^Dynamo'
 
 unit: build
 	ctest --preset dev -j $(JOBS)
@@ -54,10 +62,18 @@ http: build
 
 ## imgup's SigV4 signer against botocore's on a few thousand random requests (tests/aws).
 sigv4: build
-	IMGUP_SIGV4_TOOL=$(CURDIR)/build/dev/tests/aws/sigv4_tool $(PYTEST) -q tests/aws
+	IMGUP_SIGV4_TOOL=$(CURDIR)/build/dev/tests/aws/sigv4_tool $(PYTEST) -q tests/aws/test_sigv4_differential.py
 
 sigv4-asan: build-asan
-	IMGUP_SIGV4_TOOL=$(CURDIR)/build/asan/tests/aws/sigv4_tool $(PYTEST) -q tests/aws
+	IMGUP_SIGV4_TOOL=$(CURDIR)/build/asan/tests/aws/sigv4_tool $(PYTEST) -q tests/aws/test_sigv4_differential.py
+
+## What DynamoMetadataStore writes, read back with boto3 in the shapes docs/dynamodb.md gives
+## (needs the DynamoDB peer: run inside scripts/with-aws-peers.sh, as make test and make dynamo do).
+dynamo-items: build
+	IMGUP_DYNAMO_TOOL=$(CURDIR)/build/dev/tests/aws/dynamo_tool $(PYTEST) -q tests/aws/test_dynamo_items.py
+
+dynamo-items-asan: build-asan
+	IMGUP_DYNAMO_TOOL=$(CURDIR)/build/asan/tests/aws/dynamo_tool $(PYTEST) -q tests/aws/test_dynamo_items.py
 
 e2e: build
 	IMGUP_BIN=$(CURDIR)/build/dev/imgup tests/e2e/run.sh
