@@ -504,7 +504,14 @@ aws::DynamoResult<void> DynamoMetadataStore::Transact(std::vector<TransactWriteI
     request.client_request_token = aws::NewClientRequestToken();
     auto done = client_.TransactWriteItems(request);
     if (done || !done.error().TransactionCanceled() || AnyConditionFailed(done.error()) ||
-        !AnyConflict(done.error()) || attempt >= options_.max_transaction_attempts) {
+        !AnyConflict(done.error())) {
+      return done;
+    }
+    if (attempt >= options_.max_transaction_attempts) {
+      // Still contended: trying again later may pass.
+      done.error().error = StorageFailure(true, "metadata store",
+                                          "transaction conflicted " + std::to_string(attempt) +
+                                              " times: " + done.error().error.detail);
       return done;
     }
     std::this_thread::sleep_for(Backoff(attempt));

@@ -5,43 +5,14 @@
 
 #include <gtest/gtest.h>
 
-#include <deque>
-#include <mutex>
 #include <nlohmann/json.hpp>
+
+#include "aws/scripted_http.hpp"
 
 namespace imgup::aws {
 namespace {
 
 using nlohmann::json;
-
-/// Answers each Send with the next scripted response and keeps the requests.
-class ScriptedHttp final : public HttpClient {
- public:
-  Result<HttpResponse> Send(const HttpRequest& request) override {
-    std::lock_guard<std::mutex> lock(mutex_);
-    requests.push_back(request);
-    if (answers.empty()) return HttpResponse{200, {}, "{}"};
-    HttpResponse next = answers.front();
-    answers.pop_front();
-    return next;
-  }
-  void Answer(int status, std::string body) {
-    answers.push_back(HttpResponse{status, {{"x-amzn-requestid", "RID"}}, std::move(body)});
-  }
-  std::string HeaderOf(std::size_t i, std::string_view name) const {
-    for (const auto& header : requests.at(i).headers) {
-      std::string lower = header.name;
-      for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      if (lower == name) return header.value;
-    }
-    return {};
-  }
-  json BodyOf(std::size_t i) const { return json::parse(requests.at(i).body); }
-
-  std::vector<HttpRequest> requests;
-  std::deque<HttpResponse> answers;
-  std::mutex mutex_;
-};
 
 class DynamoClientTest : public ::testing::Test {
  protected:
