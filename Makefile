@@ -6,7 +6,7 @@ JOBS ?= $(shell nproc)
 PYTEST := .venv/bin/pytest
 SOURCES = $(shell git ls-files '*.cpp' '*.hpp' 2>/dev/null || find src apps tests bench -name '*.[ch]pp')
 
-.PHONY: run deps aws-peers build build-asan test checks aws unit unit-asan http http-asan sigv4 sigv4-asan s3-differential s3-differential-asan lambda lambda-asan lambda-tools e2e format format-check tidy bench clean
+.PHONY: run deps aws-peers build build-asan test checks aws dynamo dynamo-checks unit unit-asan http http-asan sigv4 sigv4-asan s3-differential s3-differential-asan dynamo-items dynamo-items-asan lambda lambda-asan lambda-tools e2e format format-check tidy bench clean
 
 deps:
 	@./scripts/install-deps.sh
@@ -41,13 +41,21 @@ test: format-check build build-asan aws-peers lambda-tools
 	@IMGUP_REQUIRE_AWS_PEERS=1 ./scripts/with-aws-peers.sh $(MAKE) --no-print-directory checks
 	@echo "make test: all checks passed"
 
-checks: format-check unit http sigv4 s3-differential lambda e2e unit-asan http-asan sigv4-asan \
-  s3-differential-asan lambda-asan
+checks: format-check unit http sigv4 s3-differential dynamo-items lambda e2e unit-asan http-asan \
+  sigv4-asan s3-differential-asan dynamo-items-asan lambda-asan
 
 ## Only the tests that need the AWS peers, with the peers (for working on the AWS adapters).
 aws: build aws-peers
 	IMGUP_REQUIRE_AWS_PEERS=1 ./scripts/with-aws-peers.sh ctest --preset dev -j $(JOBS) -L aws-peers
 	IMGUP_REQUIRE_AWS_PEERS=1 ./scripts/with-aws-peers.sh $(MAKE) --no-print-directory s3-differential
+
+## The DynamoDB adapter's tests with the peers: the client, the contract suites on moto and the
+## read-back of its items with boto3 (docs/dynamodb.md).
+dynamo: build aws-peers
+	IMGUP_REQUIRE_AWS_PEERS=1 ./scripts/with-aws-peers.sh $(MAKE) --no-print-directory dynamo-checks
+
+dynamo-checks: dynamo-items
+	ctest --preset dev -j $(JOBS) -R '^Dynamo'
 
 unit: build
 	ctest --preset dev -j $(JOBS)
@@ -81,6 +89,14 @@ lambda: build lambda-tools
 lambda-asan: build-asan lambda-tools
 	IMGUP_LAMBDA_API_BIN=$(CURDIR)/build/asan/imgup-lambda-api IMGUP_BIN=$(CURDIR)/build/asan/imgup \
 	  $(PYTEST) -q tests/lambda
+
+## What DynamoMetadataStore writes, read back with boto3 in the shapes docs/dynamodb.md gives
+## (needs the DynamoDB peer: run inside scripts/with-aws-peers.sh, as make test and make dynamo do).
+dynamo-items: build
+	IMGUP_DYNAMO_TOOL=$(CURDIR)/build/dev/tests/aws/dynamo_tool $(PYTEST) -q tests/aws/test_dynamo_items.py
+
+dynamo-items-asan: build-asan
+	IMGUP_DYNAMO_TOOL=$(CURDIR)/build/asan/tests/aws/dynamo_tool $(PYTEST) -q tests/aws/test_dynamo_items.py
 
 e2e: build
 	IMGUP_BIN=$(CURDIR)/build/dev/imgup tests/e2e/run.sh

@@ -4,7 +4,7 @@
 # Runs CMD with an S3 and a DynamoDB that no one here wrote, on free loopback ports, and stops
 # them (by PID) when CMD ends, fails or is interrupted:
 #   versitygw (S3; checks SigV4 strictly), posix backend in a temporary directory;
-#   moto_server (DynamoDB; also a second S3), in its default mode (no signature checks; a test
+#   moto server (DynamoDB; also a second S3; scripts/moto_server.py), in its default mode (no signature checks; a test
 #     turns its auth mode on through its /moto-api/reset-auth endpoint).
 # CMD sees:
 #   IMGUP_TEST_S3_ENDPOINT        http://127.0.0.1:PORT   (versitygw)
@@ -138,7 +138,9 @@ run_versitygw() {
     --quiet posix --disableotmp "$WORK/s3"
 }
 run_moto() {
-  exec "$MOTO_SERVER" -H 127.0.0.1 -p "$PORT"
+  # moto's own application, one request at a time: its DynamoDB backend is not safe for
+  # concurrent requests (scripts/moto_server.py, docs/dynamodb.md "Where moto differs").
+  exec "$PYTHON" "$ROOT/scripts/moto_server.py" -H 127.0.0.1 -p "$PORT"
 }
 
 start_peer versitygw / run_versitygw
