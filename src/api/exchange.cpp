@@ -7,13 +7,9 @@
 
 namespace imgup {
 
-namespace {
-
 bool HasNoBody(int status) {
   return status == 204 || status == 304 || (status >= 100 && status < 200);
 }
-
-}  // namespace
 
 HttpResponse InternalErrorResponse(const HttpRequest& request, std::string what) {
   HttpResponse response = ProblemResponse(

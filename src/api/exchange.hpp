@@ -24,6 +24,9 @@ HttpResponse Answer(const Router& router, const HttpRequest& request,
 /// - any other response with a body but no Content-Type gets application/octet-stream.
 void FinishResponse(const HttpRequest& request, HttpResponse& response);
 
+/// Whether a response with this status never carries a body (1xx, 204, 304).
+bool HasNoBody(int status);
+
 /// A 500 problem response for `request`, with `what` for the log only.
 HttpResponse InternalErrorResponse(const HttpRequest& request, std::string what);
 

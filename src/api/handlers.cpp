@@ -370,32 +370,6 @@ void ReplaceAll(std::string& text, std::string_view from, std::string_view to) {
   }
 }
 
-std::string HtmlEscape(std::string_view text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
 /// An embedded page asset, with a Content-Security-Policy that allows no inline code.
 Result<HttpResponse> StaticFile(const RouteContext& context, std::string_view name) {
   const auto bytes = name == "openapi.json" ? std::nullopt : FindEmbeddedFile(name);
@@ -411,7 +385,7 @@ Result<HttpResponse> StaticFile(const RouteContext& context, std::string_view na
   response.status = 200;
   response.body = std::string(*bytes);
   if (name == "index.html")
-    ReplaceAll(response.body, "{{BASE}}", HtmlEscape(context.request.base_path));
+    ReplaceAll(response.body, "{{BASE}}", MarkupEscape(context.request.base_path));
   response.SetHeader("Content-Type", type);
   response.SetHeader("Content-Security-Policy",
                      "default-src 'self'; img-src 'self' blob: data:; style-src 'self'; "

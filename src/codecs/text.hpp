@@ -17,4 +17,8 @@ std::optional<std::string> PercentDecode(std::string_view text, bool plus_is_spa
 /// hex), for a query parameter or a path segment.
 std::string PercentEncode(std::string_view text);
 
+/// Escapes & < > " and ' for HTML or XML text and attribute values; `apostrophe` is the entity
+/// for ' ("&#39;" is valid in both, XML also has "&apos;").
+std::string MarkupEscape(std::string_view text, std::string_view apostrophe = "&#39;");
+
 }  // namespace imgup

@@ -8,6 +8,7 @@
 #include "aws/xml.hpp"
 #include "codecs/base64.hpp"
 #include "codecs/sha256.hpp"
+#include "codecs/text.hpp"
 
 namespace imgup::s3 {
 
@@ -135,32 +136,7 @@ Result<ListObjectsPage> ParseListObjectsV2(std::string_view xml) {
   return page;
 }
 
-std::string XmlEscape(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&apos;";
-        break;
-      default:
-        out.push_back(c);
-    }
-  }
-  return out;
-}
+std::string XmlEscape(std::string_view text) { return MarkupEscape(text, "&apos;"); }
 
 std::string DeleteObjectsBody(std::span<const std::string> keys) {
   std::string body =

@@ -195,7 +195,7 @@ bhttp::response<bhttp::string_body> ToBeast(const HttpResponse& in, bool head) {
     }
     out.insert(name, value);
   }
-  if (in.status == 204 || in.status == 304 || (in.status >= 100 && in.status < 200)) return out;
+  if (HasNoBody(in.status)) return out;
   if (head) {
     std::uint64_t length = 0;
     std::from_chars(head_length.data(), head_length.data() + head_length.size(), length);
