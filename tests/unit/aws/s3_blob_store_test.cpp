@@ -319,20 +319,29 @@ TEST_F(S3BlobStoreTest, ADownPeerIsUnavailableAfterTheRetries) {
 
 TEST_F(S3BlobStoreTest, APresignedGetCarriesTheOverridesAndExpires) {
   ASSERT_TRUE(store_->Put("originals/alice/01J1", "bytes", "image/png"));
+  // Signed "now" (the fixture's clock) for 5 minutes: served, with the overrides.
+  clock_.Set(contract::SystemNowMs());
   const std::string url =
       store_
-          ->PresignGet("originals/alice/01J1", 1,
+          ->PresignGet("originals/alice/01J1", 300,
                        GetUrlOptions{"image/webp", "attachment; filename=\"a b.png\""})
           .value();
   EXPECT_TRUE(url.starts_with(peers_.s3_endpoint + "/" + store_->config().bucket +
                               "/originals/alice/01J1?"))
       << url;
-  EXPECT_NE(url.find("X-Amz-Expires=1&"), std::string::npos) << url;
+  EXPECT_NE(url.find("X-Amz-Expires=300&"), std::string::npos) << url;
   auto fetched = SharedHttp().Send({"GET", url, {}, ""});
   ASSERT_TRUE(fetched);
   EXPECT_EQ(fetched->status, 200) << fetched->body;
   EXPECT_EQ(fetched->Header("content-type"), "image/webp");
   EXPECT_EQ(fetched->Header("content-disposition"), "attachment; filename=\"a b.png\"");
+  // Signed ten minutes ago for five: expired, whatever the machine's speed.
+  clock_.Set(contract::SystemNowMs() - 600'000);
+  const std::string old_url = store_->PresignGet("originals/alice/01J1", 300, {}).value();
+  auto expired = SharedHttp().Send({"GET", old_url, {}, ""});
+  ASSERT_TRUE(expired);
+  EXPECT_EQ(expired->status, 403) << expired->body;
+  EXPECT_NE(expired->body.find("expired"), std::string::npos) << expired->body;
   // A URL for a key with no object is made all the same; S3 says 404 when it is used.
   EXPECT_TRUE(store_->PresignGet("originals/alice/none", 60, {}));
   EXPECT_EQ(store_->PresignGet("originals/alice/01J1", 604801, {}).error().slug, "invalid_expiry");
