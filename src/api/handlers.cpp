@@ -486,7 +486,11 @@ void RegisterApiRoutes(Router& router, ImageService& service, const ApiConfig& c
   router.Add(
       "GET", "/health",
       [config](const RouteContext&) -> Result<HttpResponse> {
-        nlohmann::json health = {{"status", "ok"}, {"version", config.version}};
+        // The limits a client needs to refuse up front what the server would refuse anyway
+        // (the web page sizes its uploads by max_body_bytes).
+        nlohmann::json health = {{"status", "ok"},
+                                 {"version", config.version},
+                                 {"limits", {{"max_body_bytes", config.max_body_bytes}}}};
         if (config.pending_processing) health["processing"] = config.pending_processing();
         return JsonResponse(200, health.dump());
       },

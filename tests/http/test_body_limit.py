@@ -106,6 +106,13 @@ def test_body_just_under_the_limit_is_accepted(small):
     assert small.get(r.json()["urls"]["content"]).content == data
 
 
+def test_health_says_the_limit(small):
+    """The page learns the limit here (issue G, item 6) instead of assuming the default."""
+    r = small.get("/health")
+    assert r.status_code == 200
+    assert r.json()["limits"] == {"max_body_bytes": LIMIT}, r.json()
+
+
 def test_server_still_serves_after_413(small):
     r = small.raw("POST", "/upload?filename=big.png", {"Content-Type": "image/png"}, b"\x89PNG",
                   content_length=LIMIT + 1)

@@ -41,7 +41,8 @@ def test_conforming_exchanges_pass(contract):
     check(contract, "GET", f"/images/{ID}", 200, JSON,
           {**RECORD, "status": "failed", "key": "", "failure_reason": "decode_failed: truncated"})
     check(contract, "GET", f"/images/{ID}/similar", 200, JSON, {"items": [{**ready, "distance": 3}]})
-    check(contract, "GET", "/health", 200, JSON, {"status": "ok", "version": "1", "processing": 0})
+    check(contract, "GET", "/health", 200, JSON, {"status": "ok", "version": "1", "processing": 0,
+                                                     "limits": {"max_body_bytes": 10485760}})
     check(contract, "DELETE", f"/images/{ID}", 204, {"X-Request-Id": "r1"}, b"")
     up = json.dumps({"filename": "a.png", "content_type": "image/png", "image_base64": "iVBORw0KGgo="}).encode()
     check(contract, "POST", "/upload", 201, {**JSON, "Location": f"/images/{ID}"}, {**RECORD, "duplicate": False},
@@ -68,7 +69,8 @@ def test_mismatches_are_caught(contract, case):
         "wrong-type": ("GET", f"/images/{ID}", 200, JSON, {**RECORD, "width": "1"}),
         "bad-dominant-color": ("GET", f"/images/{ID}", 200, JSON, {**RECORD, "dominant_color": "#FFF"}),
         "similar-without-distance": ("GET", f"/images/{ID}/similar", 200, JSON, {"items": [RECORD]}),
-        "health-processing-negative": ("GET", "/health", 200, JSON, {"status": "ok", "version": "1", "processing": -1}),
+        "health-processing-negative": ("GET", "/health", 200, JSON, {"status": "ok", "version": "1", "processing": -1,
+                                                                           "limits": {"max_body_bytes": 1}}),
         "problem-id-mismatch": ("GET", f"/images/{ID}", 404, PJSON, {**PROBLEM, "request_id": "other"}),
         "problem-type-mismatch": ("GET", f"/images/{ID}", 404, PJSON, {**PROBLEM, "type": "about:blank"}),
         "problem-as-json": ("GET", f"/images/{ID}", 404, JSON, PROBLEM),

@@ -32,6 +32,8 @@ def test_health(client):
     body = r.json()
     assert body["status"] == "ok" and body["version"]
     assert isinstance(body["processing"], int) and body["processing"] >= 0
+    # The limit the page sizes its uploads by (issue G, item 6): the default --max-body-bytes.
+    assert body["limits"] == {"max_body_bytes": 10 * 1024 * 1024}, body
 
 
 def test_openapi_document_is_valid_3_1():
