@@ -23,8 +23,12 @@ function chunk(type, data) {
   return out;
 }
 
-/** An 8-bit RGB PNG of width x height; `pixel(x, y)` gives [r, g, b]. */
-export function makePng(width, height, pixel) {
+/**
+ * An 8-bit RGB PNG of width x height; `pixel(x, y)` gives [r, g, b]. Options: `keepRows` stores
+ * only the first rows (a sound header over pixel data that stops short: it fails to decode),
+ * `padding` adds a private ancillary chunk of that many bytes (decoders skip it) to reach a size.
+ */
+export function makePng(width, height, pixel, { keepRows = height, padding = 0 } = {}) {
   const header = Buffer.alloc(13);
   header.writeUInt32BE(width, 0);
   header.writeUInt32BE(height, 4);
@@ -37,9 +41,21 @@ export function makePng(width, height, pixel) {
   return Buffer.concat([
     Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
     chunk("IHDR", header),
-    chunk("IDAT", deflateSync(rows)),
+    // "paDd": ancillary (p), private (a), reserved bit clear (D), safe to copy (d).
+    ...(padding > 0 ? [chunk("paDd", Buffer.alloc(padding, 0x5a))] : []),
+    chunk("IDAT", deflateSync(rows.subarray(0, keepRows * (1 + 3 * width)))),
     chunk("IEND", Buffer.alloc(0)),
   ]);
+}
+
+/** A small PNG made `bytes` long exactly (with a padding chunk); `seed` makes its pixels its own. */
+export function pngOfSize(bytes, seed) {
+  const pixel = (x, y) => [(x * 7 + seed) & 255, (y * 13 + seed * 3) & 255, (seed * 29) & 255];
+  const bare = makePng(16, 16, pixel).length;
+  if (bytes < bare + 13) throw new Error(`a PNG of ${bytes} bytes is too small to pad`);
+  const png = makePng(16, 16, pixel, { padding: bytes - bare - 12 });
+  if (png.length !== bytes) throw new Error(`pngOfSize: ${png.length} bytes, not ${bytes}`);
+  return png;
 }
 
 // ---- EXIF -------------------------------------------------------------------------------------

@@ -25,4 +25,4 @@ fi
 
 # Each test has a time limit, so that a hung browser or server fails the run instead of stalling it.
 exec node --test --test-reporter=spec --test-timeout=60000 \
-  tests/e2e/page.test.js tests/e2e/postman.test.js
+  tests/e2e/page.test.js tests/e2e/page-steer.test.js tests/e2e/postman.test.js
