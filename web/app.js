@@ -501,6 +501,11 @@ function filtersFromUrl() {
   }
 }
 
+/** The page's URL with `hash` ("" for none), in place: the filters stay, no history entry. */
+function setUrlHash(hash) {
+  history.replaceState(history.state, "", location.pathname + location.search + (hash ? `#${hash}` : ""));
+}
+
 /** Shows the gallery for the form's filters (unless it already does) and puts them in the URL. */
 function applyFilters() {
   const filters = currentFilters().toString();
@@ -674,6 +679,7 @@ async function loadMore() {
   cursor = page.next_cursor;
   exhausted = !cursor;
   updateCount();
+  if (detailId) updateNeighbours();
   // Keep loading while the sentinel is still visible (a tall screen, few images per page).
   if (!exhausted && isVisible($("sentinel"))) loadMore();
 }
@@ -805,6 +811,7 @@ async function openDetail(id) {
   $("detail-download").download = record.filename;
   updateNeighbours();
   if (!$("detail").open) $("detail").showModal();
+  setUrlHash(id); // a reload or a shared link opens it again
   if (!failed) showSimilar(record);
 }
 
@@ -995,12 +1002,15 @@ function init() {
     }
     detailId = null;
     replacing = null;
+    setUrlHash("");
   });
   new IntersectionObserver((entries) => {
     if (entries.some((e) => e.isIntersecting)) loadMore();
   }).observe($("sentinel"));
   filtersFromUrl();
   applyFilters();
+  const opened = decodeURIComponent(location.hash.slice(1));
+  if (/^[0-9A-Za-z_-]{8,64}$/.test(opened)) openDetail(opened);
 }
 
 init();

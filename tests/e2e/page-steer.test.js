@@ -239,7 +239,7 @@ describe("an upload queue a person can steer (item 5)", () => {
   it("clears the finished rows", async () => {
     await page.getByRole("button", { name: "Clear finished" }).click();
     assert.equal(await page.locator("#uploads li").count(), 0);
-    assert.equal(await page.locator("#queue").isVisible(), false);
+    await page.locator("#queue").waitFor({ state: "hidden" }); // redrawn at the next frame
   });
 
   it("cancels all: nothing of it is stored", async () => {
@@ -270,14 +270,14 @@ describe("an upload queue a person can steer (item 5)", () => {
     await dropFiles(page, [{ name: "t1.png", type: PNG_TYPE, bytes: pngOfSize(4000, 200) }]);
     const row = uploadRow(page, "t1.png");
     await row.locator(".error", { hasText: "The server is busy." }).waitFor();
-    assert.equal(await page.getByRole("button", { name: "Retry failed" }).isVisible(), true);
+    await page.getByRole("button", { name: "Retry failed" }).waitFor();
     await dropFiles(page, [{ name: "notes.png", type: PNG_TYPE, bytes: Buffer.from("Not a picture at all.\n") }]);
     await uploadRow(page, "notes.png").locator(".error").waitFor();
     assert.equal(await uploadRow(page, "notes.png").getByRole("button", { name: /Retry/ }).count(), 0);
     await row.getByRole("button", { name: "Retry t1.png" }).click();
     await uploadRow(page, "t1.png").locator(".state.done", { hasText: /^uploaded$/ }).waitFor();
     await readyTileLoaded(page, "t1.png");
-    assert.equal(await page.getByRole("button", { name: "Retry failed" }).isVisible(), false);
+    await page.getByRole("button", { name: "Retry failed" }).waitFor({ state: "hidden" });
     await page.unroute("**/upload");
   });
 
@@ -421,12 +421,17 @@ describe("dark mode, previous/next, filters in the URL, plurals (item 7)", () =>
     await page.locator("#detail-title", { hasText: order[3] }).waitFor();
     await page.getByRole("button", { name: "Previous image" }).click();
     await page.locator("#detail-title", { hasText: order[2] }).waitFor();
+    // The open image is in the URL too: a reload (or the link) opens it again.
+    assert.match(new URL(page.url()).hash, /^#[0-9A-Za-z_-]+$/);
+    await page.reload();
+    await page.locator("dialog#detail[open] #detail-title", { hasText: order[2] }).waitFor();
     // In the tags field the arrows move the caret, not the image.
     await page.locator("#detail-tags").focus();
     await page.keyboard.press("ArrowLeft");
     assert.equal(await page.locator("#detail-title").textContent(), order[2]);
     await page.keyboard.press("Escape");
     assert.equal(await page.locator("dialog#detail").evaluate((d) => d.open), false);
+    assert.equal(new URL(page.url()).hash, "");
   });
 
   it("filters by tag as one types, in any case, and keeps the filters in the URL", async () => {
