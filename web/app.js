@@ -381,6 +381,10 @@ async function sendUpload(entry) {
       state.append(" · ", openLink(body.id));
     } else {
       state.textContent = "uploaded";
+      // The same bytes as a failed image: the server tried again under a new id, the old is gone.
+      for (const stale of document.querySelectorAll(`#gallery li[data-status="failed"][data-sha256="${body.sha256}"]`)) {
+        if (stale.dataset.id !== body.id) removeTile(stale.dataset.id);
+      }
       addTile(body, true);
       if (body.status === "processing") watchProcessing(body);
     }
@@ -552,6 +556,7 @@ function tileFor(record) {
   const li = document.createElement("li");
   li.dataset.id = record.id;
   li.dataset.status = record.status;
+  li.dataset.sha256 = record.sha256 || "";
   const button = document.createElement("button");
   button.className = "tile";
   button.type = "button";
@@ -898,8 +903,8 @@ async function deleteDetail() {
   }
 }
 
-// A failed image is retried by uploading the file again: the same bytes would only find the
-// failed record (uploads are deduplicated by content), so the record goes first.
+// A failed image is retried by uploading the file again. The same bytes replace the failed
+// record on the server by themselves; a repaired copy would not, so the failed one goes first.
 let replacing = null;
 
 function reuploadDetail() {

@@ -132,7 +132,17 @@ describe("a failed image, explained (item 3)", () => {
     const failed = body.items.find((item) => item.filename === BROKEN.name);
     assert.equal(failed.status, "failed");
     assert.match(failed.failure_reason, /^decode_failed: /);
-    failedId = failed.id;
+    // The same file again: the server tries again under a new id (and fails again); the page
+    // shows the new attempt in place of the old one.
+    await dropFiles(page, [BROKEN]);
+    const again = page.locator("#uploads li").last();
+    await again.locator(".error").waitFor({ timeout: 20000 });
+    assert.match(await again.locator(".error").textContent(), /^Uploaded, but it could not be processed: The file is damaged/);
+    const now = (await apiJson(server, "/images")).body.items.filter((item) => item.filename === BROKEN.name);
+    assert.equal(now.length, 1);
+    assert.notEqual(now[0].id, failed.id);
+    assert.equal(await page.locator(`#gallery li[data-id="${failed.id}"]`).count(), 0, "the old attempt's tile is gone");
+    failedId = now[0].id;
   });
 
   it("shows the tile without a broken picture: the reason in a few words", async () => {
