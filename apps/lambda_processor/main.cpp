@@ -1,0 +1,92 @@
+// imgup-lambda-processor: the processor function (a provided.al2023 custom runtime). The
+// composition root: the configuration from the environment, the stores the API function uses
+// (lambda_api::OpenBackend), the image pipeline of `imgup serve` (pixel workers that this
+// binary starts as `imgup-lambda-processor pixel-worker`, killed at the deadline or past the
+// memory budget), and S3's events through the Lambda Runtime API.
+//
+// The init phase starts no pixel worker and no libvips: the first record spawns a worker, which
+// starts libvips then (docs/adr/0011-processor-function.md has the numbers).
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "imaging/pixel_worker.hpp"
+#include "imaging/sandboxed_processor.hpp"
+#include "lambda_api/backend.hpp"
+#include "processor_config.hpp"
+#include "transport/lambda/processor_function.hpp"
+#include "transport/lambda/runtime_client.hpp"
+
+namespace imgup::lambda_processor {
+namespace {
+
+class SystemClock final : public Clock {
+ public:
+  std::int64_t NowMs() override {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  }
+};
+
+/// Everything an invocation uses, built once by the init phase and kept by the handler.
+struct Graph {
+  SystemClock clock;
+  std::unique_ptr<lambda_api::Backend> backend;
+  std::unique_ptr<SandboxedImageProcessor> processor;
+};
+
+void WriteLine(const std::string& line) {
+  // Lambda sends stdout to CloudWatch Logs, a line per event.
+  std::fwrite(line.data(), 1, line.size(), stdout);
+  std::fputc('\n', stdout);
+  std::fflush(stdout);
+}
+
+Result<InvocationHandler> Init() {
+  IMGUP_ASSIGN_OR_RETURN(const ProcessorConfig config, ReadProcessorConfig(lambda_api::ProcessEnv));
+  auto graph = std::make_shared<Graph>();
+  IMGUP_ASSIGN_OR_RETURN(graph->backend, lambda_api::OpenBackend(config.storage, graph->clock));
+  SandboxOptions sandbox;
+  sandbox.worker_command = {"/proc/self/exe", "pixel-worker"};
+  sandbox.temp_root = config.temp_root;
+  sandbox.memory_budget_bytes = config.memory_budget_bytes;
+  sandbox.temp_limit_bytes = config.temp_limit_bytes;
+  graph->processor = std::make_unique<SandboxedImageProcessor>(sandbox);
+  S3ProcessorFunction function(graph->backend->Blobs(), graph->backend->Records(),
+                               *graph->processor, config.function, graph->clock, WriteLine);
+  return InvocationHandler(
+      [graph, function](const Invocation& invocation) { return function(invocation); });
+}
+
+}  // namespace
+}  // namespace imgup::lambda_processor
+
+int main(int argc, char** argv) {
+  using namespace imgup;
+  // The pixel workers this function starts for each job (SandboxedImageProcessor).
+  if (argc >= 2 && std::string_view(argv[1]) == "pixel-worker") {
+    PixelWorkerOptions worker;
+    if (!ParsePixelWorkerArgs(argc - 2, argv + 2, worker)) {
+      std::cerr << "imgup-lambda-processor pixel-worker: bad arguments\n";
+      return 2;
+    }
+    return RunPixelWorker(argv[0], worker);
+  }
+  const auto endpoint = lambda_api::ProcessEnv("AWS_LAMBDA_RUNTIME_API");
+  if (!endpoint) {
+    std::cerr << "imgup-lambda-processor: AWS_LAMBDA_RUNTIME_API is not set. This program is a "
+                 "Lambda function: run it on Lambda or under aws-lambda-rie.\n";
+    return 2;
+  }
+  auto client = BeastRuntimeClient::Create(*endpoint);
+  if (!client) {
+    std::cerr << "imgup-lambda-processor: " << client.error().message << ": "
+              << client.error().detail << "\n";
+    return 1;
+  }
+  return RunFunction(**client, lambda_processor::Init, lambda_processor::WriteLine);
+}
