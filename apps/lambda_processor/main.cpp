@@ -1,19 +1,18 @@
 // imgup-lambda-processor: the processor function (a provided.al2023 custom runtime). The
 // composition root: the configuration from the environment, the stores the API function uses
-// (lambda_api::OpenBackend), the image pipeline of `imgup serve` (pixel workers that this
-// binary starts as `imgup-lambda-processor pixel-worker`, killed at the deadline or past the
-// memory budget), and S3's events through the Lambda Runtime API.
+// (lambda_api::OpenBackend), the image pipeline of `imgup serve` (pixel workers, killed at the
+// deadline or past the memory budget), and S3's events through the Lambda Runtime API.
 //
-// The init phase starts no pixel worker and no libvips: the first record spawns a worker, which
-// starts libvips then (docs/adr/0011-processor-function.md has the numbers).
+// This process links no libvips: the workers are imgup-pixel-worker, a program of their own
+// beside this one (IMGUP_PIXEL_WORKER names another). The init phase starts none; the first
+// record spawns one, which loads and starts libvips then (docs/adr/0011-processor-function.md).
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <string>
-#include <string_view>
 
-#include "imaging/pixel_worker.hpp"
 #include "imaging/sandboxed_processor.hpp"
 #include "lambda_api/backend.hpp"
 #include "processor_config.hpp"
@@ -47,11 +46,19 @@ void WriteLine(const std::string& line) {
 }
 
 Result<InvocationHandler> Init() {
-  IMGUP_ASSIGN_OR_RETURN(const ProcessorConfig config, ReadProcessorConfig(lambda_api::ProcessEnv));
+  std::error_code ec;
+  const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  IMGUP_ASSIGN_OR_RETURN(const ProcessorConfig config,
+                         ReadProcessorConfig(lambda_api::ProcessEnv, self));
+  if (!std::filesystem::exists(config.pixel_worker, ec)) {
+    return Fail(
+        ErrorCode::kInternal, "no_pixel_worker", "The pixel worker program is missing.",
+        config.pixel_worker.string() + " does not exist (IMGUP_PIXEL_WORKER names another)");
+  }
   auto graph = std::make_shared<Graph>();
   IMGUP_ASSIGN_OR_RETURN(graph->backend, lambda_api::OpenBackend(config.storage, graph->clock));
   SandboxOptions sandbox;
-  sandbox.worker_command = {"/proc/self/exe", "pixel-worker"};
+  sandbox.worker_command = {config.pixel_worker.string()};
   sandbox.temp_root = config.temp_root;
   sandbox.memory_budget_bytes = config.memory_budget_bytes;
   sandbox.temp_limit_bytes = config.temp_limit_bytes;
@@ -65,17 +72,8 @@ Result<InvocationHandler> Init() {
 }  // namespace
 }  // namespace imgup::lambda_processor
 
-int main(int argc, char** argv) {
+int main() {
   using namespace imgup;
-  // The pixel workers this function starts for each job (SandboxedImageProcessor).
-  if (argc >= 2 && std::string_view(argv[1]) == "pixel-worker") {
-    PixelWorkerOptions worker;
-    if (!ParsePixelWorkerArgs(argc - 2, argv + 2, worker)) {
-      std::cerr << "imgup-lambda-processor pixel-worker: bad arguments\n";
-      return 2;
-    }
-    return RunPixelWorker(argv[0], worker);
-  }
   const auto endpoint = lambda_api::ProcessEnv("AWS_LAMBDA_RUNTIME_API");
   if (!endpoint) {
     std::cerr << "imgup-lambda-processor: AWS_LAMBDA_RUNTIME_API is not set. This program is a "

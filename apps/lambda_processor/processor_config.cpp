@@ -25,7 +25,8 @@ Result<std::uint64_t> Number(const lambda_api::Env& env, const char* name, std::
 
 }  // namespace
 
-Result<ProcessorConfig> ReadProcessorConfig(const lambda_api::Env& env) {
+Result<ProcessorConfig> ReadProcessorConfig(const lambda_api::Env& env,
+                                            const std::filesystem::path& self) {
   ProcessorConfig config;
   IMGUP_ASSIGN_OR_RETURN(config.storage, lambda_api::ReadConfig(env));
 
@@ -69,6 +70,8 @@ Result<ProcessorConfig> ReadProcessorConfig(const lambda_api::Env& env) {
   IMGUP_ASSIGN_OR_RETURN(const std::uint64_t temp_mb, Number(env, "IMGUP_PROCESSING_TEMP_MB", 256));
   config.temp_limit_bytes = temp_mb << 20;
   config.temp_root = std::filesystem::path(env("TMPDIR").value_or("/tmp")) / "imgup-pixel";
+  config.pixel_worker = env("IMGUP_PIXEL_WORKER").value_or("");
+  if (config.pixel_worker.empty()) config.pixel_worker = self.parent_path() / "imgup-pixel-worker";
   return config;
 }
 

@@ -25,6 +25,8 @@ struct ProcessorConfig {
   std::uint64_t memory_budget_bytes = 0;
   std::uint64_t temp_limit_bytes = std::uint64_t{256} << 20;
   std::filesystem::path temp_root;
+  /// The pixel worker program (imgup-pixel-worker).
+  std::filesystem::path pixel_worker;
 };
 
 /// The configuration `env` describes:
@@ -39,8 +41,11 @@ struct ProcessorConfig {
 ///   quarantine/) or "remove";
 /// - IMGUP_DEADLINE_MARGIN_MS: kept back from each invocation's time (3000 by default);
 /// - IMGUP_PROCESSING_TEMP_MB: the temp files of one job (256 by default);
-/// - TMPDIR: where the workers' temp dirs go (/tmp, Lambda's writable folder, by default).
+/// - TMPDIR: where the workers' temp dirs go (/tmp, Lambda's writable folder, by default);
+/// - IMGUP_PIXEL_WORKER: the pixel worker program; by default imgup-pixel-worker in the folder
+///   of `self` (this program's path).
 /// Errors: kInvalidArgument "invalid_config", naming the variable.
-Result<ProcessorConfig> ReadProcessorConfig(const lambda_api::Env& env);
+Result<ProcessorConfig> ReadProcessorConfig(const lambda_api::Env& env,
+                                            const std::filesystem::path& self);
 
 }  // namespace imgup::lambda_processor

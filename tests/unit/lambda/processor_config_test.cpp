@@ -22,6 +22,11 @@ lambda_api::Env EnvOf(std::map<std::string, std::string> vars) {
 
 constexpr std::uint64_t kMiB = 1 << 20;
 
+/// As the function reads it when installed as /opt/fn/bootstrap.
+Result<ProcessorConfig> ReadProcessorConfig(const lambda_api::Env& env) {
+  return lambda_processor::ReadProcessorConfig(env, "/opt/fn/bootstrap");
+}
+
 TEST(LambdaProcessorConfig, StorageIsReadAsForTheApiFunction) {
   auto config = ReadProcessorConfig(EnvOf({}));
   ASSERT_TRUE(config) << config.error().message;
@@ -58,18 +63,21 @@ TEST(LambdaProcessorConfig, LimitsMarginAndFailedOriginals) {
   EXPECT_EQ(defaults->function.policy.limits.max_decode_ms, ProcessingLimits{}.max_decode_ms);
   EXPECT_GT(defaults->function.policy.overlapping_deliveries, 1u);
   EXPECT_EQ(defaults->temp_root, "/tmp/imgup-pixel");
+  EXPECT_EQ(defaults->pixel_worker, "/opt/fn/imgup-pixel-worker") << "beside the function";
 
   auto set = ReadProcessorConfig(EnvOf({{"IMGUP_FAILED_ORIGINALS", "remove"},
                                         {"IMGUP_DEADLINE_MARGIN_MS", "500"},
                                         {"IMGUP_MAX_DECODE_MS", "9000"},
                                         {"IMGUP_MAX_PIXELS", "1000"},
-                                        {"TMPDIR", "/var/tmp"}}));
+                                        {"TMPDIR", "/var/tmp"},
+                                        {"IMGUP_PIXEL_WORKER", "/opt/w"}}));
   ASSERT_TRUE(set) << set.error().message;
   EXPECT_EQ(set->function.policy.failed_originals, FailedOriginalPolicy::kRemove);
   EXPECT_EQ(set->function.deadline_margin, std::chrono::milliseconds(500));
   EXPECT_EQ(set->function.policy.limits.max_decode_ms, 9000u);
   EXPECT_EQ(set->function.policy.limits.max_pixels, 1000u);
   EXPECT_EQ(set->temp_root, "/var/tmp/imgup-pixel");
+  EXPECT_EQ(set->pixel_worker, "/opt/w");
 
   EXPECT_FALSE(ReadProcessorConfig(EnvOf({{"IMGUP_FAILED_ORIGINALS", "keep"}})));
   EXPECT_FALSE(ReadProcessorConfig(EnvOf({{"IMGUP_DEADLINE_MARGIN_MS", "-1"}})));
