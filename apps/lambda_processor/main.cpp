@@ -6,44 +6,25 @@
 // This process links no libvips: the workers are imgup-pixel-worker, a program of their own
 // beside this one (IMGUP_PIXEL_WORKER names another). The init phase starts none; the first
 // record spawns one, which loads and starts libvips then (docs/adr/0011-processor-function.md).
-#include <chrono>
-#include <cstdio>
 #include <filesystem>
-#include <iostream>
 #include <memory>
 #include <string>
 
 #include "imaging/sandboxed_processor.hpp"
 #include "lambda_api/backend.hpp"
+#include "lambda_api/function_main.hpp"
 #include "processor_config.hpp"
 #include "transport/lambda/processor_function.hpp"
-#include "transport/lambda/runtime_client.hpp"
 
 namespace imgup::lambda_processor {
 namespace {
 
-class SystemClock final : public Clock {
- public:
-  std::int64_t NowMs() override {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-  }
-};
-
 /// Everything an invocation uses, built once by the init phase and kept by the handler.
 struct Graph {
-  SystemClock clock;
+  lambda_api::SystemClock clock;
   std::unique_ptr<lambda_api::Backend> backend;
   std::unique_ptr<SandboxedImageProcessor> processor;
 };
-
-void WriteLine(const std::string& line) {
-  // Lambda sends stdout to CloudWatch Logs, a line per event.
-  std::fwrite(line.data(), 1, line.size(), stdout);
-  std::fputc('\n', stdout);
-  std::fflush(stdout);
-}
 
 Result<InvocationHandler> Init() {
   std::error_code ec;
@@ -64,7 +45,8 @@ Result<InvocationHandler> Init() {
   sandbox.temp_limit_bytes = config.temp_limit_bytes;
   graph->processor = std::make_unique<SandboxedImageProcessor>(sandbox);
   S3ProcessorFunction function(graph->backend->Blobs(), graph->backend->Records(),
-                               *graph->processor, config.function, graph->clock, WriteLine);
+                               *graph->processor, config.function, graph->clock,
+                               lambda_api::WriteLine);
   return InvocationHandler(
       [graph, function](const Invocation& invocation) { return function(invocation); });
 }
@@ -73,18 +55,5 @@ Result<InvocationHandler> Init() {
 }  // namespace imgup::lambda_processor
 
 int main() {
-  using namespace imgup;
-  const auto endpoint = lambda_api::ProcessEnv("AWS_LAMBDA_RUNTIME_API");
-  if (!endpoint) {
-    std::cerr << "imgup-lambda-processor: AWS_LAMBDA_RUNTIME_API is not set. This program is a "
-                 "Lambda function: run it on Lambda or under aws-lambda-rie.\n";
-    return 2;
-  }
-  auto client = BeastRuntimeClient::Create(*endpoint);
-  if (!client) {
-    std::cerr << "imgup-lambda-processor: " << client.error().message << ": "
-              << client.error().detail << "\n";
-    return 1;
-  }
-  return RunFunction(**client, lambda_processor::Init, lambda_processor::WriteLine);
+  return imgup::lambda_api::RunLambdaMain("imgup-lambda-processor", imgup::lambda_processor::Init);
 }
