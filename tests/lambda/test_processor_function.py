@@ -213,3 +213,11 @@ def test_an_event_that_is_not_s3s_is_an_invocation_error(start_processor):
     assert r.json()["errorType"] == "Imgup.not_an_s3_event", r.json()
     # The loop goes on serving.
     assert process(processor, "test/key")["records"][0]["outcome"] == "ignored"
+
+
+def test_a_missing_pixel_worker_is_an_init_error(start_processor, tmp_path):
+    processor = start_processor(IMGUP_PIXEL_WORKER=str(tmp_path / "no-such-worker"))
+    error = processor.invoke(s3_put("test/key")).json()
+    assert error["errorType"] == "Imgup.no_pixel_worker", error
+    assert "no-such-worker" in error["errorMessage"]
+    assert "INIT RTDONE(status: error)" in processor.log()
