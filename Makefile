@@ -81,14 +81,15 @@ s3-differential-asan: build-asan
 lambda-tools:
 	@./scripts/install-lambda-tools.sh
 
-## imgup-lambda-api under the emulator, invoked with API Gateway events (tests/lambda).
+## imgup-lambda-api and imgup-lambda-processor under the emulator, invoked with API Gateway and
+## S3 events (tests/lambda).
 lambda: build lambda-tools
 	IMGUP_LAMBDA_API_BIN=$(CURDIR)/build/dev/imgup-lambda-api IMGUP_BIN=$(CURDIR)/build/dev/imgup \
-	  $(PYTEST) -q tests/lambda
+	  IMGUP_LAMBDA_PROCESSOR_BIN=$(CURDIR)/build/dev/imgup-lambda-processor $(PYTEST) -q tests/lambda
 
 lambda-asan: build-asan lambda-tools
 	IMGUP_LAMBDA_API_BIN=$(CURDIR)/build/asan/imgup-lambda-api IMGUP_BIN=$(CURDIR)/build/asan/imgup \
-	  $(PYTEST) -q tests/lambda
+	  IMGUP_LAMBDA_PROCESSOR_BIN=$(CURDIR)/build/asan/imgup-lambda-processor $(PYTEST) -q tests/lambda
 
 ## What DynamoMetadataStore writes, read back with boto3 in the shapes docs/dynamodb.md gives
 ## (needs the DynamoDB peer: run inside scripts/with-aws-peers.sh, as make test and make dynamo do).

@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
-"""The API function's cold start as AWS's Lambda Runtime Interface Emulator measures it: the
+"""A Lambda function's cold start as AWS's Lambda Runtime Interface Emulator measures it: the
 `INIT REPORT (durationMs: ...)` line of N fresh emulators (its REPORT line's Init Duration is a
-constant), each started on free loopback ports, invoked once with GET /health as an HTTP API
-event, and stopped. Prints each sample and the median.
+constant), each started on free loopback ports, invoked once, and stopped. The API function is
+invoked with GET /health as an HTTP API event; the processor function with AWS's S3 put sample
+(its key is no original's: the record is ignored, no pixel worker starts). Prints each sample and
+the median.
 
-  bench/lambda_init.py [N=20]     # after `make lambda-tools` and a build
+  bench/lambda_init.py [N=20] [api|processor]     # after `make lambda-tools` and a build
   IMGUP_LAMBDA_API_BIN=build/release/imgup-lambda-api bench/lambda_init.py
+  IMGUP_LAMBDA_PROCESSOR_BIN=build/release/imgup-lambda-processor bench/lambda_init.py 20 processor
 
 The function runs on the local stores (IMGUP_STORAGE=local) on a data directory made once, so
 that every sample but the first opens an existing database, as a warm-disk Lambda would.
@@ -27,14 +30,20 @@ from rie import Emulator, rie_bin  # noqa: E402
 
 def main() -> int:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 20
-    binary = Path(os.environ.get("IMGUP_LAMBDA_API_BIN", ROOT / "build/dev/imgup-lambda-api"))
+    function = sys.argv[2] if len(sys.argv) > 2 else "api"
+    if function == "processor":
+        binary = Path(os.environ.get("IMGUP_LAMBDA_PROCESSOR_BIN",
+                                     ROOT / "build/dev/imgup-lambda-processor"))
+        event = json.loads((ROOT / "tests/lambda/fixtures/aws/s3-put.json").read_text())
+    else:
+        binary = Path(os.environ.get("IMGUP_LAMBDA_API_BIN", ROOT / "build/dev/imgup-lambda-api"))
+        event = json.loads((ROOT / "tests/lambda/fixtures/aws/http-api-proxy.json").read_text())
+        event.update(rawPath="/health", rawQueryString="", body=None, isBase64Encoded=False)
+        event["requestContext"]["http"].update(method="GET", path="/health")
+        event["requestContext"].pop("authorizer")
     if not binary.exists() or not rie_bin().exists():
         print(f"need {binary} and {rie_bin()} (make build lambda-tools)", file=sys.stderr)
         return 2
-    event = json.loads((ROOT / "tests/lambda/fixtures/aws/http-api-proxy.json").read_text())
-    event.update(rawPath="/health", rawQueryString="", body=None, isBase64Encoded=False)
-    event["requestContext"]["http"].update(method="GET", path="/health")
-    event["requestContext"].pop("authorizer")
     samples = []
     with tempfile.TemporaryDirectory() as tmp:
         env = {"IMGUP_STORAGE": "local", "IMGUP_DATA_DIR": str(Path(tmp) / "data")}
@@ -44,7 +53,10 @@ def main() -> int:
             emulator = Emulator(binary, workdir, env)
             try:
                 answer = emulator.invoke(event).json()
-                assert answer.get("statusCode") == 200, answer
+                if function == "processor":
+                    assert answer["records"][0]["outcome"] == "ignored", answer
+                else:
+                    assert answer.get("statusCode") == 200, answer
                 reports = emulator.init_reports()
                 assert len(reports) == 1, emulator.log()
             finally:

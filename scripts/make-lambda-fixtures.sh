@@ -32,3 +32,7 @@ generate http-api-proxy-seed-upload.json apigateway http-api-proxy --method POST
 generate aws-proxy.json apigateway aws-proxy
 generate aws-proxy-seed-upload.json apigateway aws-proxy --method POST --path upload \
   --stage prod --resource '/{proxy+}' --body "$seed"
+# S3 event notifications, for the processor function: an object created and one removed (the
+# processor acts on ObjectCreated:* only). The tests put their own keys into the put sample.
+generate s3-put.json s3 put
+generate s3-delete.json s3 delete

@@ -2,9 +2,6 @@
 // the configuration from the environment, the stores it names, the router and handlers, and
 // API Gateway's events through the Lambda Runtime API. No image pipeline: it links no libvips
 // (scripts/check_link_sides.sh), because a cold start is a user's request waiting.
-#include <chrono>
-#include <cstdio>
-#include <iostream>
 #include <memory>
 #include <string>
 
@@ -16,21 +13,12 @@
 #include "backend.hpp"
 #include "config.hpp"
 #include "domain/ulid.hpp"
+#include "function_main.hpp"
 #include "services/image_service.hpp"
 #include "transport/lambda/api_function.hpp"
-#include "transport/lambda/runtime_client.hpp"
 
 namespace imgup::lambda_api {
 namespace {
-
-class SystemClock final : public Clock {
- public:
-  std::int64_t NowMs() override {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-  }
-};
 
 /// Everything an invocation uses, built once by the init phase and kept by the handler.
 struct Graph {
@@ -41,13 +29,6 @@ struct Graph {
   std::unique_ptr<ApiKeyAuthenticator> authenticator;
   std::unique_ptr<Router> router;
 };
-
-void WriteLine(const std::string& line) {
-  // Lambda sends stdout to CloudWatch Logs, a line per event.
-  std::fwrite(line.data(), 1, line.size(), stdout);
-  std::fputc('\n', stdout);
-  std::fflush(stdout);
-}
 
 Result<InvocationHandler> Init() {
   IMGUP_ASSIGN_OR_RETURN(const Config config, ReadConfig(ProcessEnv));
@@ -78,19 +59,4 @@ Result<InvocationHandler> Init() {
 }  // namespace
 }  // namespace imgup::lambda_api
 
-int main() {
-  using namespace imgup;
-  const auto endpoint = lambda_api::ProcessEnv("AWS_LAMBDA_RUNTIME_API");
-  if (!endpoint) {
-    std::cerr << "imgup-lambda-api: AWS_LAMBDA_RUNTIME_API is not set. This program is a Lambda "
-                 "function: run it on Lambda or under aws-lambda-rie.\n";
-    return 2;
-  }
-  auto client = BeastRuntimeClient::Create(*endpoint);
-  if (!client) {
-    std::cerr << "imgup-lambda-api: " << client.error().message << ": " << client.error().detail
-              << "\n";
-    return 1;
-  }
-  return RunFunction(**client, lambda_api::Init, lambda_api::WriteLine);
-}
+int main() { return imgup::lambda_api::RunLambdaMain("imgup-lambda-api", imgup::lambda_api::Init); }

@@ -108,8 +108,10 @@ ProcessingOutcome ProcessingService::Start(ImageRecord record) {
     // The store is failing: try again later, without a count.
     return {tl::unexpected(attempts.error()), policy_.retry_base};
   }
-  if (*attempts > policy_.max_attempts) {
-    // Every earlier attempt ended without an outcome: each took the process down with it.
+  if (*attempts >
+      policy_.max_attempts + std::max<std::uint32_t>(policy_.overlapping_deliveries, 1) - 1) {
+    // Every earlier attempt ended without an outcome: each took the process down with it (or
+    // more deliveries ran at once than the policy allows for).
     return {MarkFailedKeepingOriginal(
                 std::move(record),
                 Error{ErrorCode::kInternal, "processing_crashed",

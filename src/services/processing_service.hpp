@@ -34,6 +34,12 @@ struct ProcessingPolicy {
   /// to ask again about a key whose record does not exist yet before giving up on the event.
   /// The service cannot count these itself: there is no record to count in.
   std::uint32_t max_record_waits = 5;
+  /// How many attempts at one record may run at the same time: deliveries of one S3 event to
+  /// several processes (at-least-once delivery). Every attempt counts itself before it starts,
+  /// so a count past max_attempts proves that earlier attempts crashed only once it is past
+  /// max_attempts + overlapping_deliveries - 1; below that, the attempts beside this one may
+  /// still be running. 1 for the local runtime, which never runs one record twice at once.
+  std::uint32_t overlapping_deliveries = 1;
 };
 
 /// What became of one attempt at a record.

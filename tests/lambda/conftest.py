@@ -1,7 +1,9 @@
-"""Fixtures of the Lambda tests: imgup's API function under AWS's Lambda Runtime Interface
-Emulator (rie.py), invoked with API Gateway events made from AWS's own samples (fixtures/aws).
+"""Fixtures of the Lambda tests: imgup's API and processor functions under AWS's Lambda Runtime
+Interface Emulator (rie.py), invoked with API Gateway and S3 events made from AWS's own samples
+(fixtures/aws).
 
-Environment: IMGUP_LAMBDA_API_BIN (default build/dev/imgup-lambda-api), IMGUP_BIN (default
+Environment: IMGUP_LAMBDA_API_BIN (default build/dev/imgup-lambda-api),
+IMGUP_LAMBDA_PROCESSOR_BIN (default build/dev/imgup-lambda-processor), IMGUP_BIN (default
 build/dev/imgup, to add an API key), IMGUP_RIE (default
 ${IMGUP_TOOLS_DIR:-~/.cache/imgup/tools}/bin/aws-lambda-rie, installed by
 scripts/install-lambda-tools.sh).
@@ -68,4 +70,37 @@ def start_function(api_binary, tmp_path):
     for emulator in started:
         if emulator.proc.poll() is None and "INIT RTDONE(status: success)" in emulator.log():
             INIT_DURATIONS.extend(emulator.init_reports()[:1])
+        emulator.stop()
+
+
+@pytest.fixture(scope="session")
+def processor_binary() -> Path:
+    path = Path(os.environ.get("IMGUP_LAMBDA_PROCESSOR_BIN",
+                               ROOT / "build/dev/imgup-lambda-processor"))
+    if not path.exists():
+        pytest.fail(f"{path} not found: build it (cmake --build --preset dev)")
+    if not rie_bin().exists():
+        pytest.fail(f"{rie_bin()} not found: run scripts/install-lambda-tools.sh")
+    return path
+
+
+@pytest.fixture
+def start_processor(processor_binary, tmp_path):
+    """start_processor(**env) → an Emulator running the processor function with
+    IMGUP_STORAGE=local on the same data directory as start_function's (unless env says
+    otherwise); stopped after the test."""
+    started: list[Emulator] = []
+
+    def start(**env: str) -> Emulator:
+        settings = {"IMGUP_STORAGE": "local", "IMGUP_DATA_DIR": str(tmp_path / "data"),
+                    "TMPDIR": str(tmp_path)}
+        settings.update(env)
+        workdir = tmp_path / f"processor{len(started)}"
+        workdir.mkdir()
+        emulator = Emulator(processor_binary, workdir, settings)
+        started.append(emulator)
+        return emulator
+
+    yield start
+    for emulator in started:
         emulator.stop()
