@@ -5,6 +5,9 @@ environment), and what a test does without them: fail under `make test` and CI
 from __future__ import annotations
 
 import os
+import re
+import secrets
+import subprocess
 from dataclasses import dataclass
 
 import pytest
@@ -76,3 +79,26 @@ def tool(variable: str) -> str:
     if not path:
         missing(f"{variable} is not set (the Makefile's targets set it)")
     return path
+
+
+def run_tool(argv: list[str], env: dict[str, str], stdin: bytes = b""):
+    """Runs a tests/aws tool: (exit status, stdout bytes, stderr text, the attempts it reported
+    on its "attempts: N" line, or None)."""
+    done = subprocess.run(argv, input=stdin, capture_output=True, timeout=120, env=env)
+    stderr = done.stderr.decode(errors="replace")
+    found = re.findall(r"^attempts: (\d+)$", stderr, re.M)
+    return done.returncode, done.stdout, stderr, int(found[-1]) if found else None
+
+
+def scratch_bucket(peer: Peer, prefix: str):
+    """A new bucket on the S3 peer (made and emptied with boto3), for a fixture to yield from."""
+    import boto3
+    from botocore.config import Config
+
+    s3 = boto3.client("s3", config=Config(s3={"addressing_style": "path"}), **peer.boto3_args())
+    name = prefix + secrets.token_hex(6)
+    s3.create_bucket(Bucket=name)
+    yield name
+    for entry in s3.list_objects_v2(Bucket=name).get("Contents", []):
+        s3.delete_object(Bucket=name, Key=entry["Key"])
+    s3.delete_bucket(Bucket=name)

@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import secrets
-import subprocess
 
 import pytest
 
@@ -38,12 +36,7 @@ from botocore.config import Config  # noqa: E402
 FAST = {"IMGUP_TEST_RETRY_BASE_MS": "1", "IMGUP_TEST_RETRY_CAP_MS": "5"}
 
 
-def run_tool(argv, env, stdin=b""):
-    done = subprocess.run(argv, input=stdin, capture_output=True, timeout=120, env=env)
-    stderr = done.stderr.decode(errors="replace")
-    found = re.findall(r"^attempts: (\d+)$", stderr, re.M)
-    attempts = int(found[-1]) if found else None
-    return done.returncode, done.stdout, stderr, attempts
+run_tool = peers.run_tool
 
 
 # ---------------------------------------------------------------------------------------------
@@ -63,13 +56,8 @@ def s3(s3peer):
 
 
 @pytest.fixture()
-def bucket(s3):
-    name = "imgup-faults-" + secrets.token_hex(6)
-    s3.create_bucket(Bucket=name)
-    yield name
-    for entry in s3.list_objects_v2(Bucket=name).get("Contents", []):
-        s3.delete_object(Bucket=name, Key=entry["Key"])
-    s3.delete_bucket(Bucket=name)
+def bucket(s3peer):
+    yield from peers.scratch_bucket(s3peer, "imgup-faults-")
 
 
 @pytest.fixture()

@@ -7,23 +7,18 @@ Through tests/aws/s3_tool (S3BlobStore) and tests/aws/dynamo_tool (DynamoMetadat
 
 from __future__ import annotations
 
-import re
 import secrets
-import subprocess
 
 import pytest
 
 import peers
 
 boto3 = pytest.importorskip("boto3")
-from botocore.config import Config  # noqa: E402
 
 
 def run_tool(argv, env, stdin=b""):
-    done = subprocess.run(argv, input=stdin, capture_output=True, timeout=120, env=env)
-    stderr = done.stderr.decode(errors="replace")
-    found = re.findall(r"^attempts: (\d+)$", stderr, re.M)
-    return done.returncode, stderr, int(found[-1]) if found else None
+    status, _, stderr, attempts = peers.run_tool(argv, env, stdin)
+    return status, stderr, attempts
 
 
 @pytest.fixture()
@@ -33,13 +28,7 @@ def s3peer():
 
 @pytest.fixture()
 def bucket(s3peer):
-    s3 = boto3.client("s3", config=Config(s3={"addressing_style": "path"}), **s3peer.boto3_args())
-    name = "imgup-refusals-" + secrets.token_hex(6)
-    s3.create_bucket(Bucket=name)
-    yield name
-    for entry in s3.list_objects_v2(Bucket=name).get("Contents", []):
-        s3.delete_object(Bucket=name, Key=entry["Key"])
-    s3.delete_bucket(Bucket=name)
+    yield from peers.scratch_bucket(s3peer, "imgup-refusals-")
 
 
 def s3_put(s3peer, bucket, **env):
