@@ -6,7 +6,7 @@ JOBS ?= $(shell nproc)
 PYTEST := .venv/bin/pytest
 SOURCES = $(shell git ls-files '*.cpp' '*.hpp' 2>/dev/null || find src apps tests bench -name '*.[ch]pp')
 
-.PHONY: run deps aws-peers build build-asan test checks aws dynamo dynamo-checks unit unit-asan http http-asan sigv4 sigv4-asan s3-differential s3-differential-asan dynamo-items dynamo-items-asan aws-proofs aws-proofs-asan lambda lambda-asan lambda-tools e2e format format-check tidy bench clean
+.PHONY: run deps aws-peers build build-asan test checks aws dynamo dynamo-checks unit unit-asan http http-asan sigv4 sigv4-asan s3-differential s3-differential-asan dynamo-items dynamo-items-asan aws-proofs aws-proofs-asan lambda lambda-asan lambda-tools e2e format format-check tidy bench bench-aws clean
 
 deps:
 	@./scripts/install-deps.sh
@@ -136,6 +136,13 @@ bench: deps
 	@cmake --preset release >/dev/null
 	@cmake --build --preset release -j $(JOBS)
 	./bench/run.sh
+
+## The AWS client's numbers (bench/aws/run.sh: signing beside botocore, PutObjects to versitygw
+## beside boto3, in the same run; results in bench/README.md).
+bench-aws: deps aws-peers
+	@cmake --preset release >/dev/null
+	@cmake --build --preset release -j $(JOBS) --target imgup_aws_bench imgup_s3_put_bench
+	./bench/aws/run.sh
 
 clean:
 	rm -rf build
