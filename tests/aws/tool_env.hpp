@@ -20,7 +20,8 @@ inline imgup::aws::RetryPolicy RetryPolicyFromEnvironment() {
     return value != nullptr && *value != '\0' ? std::stoll(value)
                                               : static_cast<long long>(fallback);
   };
-  policy.max_attempts = static_cast<int>(number("IMGUP_TEST_RETRY_MAX_ATTEMPTS", policy.max_attempts));
+  policy.max_attempts =
+      static_cast<int>(number("IMGUP_TEST_RETRY_MAX_ATTEMPTS", policy.max_attempts));
   policy.base = std::chrono::milliseconds(number("IMGUP_TEST_RETRY_BASE_MS", policy.base.count()));
   policy.cap = std::chrono::milliseconds(number("IMGUP_TEST_RETRY_CAP_MS", policy.cap.count()));
   policy.max_total =
