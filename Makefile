@@ -6,7 +6,7 @@ JOBS ?= $(shell nproc)
 PYTEST := .venv/bin/pytest
 SOURCES = $(shell git ls-files '*.cpp' '*.hpp' 2>/dev/null || find src apps tests bench -name '*.[ch]pp')
 
-.PHONY: run deps aws-peers build build-asan test checks aws dynamo dynamo-checks unit unit-asan http http-asan sigv4 sigv4-asan s3-differential s3-differential-asan dynamo-items dynamo-items-asan lambda lambda-asan lambda-tools e2e format format-check tidy bench clean
+.PHONY: run deps aws-peers build build-asan test checks aws dynamo dynamo-checks unit unit-asan http http-asan sigv4 sigv4-asan s3-differential s3-differential-asan dynamo-items dynamo-items-asan aws-proofs aws-proofs-asan lambda lambda-asan lambda-tools e2e format format-check tidy bench bench-aws clean
 
 deps:
 	@./scripts/install-deps.sh
@@ -41,13 +41,13 @@ test: format-check build build-asan aws-peers lambda-tools
 	@IMGUP_REQUIRE_AWS_PEERS=1 ./scripts/with-aws-peers.sh $(MAKE) --no-print-directory checks
 	@echo "make test: all checks passed"
 
-checks: format-check unit http sigv4 s3-differential dynamo-items lambda e2e unit-asan http-asan \
-  sigv4-asan s3-differential-asan dynamo-items-asan lambda-asan
+checks: format-check unit http sigv4 s3-differential dynamo-items aws-proofs lambda e2e unit-asan \
+  http-asan sigv4-asan s3-differential-asan dynamo-items-asan aws-proofs-asan lambda-asan
 
 ## Only the tests that need the AWS peers, with the peers (for working on the AWS adapters).
 aws: build aws-peers
 	IMGUP_REQUIRE_AWS_PEERS=1 ./scripts/with-aws-peers.sh ctest --preset dev -j $(JOBS) -L aws-peers
-	IMGUP_REQUIRE_AWS_PEERS=1 ./scripts/with-aws-peers.sh $(MAKE) --no-print-directory s3-differential
+	IMGUP_REQUIRE_AWS_PEERS=1 ./scripts/with-aws-peers.sh $(MAKE) --no-print-directory s3-differential aws-proofs
 
 ## The DynamoDB adapter's tests with the peers: the client, the contract suites on moto and the
 ## read-back of its items with boto3 (docs/dynamodb.md).
@@ -76,6 +76,19 @@ s3-differential: build
 
 s3-differential-asan: build-asan
 	IMGUP_S3_TOOL=$(CURDIR)/build/asan/tests/aws/s3_tool $(PYTEST) -q tests/aws/test_s3_differential.py
+
+## The AWS adapters proven on the peers (tests/aws; run inside scripts/with-aws-peers.sh): faults
+## through a fault-injecting proxy (throttling, 500s, uploads cut off, answers lost), refusals
+## (a wrong secret on versitygw and on moto in its auth mode, a skewed clock), and the AWS CLI
+## reading back what S3BlobStore wrote.
+AWS_PROOFS = tests/aws/test_faults.py tests/aws/test_refusals.py tests/aws/test_s3_readback_cli.py
+aws-proofs: build
+	IMGUP_S3_TOOL=$(CURDIR)/build/dev/tests/aws/s3_tool IMGUP_DYNAMO_TOOL=$(CURDIR)/build/dev/tests/aws/dynamo_tool \
+	  $(PYTEST) -q $(AWS_PROOFS)
+
+aws-proofs-asan: build-asan
+	IMGUP_S3_TOOL=$(CURDIR)/build/asan/tests/aws/s3_tool IMGUP_DYNAMO_TOOL=$(CURDIR)/build/asan/tests/aws/dynamo_tool \
+	  $(PYTEST) -q $(AWS_PROOFS)
 
 ## AWS's Lambda Runtime Interface Emulator, built with Go the first time (scripts/).
 lambda-tools:
@@ -124,6 +137,13 @@ bench: deps
 	@cmake --preset release >/dev/null
 	@cmake --build --preset release -j $(JOBS)
 	./bench/run.sh
+
+## The AWS client's numbers (bench/aws/run.sh: signing beside botocore, PutObjects to versitygw
+## beside boto3, in the same run; results in bench/README.md).
+bench-aws: deps aws-peers
+	@cmake --preset release >/dev/null
+	@cmake --build --preset release -j $(JOBS) --target imgup_aws_bench imgup_s3_put_bench
+	./bench/aws/run.sh
 
 clean:
 	rm -rf build

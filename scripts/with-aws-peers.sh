@@ -4,11 +4,17 @@
 # Runs CMD with an S3 and a DynamoDB that no one here wrote, on free loopback ports, and stops
 # them (by PID) when CMD ends, fails or is interrupted:
 #   versitygw (S3; checks SigV4 strictly), posix backend in a temporary directory;
-#   moto server (DynamoDB; also a second S3; scripts/moto_server.py), in its default mode (no signature checks; a test
-#     turns its auth mode on through its /moto-api/reset-auth endpoint).
+#   moto server (DynamoDB; also a second S3; scripts/moto_server.py), in its default mode (no
+#     signature checks);
+#   a second moto server in its auth mode (scripts/moto_auth_setup.py): it checks SigV4 against
+#     the keys of an IAM user made for the run, and that user's policy (DynamoDB only). The
+#     DynamoDB tests run on this one.
 # CMD sees:
 #   IMGUP_TEST_S3_ENDPOINT        http://127.0.0.1:PORT   (versitygw)
 #   IMGUP_TEST_DYNAMODB_ENDPOINT  http://127.0.0.1:PORT   (moto)
+#   IMGUP_TEST_DYNAMODB_AUTH_ENDPOINT  http://127.0.0.1:PORT   (moto in auth mode), with
+#     IMGUP_TEST_DYNAMODB_AUTH_ACCESS_KEY_ID, IMGUP_TEST_DYNAMODB_AUTH_SECRET_ACCESS_KEY  its IAM
+#     user's keys
 #   IMGUP_TEST_AWS_ACCESS_KEY_ID, IMGUP_TEST_AWS_SECRET_ACCESS_KEY  versitygw's root user (moto
 #     accepts any key in its default mode)
 #   IMGUP_TEST_AWS_REGION         us-east-1
@@ -147,6 +153,15 @@ start_peer versitygw / run_versitygw
 export IMGUP_TEST_S3_ENDPOINT="http://127.0.0.1:$STARTED_PORT"
 start_peer moto /moto-api/ run_moto
 export IMGUP_TEST_DYNAMODB_ENDPOINT="http://127.0.0.1:$STARTED_PORT"
+start_peer moto-auth /moto-api/ run_moto
+export IMGUP_TEST_DYNAMODB_AUTH_ENDPOINT="http://127.0.0.1:$STARTED_PORT"
+if ! auth_keys="$("$PYTHON" "$ROOT/scripts/moto_auth_setup.py" "$IMGUP_TEST_DYNAMODB_AUTH_ENDPOINT")"; then
+  echo "with-aws-peers: could not turn moto's auth mode on" >&2
+  exit 1
+fi
+read -r IMGUP_TEST_DYNAMODB_AUTH_ACCESS_KEY_ID IMGUP_TEST_DYNAMODB_AUTH_SECRET_ACCESS_KEY <<<"$auth_keys"
+export IMGUP_TEST_DYNAMODB_AUTH_ACCESS_KEY_ID IMGUP_TEST_DYNAMODB_AUTH_SECRET_ACCESS_KEY
+echo "with-aws-peers: moto-auth checks signatures (IAM user imgup-test)" >&2
 export IMGUP_REQUIRE_AWS_PEERS=1
 
 status=0

@@ -134,7 +134,18 @@ DynamoError ErrorFromResponse(const HttpResponse& response) {
   std::string detail = "DynamoDB " + std::to_string(error.aws.status) + " " + error.aws.code +
                        ": " + error.aws.message;
   if (!error.aws.request_id.empty()) detail += " (request id " + error.aws.request_id + ")";
-  error.error = StorageFailure(IsRetryable(error.aws), kStore, std::move(detail));
+  if (IsClockSkew(error.aws)) {
+    error.error = Error{ErrorCode::kUnavailable, "clock_skewed",
+                        "The metadata store refused the request: this server's clock is too far "
+                        "from the storage service's. Set the clock right (NTP).",
+                        std::move(detail)};
+  } else if (std::string refusal = CredentialsRefusal(error.aws); !refusal.empty()) {
+    error.error = Error{ErrorCode::kInternal, "storage_error",
+                        "The metadata store refused imgup's credentials.",
+                        std::move(detail) + ": " + refusal};
+  } else {
+    error.error = StorageFailure(IsRetryable(error.aws), kStore, std::move(detail));
+  }
   return error;
 }
 
@@ -166,7 +177,7 @@ DynamoResult<nlohmann::json> DynamoClient::Call(std::string_view op, const nlohm
   auto response = caller_.Call(endpoint_, std::move(request));
   if (!response) {
     DynamoError error;
-    const bool transient = response.error().code == ErrorCode::kUnavailable;
+    const bool transient = IsTransientTransportError(response.error());
     error.error =
         StorageFailure(transient, kStore,
                        "DynamoDB " + std::string(op) + ": " + response.error().slug + ": " +

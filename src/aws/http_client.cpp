@@ -341,6 +341,13 @@ class BeastHttpClient final : public HttpClient {
                                                  "the storage endpoint did not answer in time",
                                                  url.HostHeader() + ": name resolution timed out"));
       }
+      if (*resolved == asio::error::host_not_found) {
+        // The name does not exist (NXDOMAIN): a wrong endpoint, which no retry mends. A failure
+        // to ask (EAI_AGAIN: no DNS server answered) stays "connection_failed", retried.
+        return tl::unexpected<Error>(
+            Unavailable("host_not_found", "the storage endpoint's host name does not exist",
+                        url.HostHeader() + ": cannot resolve: " + resolved->message()));
+      }
       if (*resolved) {
         return tl::unexpected<Error>(
             Unavailable("connection_failed", "cannot reach the storage endpoint",
@@ -364,8 +371,8 @@ class BeastHttpClient final : public HttpClient {
     // (~140 certificates) costs more CPU than the rest of a Lambda init (ADR 8).
     std::call_once(trust_loaded_, [this] { LoadTrustStore(); });
     if (!trust_error_.empty()) {
-      return tl::unexpected<Error>(
-          Unavailable("tls_error", "cannot set up TLS with the storage endpoint", trust_error_));
+      return tl::unexpected<Error>(Unavailable(
+          "tls_certificate", "cannot verify the storage endpoint's TLS certificate", trust_error_));
     }
     connection->tls.emplace(std::move(*connection->plain), tls_context_);
     connection->plain.reset();
@@ -396,7 +403,11 @@ class BeastHttpClient final : public HttpClient {
       std::string detail = url.HostHeader() + ": TLS handshake: " + result.message();
       long verify = SSL_get_verify_result(handle);
       if (verify != X509_V_OK) {
+        // A certificate this client does not trust, or that names another host: it will be the
+        // same certificate next time, so this is not retried (IsTransientTransportError).
         detail += std::string(" (") + X509_verify_cert_error_string(verify) + ")";
+        return tl::unexpected<Error>(Unavailable(
+            "tls_certificate", "the storage endpoint's TLS certificate is not trusted", detail));
       }
       return tl::unexpected<Error>(
           Unavailable("tls_error", "cannot set up TLS with the storage endpoint", detail));
@@ -643,6 +654,58 @@ bool IsRetryable(const AwsError& error) {
   return false;
 }
 
+bool IsTransientTransportError(const Error& error) {
+  return error.code == ErrorCode::kUnavailable && error.slug != "tls_certificate" &&
+         error.slug != "host_not_found";
+}
+
+std::optional<std::chrono::seconds> RetryAfter(const HttpResponse& response) {
+  std::string_view value = response.Header("retry-after");
+  while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+  while (!value.empty() && value.back() == ' ') value.remove_suffix(1);
+  // delta-seconds only (what AWS's services send); an HTTP-date is ignored, and the backoff
+  // applies as without the header.
+  if (value.empty() || value.size() > 9) return std::nullopt;
+  std::int64_t seconds = 0;
+  for (char c : value) {
+    if (c < '0' || c > '9') return std::nullopt;
+    seconds = seconds * 10 + (c - '0');
+  }
+  return std::chrono::seconds(seconds);
+}
+
+std::string CredentialsRefusal(const AwsError& error) {
+  // S3's codes, DynamoDB's (JSON) and the query protocol's (moto's DynamoDB in auth mode, STS).
+  if (error.code == "SignatureDoesNotMatch" || error.code == "InvalidSignatureException") {
+    if (IsClockSkew(error)) return {};
+    return "the request's signature does not match: the secret access key is wrong for this "
+           "access key id (" +
+           error.code + ")";
+  }
+  // XAdminUserNotFound: versitygw's (a 404) for a key id it has no user for.
+  if (error.code == "InvalidAccessKeyId" || error.code == "InvalidClientTokenId" ||
+      error.code == "UnrecognizedClientException" || error.code == "XAdminUserNotFound") {
+    return "the access key id is not known to the service (" + error.code + ")";
+  }
+  if (error.code == "ExpiredToken" || error.code == "ExpiredTokenException" ||
+      error.code == "TokenRefreshRequired") {
+    return "the session token has expired (" + error.code + ")";
+  }
+  if (error.code == "AccessDenied" || error.code == "AccessDeniedException") {
+    return "these credentials are not allowed this call (" + error.code + ")";
+  }
+  return {};
+}
+
+bool IsClockSkew(const AwsError& error) {
+  if (error.code == "RequestTimeTooSkewed" || error.code == "RequestExpired") return true;
+  // DynamoDB: InvalidSignatureException "Signature expired: 20261202T101010Z is now earlier
+  // than ..."; "Signature not yet current: ..." for a clock ahead.
+  return error.code == "InvalidSignatureException" &&
+         (error.message.find("Signature expired") != std::string::npos ||
+          error.message.find("Signature not yet current") != std::string::npos);
+}
+
 // ---------------------------------------------------------------------------------------------
 // AwsCaller
 
@@ -713,15 +776,26 @@ Result<HttpResponse> AwsCaller::Call(const ServiceEndpoint& endpoint, SignableRe
     last = http_.Send(http);
     last_attempts = attempt;
     bool retry = false;
+    std::optional<std::chrono::seconds> retry_after;
     if (!*last) {
-      retry = last->error().code == ErrorCode::kUnavailable;
+      retry = IsTransientTransportError(last->error());
     } else if ((*last)->status >= 300) {
       retry = IsRetryable(ParseAwsError(**last));
+      retry_after = RetryAfter(**last);
     }
     if (!retry || attempt >= policy_.max_attempts) break;
     const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(now_() - start);
     if (elapsed >= policy_.max_total) break;
-    sleep_(std::min(FullJitter(policy_, attempt), policy_.max_total - elapsed));
+    const auto left = policy_.max_total - elapsed;
+    if (retry_after) {
+      // The server said when to come back: not sooner, and not at all when that is past the
+      // time this call may take (the answer is returned now rather than after a useless wait).
+      if (*retry_after > left) break;
+      sleep_(std::max<std::chrono::milliseconds>(*retry_after,
+                                                 std::min(FullJitter(policy_, attempt), left)));
+      continue;
+    }
+    sleep_(std::min(FullJitter(policy_, attempt), left));
   }
   if (!*last) {
     Error error = std::move(last->error());

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -54,8 +55,11 @@ class HttpClient {
  public:
   virtual ~HttpClient() = default;
   /// Errors: kUnavailable with slug "connection_failed", "timeout" or "tls_error" (transient:
-  /// AwsCaller retries them); kInvalidArgument "bad_url" (or a bad method), "bad_header" (a
-  /// header name that is not a token, a value with CR or LF); kInternal "response_too_large".
+  /// AwsCaller retries them), "tls_certificate" (the certificate is not trusted or names another
+  /// host; the trust store does not load) or "host_not_found" (the name does not exist): these
+  /// two cannot heal and are not retried; kInvalidArgument "bad_url" (or a bad method),
+  /// "bad_header" (a header name that is not a token, a value with CR or LF); kInternal
+  /// "response_too_large".
   virtual Result<HttpResponse> Send(const HttpRequest& request) = 0;
 };
 
@@ -76,6 +80,25 @@ AwsError ParseAwsError(const HttpResponse& response);
 /// ThrottlingException, ProvisionedThroughputExceededException, RequestLimitExceeded, ...).
 bool IsRetryable(const AwsError& error);
 
+/// Whether a failed Send may succeed if tried again: kUnavailable, except an untrusted
+/// certificate and a host name that does not exist.
+bool IsTransientTransportError(const Error& error);
+
+/// An answer's Retry-After in seconds (delta-seconds; an HTTP-date is not read).
+std::optional<std::chrono::seconds> RetryAfter(const HttpResponse& response);
+
+/// What an answer refusing the credentials means, in words for whoever configures them (a wrong
+/// secret, an unknown key id, an expired token, a call the policy denies); "" for other errors.
+std::string CredentialsRefusal(const AwsError& error);
+
+/// Whether the service refused the request because its signing time is too far from the
+/// service's clock (S3's RequestTimeTooSkewed, DynamoDB's "Signature expired").
+bool IsClockSkew(const AwsError& error);
+
+/// AwsCaller tries a call again on a transient transport failure or a retryable answer
+/// (IsRetryable), waiting full jitter over the capped exponential backoff, or the answer's
+/// Retry-After when it says longer; it stops at `max_attempts` or when the next attempt would
+/// start past `max_total` (a Retry-After beyond that ends the call at once).
 struct RetryPolicy {
   int max_attempts = 5;                // the first try included
   std::chrono::milliseconds base{25};  // backoff: full jitter over min(cap, base * 2^n)

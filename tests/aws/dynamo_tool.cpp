@@ -3,16 +3,25 @@
 //
 //   dynamo_tool ENDPOINT TABLE
 //
+// And single steps, for the fault tests (tests/aws/test_faults.py):
+//   dynamo_tool ENDPOINT TABLE create                    the table, with its indexes
+//   dynamo_tool ENDPOINT TABLE insert OWNER ID SHA256    one record (status processing)
+//   dynamo_tool ENDPOINT TABLE get OWNER ID              the record as JSON
+// each printing "attempts: N" (the attempts of its last call) as its last line on stderr.
+//
 // Credentials and region from IMGUP_TEST_AWS_ACCESS_KEY_ID, IMGUP_TEST_AWS_SECRET_ACCESS_KEY and
-// IMGUP_TEST_AWS_REGION (as scripts/with-aws-peers.sh sets them). Exit 1 with a message on stderr
-// when a call fails.
+// IMGUP_TEST_AWS_REGION (as scripts/with-aws-peers.sh sets them), the retry policy from
+// tests/aws/tool_env.hpp's variables. Exit 1 with a message on stderr when a call fails: the
+// error's slug, public message and detail.
 #include <chrono>
 #include <cstdlib>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "adapters/aws/dynamo_metadata_store.hpp"
+#include "tool_env.hpp"
 
 namespace {
 
@@ -25,11 +34,16 @@ std::string Env(const char* name, const char* fallback) {
   return value && *value ? value : fallback;
 }
 
+void ReportAttempts() {
+  std::cerr << "attempts: " << imgup::aws::AwsCaller::LastAttempts() << "\n";
+}
+
 template <class R>
 void Check(const R& result, const char* what) {
   if (!result) {
-    std::cerr << "dynamo_tool: " << what << ": " << result.error().slug << " "
-              << result.error().message << " " << result.error().detail << "\n";
+    std::cerr << "dynamo_tool: " << what << ": " << result.error().slug << ": "
+              << result.error().message << " (" << result.error().detail << ")\n";
+    ReportAttempts();
     std::exit(1);
   }
 }
@@ -90,34 +104,70 @@ ImageRecord Record(std::string owner, std::string id, std::string sha256) {
   return r;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  if (argc != 3) {
-    std::cerr << "usage: dynamo_tool ENDPOINT TABLE\n";
-    return 2;
-  }
-  auto http = imgup::aws::MakeHttpClient();
-  const imgup::aws::Credentials credentials{Env("IMGUP_TEST_AWS_ACCESS_KEY_ID", "testing"),
-                                            Env("IMGUP_TEST_AWS_SECRET_ACCESS_KEY", "testing"), ""};
-  imgup::aws::AwsCaller caller(
-      *http, [credentials]() -> imgup::Result<imgup::aws::Credentials> { return credentials; });
-  imgup::aws::DynamoClient client(caller,
-                                  {argv[1], Env("IMGUP_TEST_AWS_REGION", "us-east-1"), "dynamodb"});
-  const std::string table = argv[2];
+int CreateTable(imgup::aws::DynamoClient& client, const std::string& table) {
   if (auto created = client.CreateTable(imgup::DynamoMetadataStore::TableSpec(table)); !created) {
-    std::cerr << "dynamo_tool: CreateTable: " << created.error().error.detail << "\n";
+    std::cerr << "dynamo_tool: CreateTable: " << created.error().error.slug << ": "
+              << created.error().error.message << " (" << created.error().error.detail << ")\n";
+    ReportAttempts();
     return 1;
   }
   if (auto active = client.WaitForActive(table, std::chrono::seconds(60)); !active) {
     std::cerr << "dynamo_tool: table not active: " << active.error().error.detail << "\n";
     return 1;
   }
+  return 0;
+}
+
+int Step(imgup::DynamoMetadataStore& store, const std::vector<std::string>& args) {
+  if (args[0] == "insert" && args.size() == 4) {
+    Check(store.Insert(Record(args[1], args[2], args[3])), "Insert");
+    ReportAttempts();
+    return 0;
+  }
+  if (args[0] == "get" && args.size() == 3) {
+    auto got = store.Get(args[1], args[2]);
+    Check(got, "Get");
+    std::cout << RecordJson(*got).dump() << "\n";
+    ReportAttempts();
+    return 0;
+  }
+  std::cerr
+      << "usage: dynamo_tool ENDPOINT TABLE [create | insert OWNER ID SHA256 | get OWNER ID]\n";
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 3) {
+    std::cerr << "usage: dynamo_tool ENDPOINT TABLE [create | insert OWNER ID SHA256 | get OWNER "
+                 "ID]\n";
+    return 2;
+  }
+  auto http = imgup::aws::MakeHttpClient();
+  const imgup::aws::Credentials credentials{Env("IMGUP_TEST_AWS_ACCESS_KEY_ID", "testing"),
+                                            Env("IMGUP_TEST_AWS_SECRET_ACCESS_KEY", "testing"), ""};
+  imgup::aws::AwsCaller caller(
+      *http, [credentials]() -> imgup::Result<imgup::aws::Credentials> { return credentials; },
+      imgup::testing::RetryPolicyFromEnvironment());
+  imgup::aws::DynamoClient client(caller,
+                                  {argv[1], Env("IMGUP_TEST_AWS_REGION", "us-east-1"), "dynamodb"});
+  const std::string table = argv[2];
+  const std::vector<std::string> step(argv + 3, argv + argc);
+  if (step.size() == 1 && step[0] == "create") {
+    const int status = CreateTable(client, table);
+    if (status == 0) ReportAttempts();
+    return status;
+  }
+  if (step.empty()) {
+    if (int status = CreateTable(client, table); status != 0) return status;
+  }
   auto made = imgup::DynamoMetadataStore::Make(
       client,
       {.table = table, .token_secret = "read-back-token-secret", .max_transaction_attempts = 5});
   Check(made, "Make");
   imgup::DynamoMetadataStore& store = **made;
+  if (!step.empty()) return Step(store, step);
 
   // A record processed with every derived field, its tags changed once.
   ImageRecord full = Record("alice", "01JDX3S9Q7M6V2B8R4T0YH5KCE", std::string(64, 'a'));

@@ -10,7 +10,11 @@
 //   s3_tool BUCKET presign-get KEY EXPIRES [CONTENT_TYPE [DISPOSITION]]     the URL
 //   s3_tool BUCKET presign-post KEY CONTENT_TYPE MAX_BYTES EXPIRES  {"url", "fields", ...}
 //
-// Exit status 0 on success; 1 with the error's slug and detail on stderr.
+// Exit status 0 on success; 1 with the error's slug and detail on stderr. Either way the last
+// line on stderr is "attempts: N", the attempts of the command's last call (the fault tests).
+// The retry policy comes from tests/aws/tool_env.hpp's variables; IMGUP_TEST_CLOCK_SKEW_S signs
+// the calls with a clock that many seconds off; IMGUP_TEST_S3_SSE is the server-side encryption
+// PutObject asks for ("AES256", ...).
 #include <chrono>
 #include <cstdlib>
 #include <iostream>
@@ -20,6 +24,7 @@
 #include <vector>
 
 #include "adapters/aws/s3_blob_store.hpp"
+#include "tool_env.hpp"
 
 namespace {
 
@@ -48,6 +53,14 @@ int Failed(const imgup::Error& error) {
   return 1;
 }
 
+// Runs one command and reports its attempts, whatever its outcome.
+int Reported(int status) {
+  std::cerr << "attempts: " << imgup::aws::AwsCaller::LastAttempts() << "\n";
+  return status;
+}
+
+int Run(imgup::S3BlobStore& store, const std::vector<std::string>& args);
+
 nlohmann::json EntryJson(const imgup::BlobEntry& entry) {
   return {{"key", entry.key}, {"size_bytes", entry.size_bytes}, {"modified_ms", entry.modified_ms}};
 }
@@ -61,6 +74,12 @@ int main(int argc, char** argv) {
   config.endpoint = Env("IMGUP_TEST_S3_ENDPOINT");
   config.region = Env("IMGUP_TEST_AWS_REGION", "us-east-1");
   config.bucket = args[0];
+  config.retry = imgup::testing::RetryPolicyFromEnvironment();
+  config.server_side_encryption = Env("IMGUP_TEST_S3_SSE");
+  if (const std::string skew = Env("IMGUP_TEST_CLOCK_SKEW_S"); !skew.empty()) {
+    const auto offset = std::chrono::seconds(std::stoll(skew));
+    config.signing_clock = [offset] { return std::chrono::system_clock::now() + offset; };
+  }
   const imgup::aws::Credentials credentials{Env("IMGUP_TEST_AWS_ACCESS_KEY_ID"),
                                             Env("IMGUP_TEST_AWS_SECRET_ACCESS_KEY"), ""};
   const auto http = imgup::aws::MakeHttpClient();
@@ -68,7 +87,12 @@ int main(int argc, char** argv) {
   auto made = imgup::S3BlobStore::Make(
       config, *http, [&] { return imgup::Result<imgup::aws::Credentials>(credentials); }, clock);
   if (!made) return Failed(made.error());
-  imgup::S3BlobStore& store = **made;
+  return Reported(Run(**made, args));
+}
+
+namespace {
+
+int Run(imgup::S3BlobStore& store, const std::vector<std::string>& args) {
   const std::string& command = args[1];
 
   if (command == "put" && args.size() == 4) {
@@ -130,3 +154,5 @@ int main(int argc, char** argv) {
   }
   return Usage();
 }
+
+}  // namespace

@@ -1,7 +1,8 @@
 """boto3 reads back what DynamoMetadataStore wrote, in the shapes docs/dynamodb.md documents.
 
 tests/aws/dynamo_tool (IMGUP_DYNAMO_TOOL) creates a table on the DynamoDB peer
-(IMGUP_TEST_DYNAMODB_ENDPOINT, moto under scripts/with-aws-peers.sh), writes three records and an
+(IMGUP_TEST_DYNAMODB_AUTH_ENDPOINT, moto in its auth mode under scripts/with-aws-peers.sh, with its
+IAM user's keys; IMGUP_TEST_DYNAMODB_ENDPOINT without it), writes three records and an
 API key through the adapter, and prints the records as the port sees them. Here an independent
 client, boto3 (PyPI), describes the table and scans it: every item must have exactly the keys,
 attributes and types the document gives, and the indexes must answer the documented queries. A
@@ -21,7 +22,24 @@ import pytest
 boto3 = pytest.importorskip("boto3")
 from boto3.dynamodb.types import TypeDeserializer  # noqa: E402
 
-ENDPOINT = os.environ.get("IMGUP_TEST_DYNAMODB_ENDPOINT", "")
+AUTH = bool(os.environ.get("IMGUP_TEST_DYNAMODB_AUTH_ENDPOINT"))
+ENDPOINT = os.environ.get(
+    "IMGUP_TEST_DYNAMODB_AUTH_ENDPOINT" if AUTH else "IMGUP_TEST_DYNAMODB_ENDPOINT", ""
+)
+ACCESS_KEY = os.environ.get(
+    "IMGUP_TEST_DYNAMODB_AUTH_ACCESS_KEY_ID" if AUTH else "IMGUP_TEST_AWS_ACCESS_KEY_ID", "testing"
+)
+SECRET_KEY = os.environ.get(
+    "IMGUP_TEST_DYNAMODB_AUTH_SECRET_ACCESS_KEY" if AUTH else "IMGUP_TEST_AWS_SECRET_ACCESS_KEY",
+    "testing",
+)
+REGION = os.environ.get("IMGUP_TEST_AWS_REGION", "us-east-1")
+TOOL_ENV = dict(
+    os.environ,
+    IMGUP_TEST_AWS_ACCESS_KEY_ID=ACCESS_KEY,
+    IMGUP_TEST_AWS_SECRET_ACCESS_KEY=SECRET_KEY,
+    IMGUP_TEST_AWS_REGION=REGION,
+)
 TOOL = os.environ.get("IMGUP_DYNAMO_TOOL", "")
 REQUIRED = os.environ.get("IMGUP_REQUIRE_AWS_PEERS") == "1" or os.environ.get("CI") == "true"
 
@@ -40,9 +58,9 @@ def client():
     return boto3.client(
         "dynamodb",
         endpoint_url=ENDPOINT,
-        region_name=os.environ.get("IMGUP_TEST_AWS_REGION", "us-east-1"),
-        aws_access_key_id=os.environ.get("IMGUP_TEST_AWS_ACCESS_KEY_ID", "testing"),
-        aws_secret_access_key=os.environ.get("IMGUP_TEST_AWS_SECRET_ACCESS_KEY", "testing"),
+        region_name=REGION,
+        aws_access_key_id=ACCESS_KEY,
+        aws_secret_access_key=SECRET_KEY,
     )
 
 
@@ -50,7 +68,9 @@ def client():
 def written(client):
     """(table, what dynamo_tool wrote), the table deleted afterwards."""
     table = f"imgup-readback-{uuid.uuid4().hex[:12]}"
-    done = subprocess.run([TOOL, ENDPOINT, table], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [TOOL, ENDPOINT, table], capture_output=True, text=True, timeout=120, env=TOOL_ENV
+    )
     try:
         assert done.returncode == 0, done.stderr
         yield table, json.loads(done.stdout)
@@ -240,3 +260,39 @@ def test_the_indexes_answer_the_documented_queries(client, written):
         ScanIndexForward=False, ConsistentRead=True)
     assert [i["id"]["S"] for i in newest_first["Items"]] == [minimal["id"], full["id"]]
     assert failed["status"] == "failed"
+
+
+AWS_CLI = os.path.join(os.path.dirname(os.path.realpath(__file__)), "..", "..", ".venv", "bin", "aws")
+
+
+def aws_cli(*args):
+    """The AWS CLI (PyPI awscli, in the test venv) against the DynamoDB peer, its JSON answer."""
+    env = dict(
+        os.environ,
+        AWS_ACCESS_KEY_ID=ACCESS_KEY,
+        AWS_SECRET_ACCESS_KEY=SECRET_KEY,
+        AWS_DEFAULT_REGION=REGION,
+        AWS_CONFIG_FILE=os.devnull,
+        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+    )
+    done = subprocess.run(
+        [AWS_CLI, "--endpoint-url", ENDPOINT, "--output", "json", "dynamodb", *args],
+        capture_output=True, text=True, timeout=120, env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_the_aws_cli_reads_every_item_as_documented(items, written):
+    """A third reader, the AWS CLI, sees the very items boto3 saw (and so the documented shapes),
+    and a record's item read by its key has the documented attributes."""
+    table, wrote = written
+    scanned = aws_cli("scan", "--table-name", table, "--consistent-read")["Items"]
+    key = lambda item: (item["PK"]["S"], item["SK"]["S"])  # noqa: E731
+    assert sorted(scanned, key=key) == sorted(items, key=key)
+    record = wrote["records"][0]
+    got = aws_cli(
+        "get-item", "--table-name", table, "--consistent-read", "--key",
+        json.dumps({"PK": S(f"OWNER#{record['owner']}"), "SK": S(f"IMAGE#{record['id']}")}),
+    )["Item"]
+    assert got == image_item(record, wrote["attempts"].get(record["id"], 0), 1)

@@ -60,8 +60,9 @@ Error MapS3Error(const aws::HttpResponse& response, std::string_view what) {
   const aws::AwsError error = aws::ParseAwsError(response);
   std::string detail = Describe(what, error);
   // HEAD answers have no body: a 404 there is the key's (a missing bucket is found out by the
-  // calls that have one, and by CheckBucket).
-  if (error.code == "NoSuchKey" || (response.status == 404 && error.code != "NoSuchBucket")) {
+  // calls that have one, and by CheckBucket). A 404 with another code is not the key's: versitygw
+  // answers an unknown access key id with 404 XAdminUserNotFound.
+  if (error.code == "NoSuchKey" || (response.status == 404 && error.code == "404")) {
     return Error{ErrorCode::kNotFound, "not_found", "No object under this key.", std::move(detail)};
   }
   if (error.code == "ObjectParentIsFile" || error.code == "ExistingObjectIsDirectory") {
@@ -69,6 +70,19 @@ Error MapS3Error(const aws::HttpResponse& response, std::string_view what) {
     // limit: a key cannot be both an object and a prefix of another.
     return Error{ErrorCode::kInvalidArgument, "key_conflict",
                  "The storage key clashes with another key.", std::move(detail)};
+  }
+  if (aws::IsClockSkew(error)) {
+    // S3 refuses a signing time more than 15 minutes off its own; the answer's Date is S3's.
+    std::string_view server_date = response.Header("date");
+    if (!server_date.empty()) detail += "; the service's clock says " + std::string(server_date);
+    return Error{ErrorCode::kUnavailable, "clock_skewed",
+                 "The blob store refused the request: this server's clock is too far from the "
+                 "storage service's. Set the clock right (NTP).",
+                 std::move(detail)};
+  }
+  if (std::string refusal = aws::CredentialsRefusal(error); !refusal.empty()) {
+    return Error{ErrorCode::kInternal, "storage_error",
+                 "The blob store refused imgup's credentials.", std::move(detail) + ": " + refusal};
   }
   if (error.code == "InvalidRange") {
     return Error{ErrorCode::kInvalidArgument, "invalid_range", "The range is past the object's end",
@@ -109,7 +123,7 @@ S3BlobStore::S3BlobStore(S3BlobStoreConfig config, s3::BucketAddress address, aw
       address_(std::move(address)),
       endpoint_{address_.origin, config_.region, "s3"},
       credentials_(credentials),
-      caller_(http, std::move(credentials), config_.retry),
+      caller_(http, std::move(credentials), config_.retry, config_.signing_clock),
       clock_(clock) {}
 
 std::chrono::sys_seconds S3BlobStore::SigningTime() {
@@ -122,7 +136,11 @@ Result<aws::HttpResponse> S3BlobStore::Call(aws::SignableRequest request, std::s
   if (!response) {
     Error error = std::move(response.error());
     if (error.code == ErrorCode::kUnavailable) {
-      return tl::unexpected(StorageFailure(true, kStore, std::string(what) + ": " + error.detail));
+      // An untrusted certificate or a host that does not exist is the configuration's fault:
+      // storage_error, not a storage_unavailable that invites trying again.
+      return tl::unexpected(StorageFailure(
+          aws::IsTransientTransportError(error), kStore,
+          std::string(what) + ": " + error.slug + ": " + error.message + ": " + error.detail));
     }
     error.detail = std::string(what) + ": " + error.detail;
     return tl::unexpected(std::move(error));

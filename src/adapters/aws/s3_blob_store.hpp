@@ -30,6 +30,9 @@ struct S3BlobStoreConfig {
   std::string server_side_encryption;
   std::string sse_kms_key_id;
   aws::RetryPolicy retry;
+  /// The time calls are signed with; empty: the system clock. (The tests set it to sign with a
+  /// clock that is off, as a machine's can be.)
+  aws::AwsCaller::Now signing_clock;
 };
 
 /// Beyond the BlobStore contract, as S3 does: a presigned URL or form can be used any number of

@@ -271,6 +271,58 @@ TEST_F(AwsCallerTest, NoAttemptStartsPastMaxTotal) {
   EXPECT_LE(now_ - start, 2000ms + http_.latency);
 }
 
+TEST_F(AwsCallerTest, TransportFailuresThatCannotHealAreNotRetried) {
+  // An untrusted certificate stays untrusted, and a name that does not exist stays missing.
+  for (const char* slug : {"tls_certificate", "host_not_found"}) {
+    http_.sent.clear();
+    sleeps_.clear();
+    http_.script = {Transport(slug), Status(200)};
+    auto caller = Caller();
+    auto response = caller.Call(s3_, PutObject());
+    ASSERT_FALSE(response) << slug;
+    EXPECT_EQ(response.error().slug, slug);
+    EXPECT_EQ(http_.sent.size(), 1u) << slug;
+    EXPECT_EQ(AwsCaller::LastAttempts(), 1) << slug;
+    EXPECT_TRUE(sleeps_.empty()) << slug;
+  }
+}
+
+HttpResponse WithRetryAfter(int status, std::string value, std::string body) {
+  return HttpResponse{status, {{"retry-after", std::move(value)}}, std::move(body)};
+}
+
+TEST_F(AwsCallerTest, WaitsAtLeastWhatRetryAfterSays) {
+  http_.script = {WithRetryAfter(503, "3", "<Error><Code>SlowDown</Code></Error>"),
+                  WithRetryAfter(429, " 1 ", ""), Status(200, "done")};
+  auto caller = Caller(RetryPolicy{5, 10ms, 50ms, 10000ms});  // backoff far below the header
+  auto response = caller.Call(s3_, PutObject());
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->body, "done");
+  ASSERT_EQ(sleeps_.size(), 2u);
+  EXPECT_EQ(sleeps_[0], 3000ms);
+  EXPECT_EQ(sleeps_[1], 1000ms);
+}
+
+TEST_F(AwsCallerTest, ARetryAfterPastTheTimeLeftEndsTheCallWithTheAnswer) {
+  http_.script = {WithRetryAfter(503, "30", "<Error><Code>SlowDown</Code></Error>"),
+                  Status(200, "never asked")};
+  auto caller = Caller(RetryPolicy{5, 10ms, 50ms, 10000ms});
+  auto response = caller.Call(s3_, PutObject());
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 503);
+  EXPECT_EQ(http_.sent.size(), 1u);
+  EXPECT_TRUE(sleeps_.empty());
+}
+
+TEST_F(AwsCallerTest, ARetryAfterThatIsNotSecondsLeavesTheBackoffAlone) {
+  http_.script = {WithRetryAfter(503, "Wed, 21 Oct 2015 07:28:00 GMT", ""),
+                  WithRetryAfter(503, "-1", ""), WithRetryAfter(503, "1e3", ""), Status(200)};
+  auto caller = Caller(RetryPolicy{5, 10ms, 50ms, 10000ms});
+  ASSERT_TRUE(caller.Call(s3_, PutObject()));
+  ASSERT_EQ(sleeps_.size(), 3u);
+  for (auto slept : sleeps_) EXPECT_LE(slept, 50ms);
+}
+
 TEST_F(AwsCallerTest, ACredentialsFailureIsReturnedWithoutSending) {
   AwsCaller caller(
       http_,

@@ -172,6 +172,50 @@ TEST(ParseAwsError, QueryProtocolXmlAsMotoAnswersAuthErrors) {
   EXPECT_FALSE(IsRetryable(error));
 }
 
+// moto 5.2's own answer to a DynamoDB call signed with a wrong secret (captured from it).
+TEST(ParseAwsError, MotoAuthModeSignatureDoesNotMatchSaysTheSecretIsWrong) {
+  auto error = ParseAwsError(Answer(403, {}, R"(<?xml version="1.0" encoding="utf-8"?>
+<ErrorResponse><Errors><Error><Code>SignatureDoesNotMatch</Code><Message>The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.</Message><Type>Sender</Type></Error></Errors></ErrorResponse>)"));
+  EXPECT_EQ(error.code, "SignatureDoesNotMatch");
+  EXPECT_FALSE(IsRetryable(error));
+  EXPECT_FALSE(IsClockSkew(error));
+  EXPECT_NE(CredentialsRefusal(error).find("secret access key is wrong"), std::string::npos);
+}
+
+TEST(CredentialsRefusal, NamesWhatIsWrongWithTheCredentials) {
+  EXPECT_NE(CredentialsRefusal({403, "InvalidAccessKeyId", "", ""}).find("access key id"),
+            std::string::npos);
+  EXPECT_NE(CredentialsRefusal({400, "UnrecognizedClientException", "", ""}).find("not known"),
+            std::string::npos);
+  EXPECT_NE(CredentialsRefusal({403, "InvalidClientTokenId", "", ""}).find("not known"),
+            std::string::npos);
+  EXPECT_NE(CredentialsRefusal({400, "ExpiredTokenException", "", ""}).find("expired"),
+            std::string::npos);
+  EXPECT_NE(CredentialsRefusal({403, "AccessDenied", "", ""}).find("not allowed"),
+            std::string::npos);
+  EXPECT_EQ(CredentialsRefusal({404, "NoSuchKey", "", ""}), "");
+  EXPECT_EQ(CredentialsRefusal({500, "InternalError", "", ""}), "");
+}
+
+TEST(IsClockSkew, S3AndDynamoDbWays) {
+  // S3's documented error, and DynamoDB's InvalidSignatureException for a time off either way.
+  EXPECT_TRUE(IsClockSkew(ParseAwsError(Answer(
+      403, {},
+      "<Error><Code>RequestTimeTooSkewed</Code><Message>The difference between the request time "
+      "and the current time is too large.</Message><RequestTime>20261202T101010Z</RequestTime>"
+      "<ServerTime>2026-12-02T12:10:10Z</ServerTime><MaxAllowedSkewMilliseconds>900000"
+      "</MaxAllowedSkewMilliseconds></Error>"))));
+  const AwsError expired{400, "InvalidSignatureException",
+                         "Signature expired: 20261202T101010Z is now earlier than 20261202T120510Z "
+                         "(20261202T121010Z - 5 min.)",
+                         ""};
+  EXPECT_TRUE(IsClockSkew(expired));
+  EXPECT_EQ(CredentialsRefusal(expired), "");  // the clock, not the secret
+  EXPECT_TRUE(IsClockSkew({400, "InvalidSignatureException", "Signature not yet current: x", ""}));
+  EXPECT_FALSE(IsClockSkew({400, "InvalidSignatureException", "The request signature ...", ""}));
+  EXPECT_FALSE(IsRetryable(expired));
+}
+
 TEST(ParseAwsError, AnHtmlPageFromAProxyOrACrashIsTheStatus) {
   // moto's answer to a CreateTable it cannot handle.
   auto error = ParseAwsError(Answer(500, {{"content-type", "text/html; charset=utf-8"}},

@@ -2,9 +2,10 @@
 // The DynamoDB peer of the tests (moto server, started by scripts/with-aws-peers.sh), and scratch
 // tables on it: each test gets a table of its own, deleted when the test is done.
 //
-// IMGUP_TEST_DYNAMODB_ENDPOINT names the peer (http://127.0.0.1:PORT); credentials and region
-// come from IMGUP_TEST_AWS_ACCESS_KEY_ID, IMGUP_TEST_AWS_SECRET_ACCESS_KEY and
-// IMGUP_TEST_AWS_REGION (any key will do for moto in its default mode). Without the endpoint, the
+// IMGUP_TEST_DYNAMODB_AUTH_ENDPOINT names the peer (moto in its auth mode, http://127.0.0.1:PORT)
+// and IMGUP_TEST_DYNAMODB_AUTH_ACCESS_KEY_ID / _SECRET_ACCESS_KEY the IAM user's keys it knows;
+// without them, IMGUP_TEST_DYNAMODB_ENDPOINT (moto in its default mode, any key will do), the
+// region from IMGUP_TEST_AWS_REGION. Without an endpoint, the
 // tests that need the peer are skipped with a message, or fail when IMGUP_REQUIRE_AWS_PEERS=1 (as
 // under `make test`) or CI=true.
 #include <memory>

@@ -353,6 +353,23 @@ TEST(HttpClient, ARefusedConnectionIsAConnectionFailure) {
   EXPECT_EQ(response.error().slug, "connection_failed");
 }
 
+// RFC 6761: names under .invalid never resolve. The name does not exist, so it is not retried
+// (a resolver that cannot be reached answers EAI_AGAIN instead, which is).
+TEST(HttpClient, AHostNameThatDoesNotExistIsNotRetried) {
+  auto client = MakeHttpClient();
+  AwsCaller caller(*client, []() -> Result<Credentials> {
+    return Credentials{"AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", ""};
+  });
+  SignableRequest request;
+  request.method = "GET";
+  request.path = "/";
+  auto response = caller.Call({"http://imgup-test.invalid:9", "us-east-1", "s3"}, request);
+  ASSERT_FALSE(response);
+  EXPECT_EQ(response.error().code, ErrorCode::kUnavailable);
+  EXPECT_EQ(response.error().slug, "host_not_found") << response.error().detail;
+  EXPECT_EQ(AwsCaller::LastAttempts(), 1);
+}
+
 TEST(HttpClient, AConnectThatHangsTimesOut) {
   // A listener whose accept queue is full: Linux drops further SYNs, so connect() hangs.
   int listener = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -482,7 +499,7 @@ TEST_F(HttpsClientTest, RefusesACertificateThatDoesNotNameTheHost) {
   auto response = client->Send(Get(Url("127.0.0.1", "/echo")));  // the cert names localhost only
   ASSERT_FALSE(response);
   EXPECT_EQ(response.error().code, ErrorCode::kUnavailable);
-  EXPECT_EQ(response.error().slug, "tls_error");
+  EXPECT_EQ(response.error().slug, "tls_certificate");
   EXPECT_NE(response.error().detail.find("mismatch"), std::string::npos) << response.error().detail;
 }
 
@@ -490,7 +507,7 @@ TEST_F(HttpsClientTest, RefusesACertificateTheTrustStoreDoesNotKnow) {
   auto client = MakeHttpClient();  // the system's trust store
   auto response = client->Send(Get(Url("localhost", "/echo")));
   ASSERT_FALSE(response);
-  EXPECT_EQ(response.error().slug, "tls_error");
+  EXPECT_EQ(response.error().slug, "tls_certificate");
   EXPECT_NE(response.error().detail.find("self"), std::string::npos) << response.error().detail;
 }
 
@@ -500,8 +517,28 @@ TEST_F(HttpsClientTest, AMissingCaFileFailsEveryHandshakeClearly) {
   auto client = MakeHttpClient(options);
   auto response = client->Send(Get(Url("localhost", "/echo")));
   ASSERT_FALSE(response);
-  EXPECT_EQ(response.error().slug, "tls_error");
+  EXPECT_EQ(response.error().slug, "tls_certificate");
   EXPECT_NE(response.error().detail.find("trust store"), std::string::npos);
+}
+
+// AWS's SDKs retry a failed connection; a certificate that is not trusted fails the same way every
+// time, so AwsCaller tries once and says why (it used to retry for its whole 10 s).
+TEST_F(HttpsClientTest, AnUntrustedCertificateIsNotRetried) {
+  auto client = MakeHttpClient();  // the system's trust store: the test's certificate is not in it
+  AwsCaller caller(*client, []() -> Result<Credentials> {
+    return Credentials{"AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", ""};
+  });
+  SignableRequest request;
+  request.method = "GET";
+  request.path = "/bucket/key";
+  auto response = caller.Call({Url("localhost", ""), "us-east-1", "s3"}, request);
+  ASSERT_FALSE(response);
+  EXPECT_EQ(response.error().code, ErrorCode::kUnavailable);
+  EXPECT_EQ(response.error().slug, "tls_certificate");
+  EXPECT_NE(response.error().detail.find("self-signed certificate"), std::string::npos)
+      << response.error().detail;
+  EXPECT_EQ(AwsCaller::LastAttempts(), 1);
+  EXPECT_FALSE(IsTransientTransportError(response.error()));
 }
 
 TEST_F(HttpsClientTest, WithoutVerificationAnyCertificateIsAccepted) {

@@ -155,8 +155,29 @@ TEST_F(S3BlobStoreRequestsTest, S3ErrorsMapToTheDomainsCodes) {
   ASSERT_FALSE(denied);
   EXPECT_EQ(denied.error().code, ErrorCode::kInternal);
   EXPECT_EQ(denied.error().slug, "storage_error");
-  EXPECT_EQ(denied.error().detail, "GetObject a/1: 403 AccessDenied: Access Denied (request R1)");
-  EXPECT_EQ(denied.error().message, "The blob store failed.");
+  EXPECT_EQ(denied.error().detail,
+            "GetObject a/1: 403 AccessDenied: Access Denied (request R1): these credentials are "
+            "not allowed this call (AccessDenied)");
+  EXPECT_EQ(denied.error().message, "The blob store refused imgup's credentials.");
+
+  // versitygw's answer to a key id it does not know: not the object's 404.
+  http_.answers = {Answer(404, S3Error("XAdminUserNotFound", "No user exists"))};
+  auto unknown = store->Get("a/1");
+  ASSERT_FALSE(unknown);
+  EXPECT_EQ(unknown.error().slug, "storage_error");
+  EXPECT_NE(unknown.error().detail.find("the access key id is not known"), std::string::npos);
+
+  http_.sent.clear();
+  http_.answers = {Answer(403, S3Error("RequestTimeTooSkewed", "too large"),
+                          {{"date", "Wed, 02 Dec 2026 12:00:00 GMT"}})};
+  auto skewed = store->Put("a/1", "x", "text/plain");
+  ASSERT_FALSE(skewed);
+  EXPECT_EQ(skewed.error().code, ErrorCode::kUnavailable);
+  EXPECT_EQ(skewed.error().slug, "clock_skewed");
+  EXPECT_NE(skewed.error().detail.find("the service's clock says Wed, 02 Dec 2026 12:00:00 GMT"),
+            std::string::npos)
+      << skewed.error().detail;
+  EXPECT_EQ(http_.sent.size(), 1u);  // not retried
 
   http_.answers = {Answer(409, S3Error("ObjectParentIsFile"))};
   EXPECT_EQ(store->Put("a/1/2", "x", "text/plain").error().slug, "key_conflict");

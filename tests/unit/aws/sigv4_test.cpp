@@ -413,3 +413,38 @@ TEST(SigV4Refuses, RequestsItCannotSignHonestly) {
 
 }  // namespace
 }  // namespace imgup::aws
+
+namespace imgup::aws {
+namespace {
+
+// The signing key is cached per thread for the last (secret, day, region, service): each of them
+// changing must give the signature a fresh derivation would.
+TEST(SigV4SigningKeyCache, EachPartOfTheScopeAndTheSecretIsHonoured) {
+  SignableRequest request;
+  request.method = "GET";
+  request.path = "/bucket/key";
+  request.headers = {{"Host", "s3.amazonaws.com"}};
+  const auto day1 = std::chrono::sys_seconds(sys_days(std::chrono::year{2026} / 12 / 2));
+  const auto day2 = day1 + std::chrono::hours(24);
+  auto sign = [&](std::string secret, std::string region, std::chrono::sys_seconds time) {
+    auto signed_request = SignHeaders(request, ForS3({"AKID", secret, ""}, region, time));
+    EXPECT_TRUE(signed_request);
+    return signed_request->signature;
+  };
+  auto fresh = [&](std::string secret, std::string region, std::chrono::sys_seconds time) {
+    auto signed_request = SignHeaders(request, ForS3({"AKID", secret, ""}, region, time));
+    const auto date = signed_request->credential_scope.substr(0, 8);
+    return SignatureHex(DeriveSigningKey(secret, date, region, "s3"),
+                        signed_request->string_to_sign);
+  };
+  const std::string a = sign("secret-a", "us-east-1", day1);
+  EXPECT_EQ(a, fresh("secret-a", "us-east-1", day1));
+  EXPECT_EQ(sign("secret-b", "us-east-1", day1), fresh("secret-b", "us-east-1", day1));
+  EXPECT_EQ(sign("secret-b", "eu-west-1", day1), fresh("secret-b", "eu-west-1", day1));
+  EXPECT_EQ(sign("secret-b", "eu-west-1", day2), fresh("secret-b", "eu-west-1", day2));
+  EXPECT_EQ(sign("secret-a", "us-east-1", day1), a);
+  EXPECT_NE(sign("secret-b", "us-east-1", day1), a);
+}
+
+}  // namespace
+}  // namespace imgup::aws
