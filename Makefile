@@ -6,7 +6,7 @@ JOBS ?= $(shell nproc)
 PYTEST := .venv/bin/pytest
 SOURCES = $(shell git ls-files '*.cpp' '*.hpp' 2>/dev/null || find src apps tests bench -name '*.[ch]pp')
 
-.PHONY: run deps aws-peers build build-asan test checks aws dynamo dynamo-checks unit unit-asan http http-asan sigv4 sigv4-asan s3-differential s3-differential-asan dynamo-items dynamo-items-asan lambda lambda-asan lambda-tools e2e format format-check tidy bench clean
+.PHONY: run deps aws-peers build build-asan test checks aws dynamo dynamo-checks unit unit-asan http http-asan sigv4 sigv4-asan s3-differential s3-differential-asan dynamo-items dynamo-items-asan lambda lambda-asan lambda-tools package package-check e2e format format-check tidy bench clean
 
 deps:
 	@./scripts/install-deps.sh
@@ -37,12 +37,12 @@ run: build
 ## The peers (versitygw, moto) start once, after the builds, and every check runs inside
 ## scripts/with-aws-peers.sh, which stops them when the checks end; IMGUP_REQUIRE_AWS_PEERS=1 makes
 ## a test that finds no peer fail instead of skipping.
-test: format-check build build-asan aws-peers lambda-tools
+test: format-check build build-asan package aws-peers lambda-tools
 	@IMGUP_REQUIRE_AWS_PEERS=1 ./scripts/with-aws-peers.sh $(MAKE) --no-print-directory checks
 	@echo "make test: all checks passed"
 
-checks: format-check unit http sigv4 s3-differential dynamo-items lambda e2e unit-asan http-asan \
-  sigv4-asan s3-differential-asan dynamo-items-asan lambda-asan
+checks: format-check unit http sigv4 s3-differential dynamo-items lambda package-check e2e unit-asan \
+  http-asan sigv4-asan s3-differential-asan dynamo-items-asan lambda-asan
 
 ## Only the tests that need the AWS peers, with the peers (for working on the AWS adapters).
 aws: build aws-peers
@@ -80,6 +80,25 @@ s3-differential-asan: build-asan
 ## AWS's Lambda Runtime Interface Emulator, built with Go the first time (scripts/).
 lambda-tools:
 	@./scripts/install-lambda-tools.sh
+
+## The Lambda zips for provided.al2023 (docs/adr/0011-packaging.md): build/lambda/api.zip, and
+## build/lambda/processor.zip once CMakeLists.txt has the processor's target. Each is the release
+## build of one function, stripped, with every library it loads and the glibc loader
+## (scripts/package-lambda.sh). Only the functions' targets are built.
+LAMBDA_PACKAGES := api:imgup-lambda-api
+ifneq ($(shell grep -s 'add_executable(imgup-lambda-processor' CMakeLists.txt),)
+LAMBDA_PACKAGES += processor:imgup-lambda-processor
+endif
+package: deps
+	@cmake --preset release >/dev/null
+	@cmake --build --preset release -j $(JOBS) --target $(foreach p,$(LAMBDA_PACKAGES),$(lastword $(subst :, ,$(p))))
+	@$(foreach p,$(LAMBDA_PACKAGES),./scripts/package-lambda.sh build/release/$(lastword $(subst :, ,$(p))) build/lambda/$(firstword $(subst :, ,$(p))).zip &&) true
+
+## The zips as Lambda meets them (tests/package): every library and symbol version they need is in
+## them, and each packaged bootstrap answers API Gateway events under the emulator with the
+## host's library folders hidden.
+package-check: package lambda-tools
+	$(PYTEST) -q tests/package
 
 ## imgup-lambda-api under the emulator, invoked with API Gateway events (tests/lambda).
 lambda: build lambda-tools
