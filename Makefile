@@ -86,7 +86,7 @@ lambda-tools:
 ## build of one function, stripped, with every library it loads and the glibc loader
 ## (scripts/package-lambda.sh). Only the functions' targets are built.
 LAMBDA_PACKAGES := api:imgup-lambda-api
-ifneq ($(shell grep -s 'add_executable(imgup-lambda-processor' CMakeLists.txt),)
+ifneq ($(shell grep -sE '^ *add_executable.imgup-lambda-processor([[:space:]]|$$)' CMakeLists.txt),)
 LAMBDA_PACKAGES += processor:imgup-lambda-processor
 endif
 package: deps
