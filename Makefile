@@ -30,7 +30,8 @@ run: build
 
 ## Every check the project has: format, unit + contract tests (AWS's SigV4 suite among them),
 ## HTTP tests, the SigV4 differential test against botocore, S3BlobStore against boto3, the API
-## function under AWS's Lambda emulator, the page in a real browser and the Postman collection,
+## function under AWS's Lambda emulator, its Lambda zip with the host's libraries hidden (make
+## package builds it, release preset), the page in a real browser and the Postman collection,
 ## and the unit, HTTP, differential and Lambda tests again under AddressSanitizer +
 ## UndefinedBehaviorSanitizer.
 ##

@@ -12,8 +12,7 @@ int main(int, char** argv) {
   }
   for (const char* loader : {"jpegload_buffer", "pngload_buffer", "webpload_buffer",
                              "gifload_buffer", "heifload_buffer", "magickload_buffer"}) {
-    std::cout << loader << (vips_type_find("VipsOperation", loader) != 0 ? " yes" : " no")
-              << "\n";
+    std::cout << loader << (vips_type_find("VipsOperation", loader) != 0 ? " yes" : " no") << "\n";
   }
   return 0;
 }
