@@ -86,14 +86,17 @@ lambda-tools:
 ## build/lambda/processor.zip once CMakeLists.txt has the processor's target. Each is the release
 ## build of one function, stripped, with every library it loads and the glibc loader
 ## (scripts/package-lambda.sh). Only the functions' targets are built.
+## The processor carries one libvips module, HEIF (HEIC/AVIF); JPEG, PNG, WebP and GIF are built in.
 LAMBDA_PACKAGES := api:imgup-lambda-api
 ifneq ($(shell grep -sE '^ *add_executable.imgup-lambda-processor([[:space:]]|$$)' CMakeLists.txt),)
 LAMBDA_PACKAGES += processor:imgup-lambda-processor
+LAMBDA_MODULES_processor = $(wildcard $(shell pkg-config --variable=libdir vips)/vips-modules-*/vips-heif.so)
 endif
 package: deps
 	@cmake --preset release >/dev/null
 	@cmake --build --preset release -j $(JOBS) --target $(foreach p,$(LAMBDA_PACKAGES),$(lastword $(subst :, ,$(p))))
-	@$(foreach p,$(LAMBDA_PACKAGES),./scripts/package-lambda.sh build/release/$(lastword $(subst :, ,$(p))) build/lambda/$(firstword $(subst :, ,$(p))).zip &&) true
+	@$(foreach p,$(LAMBDA_PACKAGES),./scripts/package-lambda.sh build/release/$(lastword $(subst :, ,$(p))) \
+	  build/lambda/$(firstword $(subst :, ,$(p))).zip $(LAMBDA_MODULES_$(firstword $(subst :, ,$(p)))) &&) true
 
 ## The zips as Lambda meets them (tests/package): every library and symbol version they need is in
 ## them, and each packaged bootstrap answers API Gateway events under the emulator with the
