@@ -100,9 +100,13 @@ package: deps
 
 ## The zips as Lambda meets them (tests/package): every library and symbol version they need is in
 ## them, and each packaged bootstrap answers API Gateway events under the emulator with the
-## host's library folders hidden.
-package-check: package lambda-tools
+## host's library folders hidden. Then the Lambda tests (tests/lambda) again, on the unzipped
+## api.zip's bootstrap.
+package-check: package build lambda-tools
 	$(PYTEST) -q tests/package
+	rm -rf build/lambda/api && unzip -q build/lambda/api.zip -d build/lambda/api
+	IMGUP_LAMBDA_API_BIN=$(CURDIR)/build/lambda/api/bootstrap IMGUP_BIN=$(CURDIR)/build/dev/imgup \
+	  $(PYTEST) -q tests/lambda
 
 ## imgup-lambda-api under the emulator, invoked with API Gateway events (tests/lambda).
 lambda: build lambda-tools
