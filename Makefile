@@ -6,7 +6,7 @@ JOBS ?= $(shell nproc)
 PYTEST := .venv/bin/pytest
 SOURCES = $(shell git ls-files '*.cpp' '*.hpp' 2>/dev/null || find src apps tests bench -name '*.[ch]pp')
 
-.PHONY: run deps aws-peers build build-asan test checks aws dynamo dynamo-checks unit unit-asan http http-asan sigv4 sigv4-asan s3-differential s3-differential-asan dynamo-items dynamo-items-asan aws-proofs aws-proofs-asan lambda lambda-asan lambda-tools e2e format format-check tidy bench bench-aws clean
+.PHONY: run deps aws-peers build build-asan test checks aws dynamo dynamo-checks unit unit-asan http http-asan sigv4 sigv4-asan s3-differential s3-differential-asan dynamo-items dynamo-items-asan aws-proofs aws-proofs-asan lambda lambda-asan lambda-tools package package-check e2e format format-check tidy bench bench-aws clean
 
 deps:
 	@./scripts/install-deps.sh
@@ -30,19 +30,21 @@ run: build
 
 ## Every check the project has: format, unit + contract tests (AWS's SigV4 suite among them),
 ## HTTP tests, the SigV4 differential test against botocore, S3BlobStore against boto3, the API
-## function under AWS's Lambda emulator, the page in a real browser and the Postman collection,
+## function under AWS's Lambda emulator, its Lambda zip with the host's libraries hidden (make
+## package builds it, release preset), the page in a real browser and the Postman collection,
 ## and the unit, HTTP, differential and Lambda tests again under AddressSanitizer +
 ## UndefinedBehaviorSanitizer.
 ##
 ## The peers (versitygw, moto) start once, after the builds, and every check runs inside
 ## scripts/with-aws-peers.sh, which stops them when the checks end; IMGUP_REQUIRE_AWS_PEERS=1 makes
 ## a test that finds no peer fail instead of skipping.
-test: format-check build build-asan aws-peers lambda-tools
+test: format-check build build-asan package aws-peers lambda-tools
 	@IMGUP_REQUIRE_AWS_PEERS=1 ./scripts/with-aws-peers.sh $(MAKE) --no-print-directory checks
 	@echo "make test: all checks passed"
 
-checks: format-check unit http sigv4 s3-differential dynamo-items aws-proofs lambda e2e unit-asan \
-  http-asan sigv4-asan s3-differential-asan dynamo-items-asan aws-proofs-asan lambda-asan
+checks: format-check unit http sigv4 s3-differential dynamo-items aws-proofs lambda package-check \
+  e2e unit-asan http-asan sigv4-asan s3-differential-asan dynamo-items-asan aws-proofs-asan \
+  lambda-asan
 
 ## Only the tests that need the AWS peers, with the peers (for working on the AWS adapters).
 aws: build aws-peers
@@ -93,6 +95,27 @@ aws-proofs-asan: build-asan
 ## AWS's Lambda Runtime Interface Emulator, built with Go the first time (scripts/).
 lambda-tools:
 	@./scripts/install-lambda-tools.sh
+
+## The Lambda zips for provided.al2023 (docs/adr/0012-packaging.md): build/lambda/api.zip, the
+## release build of the API function, stripped, with every library it loads and the glibc loader
+## (scripts/package-lambda.sh). Only the function's target is built. processor.zip is not made
+## yet: it must carry imgup-pixel-worker beside the function, both run through the bundled loader.
+LAMBDA_PACKAGES := api:imgup-lambda-api
+package: deps
+	@cmake --preset release >/dev/null
+	@cmake --build --preset release -j $(JOBS) --target $(foreach p,$(LAMBDA_PACKAGES),$(lastword $(subst :, ,$(p))))
+	@$(foreach p,$(LAMBDA_PACKAGES),./scripts/package-lambda.sh build/release/$(lastword $(subst :, ,$(p))) \
+	  build/lambda/$(firstword $(subst :, ,$(p))).zip $(LAMBDA_MODULES_$(firstword $(subst :, ,$(p)))) &&) true
+
+## The zips as Lambda meets them (tests/package): every library and symbol version they need is in
+## them, and each packaged bootstrap answers API Gateway events under the emulator with the
+## host's library folders hidden. Then the Lambda tests (tests/lambda) again, on the unzipped
+## api.zip's bootstrap.
+package-check: package build lambda-tools
+	$(PYTEST) -q tests/package
+	rm -rf build/lambda/api && unzip -q build/lambda/api.zip -d build/lambda/api
+	IMGUP_LAMBDA_API_BIN=$(CURDIR)/build/lambda/api/bootstrap IMGUP_BIN=$(CURDIR)/build/dev/imgup \
+	  $(PYTEST) -q tests/lambda/test_api_function.py
 
 ## imgup-lambda-api and imgup-lambda-processor under the emulator, invoked with API Gateway and
 ## S3 events (tests/lambda).

@@ -13,6 +13,8 @@ DEBS=(
   # tests, lint, benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev clang-format-16 clang-tidy-16
   python3 python3-venv sqlite3 curl nginx wrk procps openssl
+  # the Lambda packages (make package) and their test: a static shell standing in for AL2023's
+  zip unzip busybox-static
   # the image pipeline (libvips) and the tools its tests use to make fixtures
   libvips-dev python3-blurhash libheif-examples webp gifsicle
   # the end-to-end tests (tests/e2e): Debian's Chromium, driven by playwright-core from npm

@@ -1,0 +1,83 @@
+#!/usr/bin/env python3
+"""Cold starts of several builds of the API function side by side, as bench/lambda_init.py
+measures one (the emulator's `INIT REPORT (durationMs: ...)`, one fresh emulator per sample,
+GET /health as an HTTP API event, local storage): round after round, one sample of each
+candidate per round in turn, so that the machine's load falls on all of them alike.
+
+  bench/lambda_package_init.py [N=20] NAME=PATH ...   # PATH: a binary or a packaged bootstrap
+  bench/lambda_package_init.py 20 plain=build/release/imgup-lambda-api \\
+      zip=/tmp/api/bootstrap                          # after `unzip build/lambda/api.zip -d /tmp/api`
+
+Prints each candidate's samples, median, min and max (docs/adr/0012-packaging.md has its numbers).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests/lambda"))
+from rie import Emulator  # noqa: E402
+
+
+def health_event() -> dict:
+    event = json.loads((ROOT / "tests/lambda/fixtures/aws/http-api-proxy.json").read_text())
+    event.update(rawPath="/health", rawQueryString="", body=None, isBase64Encoded=False)
+    event["requestContext"]["http"].update(method="GET", path="/health")
+    event["requestContext"].pop("authorizer")
+    return event
+
+
+def sample(path: Path, workdir: Path, env: dict[str, str], event: dict) -> float:
+    workdir.mkdir()
+    emulator = Emulator(path, workdir, env)
+    try:
+        answer = emulator.invoke(event).json()
+        assert answer.get("statusCode") == 200, (answer, emulator.log())
+        reports = emulator.init_reports()
+        assert len(reports) == 1, emulator.log()
+        return reports[0]
+    finally:
+        emulator.stop()
+
+
+def main() -> int:
+    args = sys.argv[1:]
+    n = int(args.pop(0)) if args and args[0].isdigit() else 20
+    candidates = {}
+    for arg in args:
+        name, _, path = arg.partition("=")
+        candidates[name] = Path(path).resolve()
+        if not candidates[name].exists():
+            print(f"{path} not found", file=sys.stderr)
+            return 2
+    if not candidates:
+        print(__doc__, file=sys.stderr)
+        return 2
+    event = health_event()
+    samples: dict[str, list[float]] = {name: [] for name in candidates}
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {"IMGUP_STORAGE": "local", "IMGUP_DATA_DIR": str(Path(tmp) / "data")}
+        for i in range(n + 1):
+            order = list(candidates.items())
+            if i % 2:
+                order.reverse()
+            for name, path in order:
+                value = sample(path, Path(tmp) / f"{name}-{i}", env, event)
+                if i > 0:  # the first round made the database
+                    samples[name].append(value)
+    print(f"INIT REPORT durationMs, {n} fresh emulators each, interleaved "
+          f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores at the end):")
+    for name, values in samples.items():
+        print(f"  {name:12} median {statistics.median(values):6.1f}  min {min(values):6.1f}  "
+              f"max {max(values):6.1f}   " + " ".join(f"{v:.1f}" for v in values))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
