@@ -13,7 +13,7 @@ import pytest
 from openapi_spec_validator import validate as validate_spec
 from werkzeug.datastructures import Headers
 
-from imgup_testkit import SPEC_PATH, blob_files, expect_problem, make_png, sha256, unique_png
+from imgup_testkit import AWS, SPEC_PATH, blob_files, expect_problem, make_png, sha256, unique_png
 
 UNKNOWN_ID = "01ARZ3NDEKTSV4RRFFQ69G5FAV"
 STABLE_CODES = {"invalid_json", "missing_field", "invalid_field", "field_too_long", "invalid_base64", "empty_body",
@@ -63,8 +63,11 @@ def test_document_security(contract):
 
 
 def test_every_documented_operation_is_routed(client, contract):
-    """No documented path+method answers 404-unknown-path or 405."""
+    """No documented path+method answers 404-unknown-path or 405 (on S3, but the local blob
+    store's presigned-URL routes under /blobs/: S3 answers its own URLs)."""
     for path, item in contract.doc["paths"].items():
+        if AWS and path.startswith("/blobs/"):
+            continue
         concrete = path.replace("{id}", UNKNOWN_ID)
         for method in ("get", "post", "patch", "delete", "put"):
             if method not in item:
