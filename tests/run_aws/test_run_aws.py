@@ -344,3 +344,51 @@ def test_run_aws_serves_writes_its_env_file_keeps_the_images_and_stops_everythin
         pids = again.pids()
         assert again.interrupt() == 130
     assert not [pid for pid in pids if alive(pid)]
+
+
+def test_serve_takes_up_the_records_a_stop_left_processing(peers, store, tmp_path):
+    """A record left "processing" with its original in the bucket (what a stop or a crash of
+    `imgup serve --storage aws` leaves; written here with boto3 in docs/dynamodb.md's shapes) is
+    found at the next start, by the walk of the owner directory, and processed."""
+    bucket, table = store
+    png = unique_png(48, 32)
+    image_id = "01KAAAAAAAAAAAAAAAAAAAAAAA"
+    key = f"originals/local/{image_id}"
+    s3_client(peers).put_object(Bucket=bucket, Key=key, Body=png, ContentType="image/png")
+    ddb = dynamodb_client(peers)
+    ddb.put_item(TableName=table, Item={"PK": {"S": "OWNERS"}, "SK": {"S": "local"}, "kind": {"S": "owner"}})
+    digest = hashlib.sha256(png).hexdigest()
+    ddb.put_item(TableName=table, Item={
+        "PK": {"S": "OWNER#local"}, "SK": {"S": f"IMAGE#{image_id}"}, "kind": {"S": "image"},
+        "id": {"S": image_id}, "owner": {"S": "local"}, "filename": {"S": "left.png"},
+        "content_type": {"S": "image/png"}, "format": {"S": "png"}, "key": {"S": key},
+        "sha256": {"S": digest}, "status": {"S": "processing"},
+        "uploaded_at_ms": {"N": "1764662400000"}, "size_bytes": {"N": str(len(png))},
+        "width": {"N": "48"}, "height": {"N": "32"}, "version": {"N": "0"},
+        "type_pk": {"S": "local#image/png"}})
+    ddb.put_item(TableName=table, Item={"PK": {"S": "OWNER#local"}, "SK": {"S": f"SHA256#{digest}"},
+                                        "kind": {"S": "sha256"}, "image_id": {"S": image_id}})
+
+    proc = subprocess.Popen([str(BIN), "serve", "--storage", "aws", "--bucket", bucket, "--table", table,
+                             "--port", "0", "--data", str(tmp_path / "data")],
+                            env=clean_env(peers), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        url = None
+        lines = []
+        for line in proc.stderr:
+            lines.append(line)
+            if m := LISTENING.search(line):
+                url = m.group(1)
+                break
+        assert url, "".join(lines)
+        threading.Thread(target=proc.stderr.read, daemon=True).start()
+        record = wait_ready(url, image_id)
+        assert record["status"] == "ready", record
+        assert set(record["variants"]) == {"thumb", "medium"}
+        item = ddb.get_item(TableName=table, ConsistentRead=True,
+                            Key={"PK": {"S": "OWNER#local"}, "SK": {"S": f"IMAGE#{image_id}"}})["Item"]
+        assert item["status"] == {"S": "ready"}
+        s3_client(peers).head_object(Bucket=bucket, Key=f"variants/local/{image_id}/thumb.webp")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
