@@ -38,23 +38,6 @@ python3 "$ROOT/bench/make_upload_body.py" "$WORK/body" >/dev/null
 . "$WORK/body/layout.txt"
 echo "== seed upload: ${JPEG_BYTES}-byte JPEG, JSON body ${JSON_BYTES} bytes; wrk ${WRK_ARGS[*]}; $IMGUP"
 
-# wait_listening LOG PID: until LOG has imgup's listening line; prints the URL.
-wait_listening() {
-  local log=$1 pid=$2 url
-  for _ in $(seq 1200); do
-    url=$(sed -n 's#.*imgup: listening on \(http://127\.0\.0\.1:[0-9]*\).*#\1#p' "$log" | head -1)
-    if [ -n "$url" ]; then
-      echo "$url"
-      return 0
-    fi
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  echo "bench: the server did not start:" >&2
-  cat "$log" >&2
-  return 1
-}
-
 for round in $(seq "$ROUNDS"); do
   for storage in local aws; do
     data="$WORK/$storage-$round"
@@ -70,7 +53,7 @@ for round in $(seq "$ROUNDS"); do
         DATA="$data" IMGUP_BIN="$IMGUP" "$ROOT/scripts/run-aws.sh" >"$log" 2>&1 &
     fi
     PID=$!
-    url=$(wait_listening "$log" "$PID")
+    url="http://127.0.0.1:$(listen_port "$log" "$PID")"
     wrk "${WRK_ARGS[@]}" -s "$ROOT/bench/wrk_upload.lua" "$url" -- \
       imgup "$WORK/body/upload.json" "$B64_OFFSET" "$round" "$storage-$round" | grep '^WRK_RESULT'
     stop

@@ -110,6 +110,17 @@ aws::Environment ProcessEnvironment() {
   return env;
 }
 
+AwsBackendConfig AwsBackendConfigFromProcess(std::string bucket, std::string table,
+                                             std::string cursor_secret) {
+  AwsBackendConfig config;
+  config.bucket = std::move(bucket);
+  config.table = std::move(table);
+  config.cursor_secret = std::move(cursor_secret);
+  config.env = ProcessEnvironment();
+  config.files = ReadSharedFiles(config.env);
+  return config;
+}
+
 aws::SharedFiles ReadSharedFiles(const aws::Environment& env) {
   return aws::SharedFiles{ReadText(aws::ConfigFilePath(env)),
                           ReadText(aws::CredentialsFilePath(env))};

@@ -93,6 +93,11 @@ class AwsBackend {
 /// table, no region, a bad endpoint URL, a short cursor secret, an unreadable profile).
 Result<std::unique_ptr<AwsBackend>> OpenAwsBackend(AwsBackendConfig config, Clock& clock);
 
+/// The configuration of a command or function: the bucket, table and cursor secret it was given,
+/// the AWS settings of the process environment and of the shared files that environment names.
+AwsBackendConfig AwsBackendConfigFromProcess(std::string bucket, std::string table,
+                                             std::string cursor_secret);
+
 /// The process environment as a value (only composition roots read it).
 aws::Environment ProcessEnvironment();
 

@@ -25,13 +25,9 @@ struct KeyStore {
 KeyStore OpenKeyStore(const KeyStoreOptions& where, Clock& clock) {
   KeyStore store;
   if (where.storage == "aws") {
-    AwsBackendConfig config;
-    config.bucket = where.aws.bucket;
-    config.table = where.aws.table;
-    config.cursor_secret = where.aws.cursor_secret;
-    config.env = ProcessEnvironment();
-    config.files = ReadSharedFiles(config.env);
-    auto backend = OpenAwsBackend(std::move(config), clock);
+    auto backend = OpenAwsBackend(
+        AwsBackendConfigFromProcess(where.aws.bucket, where.aws.table, where.aws.cursor_secret),
+        clock);
     if (!backend) Die(backend.error().message + " " + backend.error().detail, 2);
     store.aws = std::move(*backend);
     store.keys = &store.aws->Records();

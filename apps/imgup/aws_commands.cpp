@@ -9,13 +9,8 @@ namespace imgup::app {
 
 int InitAws(const AwsStorageOptions& options) {
   SystemClock clock;
-  AwsBackendConfig config;
-  config.bucket = options.bucket;
-  config.table = options.table;
-  config.cursor_secret = options.cursor_secret;
-  config.env = ProcessEnvironment();
-  config.files = ReadSharedFiles(config.env);
-  auto backend = OpenAwsBackend(std::move(config), clock);
+  auto backend = OpenAwsBackend(
+      AwsBackendConfigFromProcess(options.bucket, options.table, options.cursor_secret), clock);
   if (!backend) Die(backend.error().message + " " + backend.error().detail, 2);
   const AwsBackendDescription& d = (*backend)->Description();
   auto done = (*backend)->Init();

@@ -70,10 +70,11 @@ Result<std::vector<RecordRef>> ScanProcessing(MetadataStore& records, std::size_
       }
       if (record->status != ImageStatus::kProcessing) continue;
       found.push_back(std::move(ref));
-      if (found.size() >= limit) return found;
+      if (found.size() >= limit) break;
     }
-    token = std::move(page.next_token);
+    token = found.size() >= limit ? std::string() : std::move(page.next_token);
   } while (!token.empty());
+  // Oldest first, as PendingRecords asks (the walk goes owner by owner).
   std::ranges::sort(found, {}, &RecordRef::id);
   return found;
 }
@@ -81,13 +82,8 @@ Result<std::vector<RecordRef>> ScanProcessing(MetadataStore& records, std::size_
 ServeStores OpenServeStores(const ServeOptions& options, SignedUrls& urls, Clock& clock) {
   ServeStores stores;
   if (options.storage == "aws") {
-    AwsBackendConfig config;
-    config.bucket = options.bucket;
-    config.table = options.table;
-    config.cursor_secret = options.cursor_secret;
-    config.env = ProcessEnvironment();
-    config.files = ReadSharedFiles(config.env);
-    auto backend = OpenAwsBackend(std::move(config), clock);
+    auto backend = OpenAwsBackend(
+        AwsBackendConfigFromProcess(options.bucket, options.table, options.cursor_secret), clock);
     if (!backend) Die(backend.error().message + " " + backend.error().detail, 2);
     const AwsBackendDescription& d = (*backend)->Description();
     // Nothing is served until the bucket and the table answer: a wrong setting is one clear

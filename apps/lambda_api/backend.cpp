@@ -73,13 +73,10 @@ class AwsStorageBackend final : public Backend {
 // wrong setting would answer 502s either way. A store that does not answer shows in each
 // request's log line (storage_error with S3's or DynamoDB's code).
 Result<std::unique_ptr<Backend>> OpenAws(const Config& config, Clock& clock) {
-  app::AwsBackendConfig aws;
-  aws.bucket = config.bucket;
-  aws.table = config.table;
-  aws.cursor_secret = config.cursor_secret;
-  aws.env = app::ProcessEnvironment();
-  aws.files = app::ReadSharedFiles(aws.env);
-  IMGUP_ASSIGN_OR_RETURN(auto backend, app::OpenAwsBackend(std::move(aws), clock));
+  IMGUP_ASSIGN_OR_RETURN(auto backend,
+                         app::OpenAwsBackend(app::AwsBackendConfigFromProcess(
+                                                 config.bucket, config.table, config.cursor_secret),
+                                             clock));
   return std::make_unique<AwsStorageBackend>(std::move(backend));
 }
 

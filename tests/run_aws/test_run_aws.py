@@ -186,20 +186,26 @@ def test_serve_refuses_to_start_when_nothing_listens_at_an_endpoint(peers, store
     assert "nothing answers" in stderr and nowhere in stderr, stderr
 
 
-def test_serve_starts_on_a_bucket_and_table_that_answer(peers, store, tmp_path):
-    bucket, table = store
+def start_serve(env: dict[str, str], bucket: str, table: str, tmp_path: Path) -> tuple[subprocess.Popen, str, list]:
+    """`imgup serve --storage aws` on a free port: the process, its URL and its stderr lines up
+    to the listening line (the rest is drained in the background)."""
     proc = subprocess.Popen([str(BIN), "serve", "--storage", "aws", "--bucket", bucket, "--table", table,
                              "--port", "0", "--data", str(tmp_path / "data")],
-                            env=clean_env(peers), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                            env=clean_env(env), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    lines = []
+    for line in proc.stderr:
+        lines.append(line)
+        if m := LISTENING.search(line):
+            threading.Thread(target=proc.stderr.read, daemon=True).start()
+            return proc, m.group(1), lines
+    proc.wait(30)
+    raise AssertionError("imgup serve --storage aws did not start:\n" + "".join(lines))
+
+
+def test_serve_starts_on_a_bucket_and_table_that_answer(peers, store, tmp_path):
+    bucket, table = store
+    proc, url, lines = start_serve(peers, bucket, table, tmp_path)
     try:
-        url = None
-        lines = []
-        for line in proc.stderr:
-            lines.append(line)
-            if m := LISTENING.search(line):
-                url = m.group(1)
-                break
-        assert url, "".join(lines)
         assert any(f"bucket {bucket}" in line and f"table {table}" in line for line in lines), lines
         assert requests.get(url + "/health", timeout=10).status_code == 200
     finally:
@@ -369,19 +375,8 @@ def test_serve_takes_up_the_records_a_stop_left_processing(peers, store, tmp_pat
     ddb.put_item(TableName=table, Item={"PK": {"S": "OWNER#local"}, "SK": {"S": f"SHA256#{digest}"},
                                         "kind": {"S": "sha256"}, "image_id": {"S": image_id}})
 
-    proc = subprocess.Popen([str(BIN), "serve", "--storage", "aws", "--bucket", bucket, "--table", table,
-                             "--port", "0", "--data", str(tmp_path / "data")],
-                            env=clean_env(peers), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc, url, _ = start_serve(peers, bucket, table, tmp_path)
     try:
-        url = None
-        lines = []
-        for line in proc.stderr:
-            lines.append(line)
-            if m := LISTENING.search(line):
-                url = m.group(1)
-                break
-        assert url, "".join(lines)
-        threading.Thread(target=proc.stderr.read, daemon=True).start()
         record = wait_ready(url, image_id)
         assert record["status"] == "ready", record
         assert set(record["variants"]) == {"thumb", "medium"}
