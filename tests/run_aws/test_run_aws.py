@@ -147,6 +147,9 @@ def serve_fails(env: dict[str, str], bucket: str, table: str, tmp_path: Path) ->
                 "--data", str(tmp_path / "data")], env, timeout=90)
     assert proc.returncode != 0, f"serve must not start:\n{proc.stderr}"
     assert "listening on" not in proc.stderr, proc.stderr
+    # Sanitizer builds (IMGUP_BIN=build/asan/imgup): a report would also exit non-zero.
+    for marker in ("runtime error:", "AddressSanitizer", "LeakSanitizer"):
+        assert marker not in proc.stderr, proc.stderr
     return proc.stderr
 
 
