@@ -42,8 +42,6 @@ LOCAL_ONLY_MODULES = {
     "test_crash.py": "crash recovery of the local stores (SQLite's WAL, fsck of blobs/ at start-up)",
     "test_processing_isolation.py": "the pixel worker processes and their temp files under DATA/tmp/, "
                                     "the same whatever the storage",
-    "test_pipeline.py": "what libvips derives, the same whatever the storage (test_upload checks the "
-                        "variants reach the bucket)",
     "test_bombs.py": "decompression bombs stopped by the pipeline, the same whatever the storage",
 }
 
