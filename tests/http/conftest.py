@@ -37,8 +37,6 @@ _CONTRACTS: list[Contract] = []
 # With IMGUP_TEST_STORAGE=aws, what is about the local storage itself (or the same whatever the
 # storage, and slow) is skipped, each with its reason; everything else runs on S3 + DynamoDB.
 LOCAL_ONLY_MODULES = {
-    "test_cli.py": "the CLI's commands on a data directory (fsck) and its uploads, which use the API "
-                   "tested here; the same on both storages",
     "test_crash.py": "crash recovery of the local stores (SQLite's WAL, fsck of blobs/ at start-up)",
     "test_processing_isolation.py": "the pixel worker processes and their temp files under DATA/tmp/, "
                                     "the same whatever the storage",
