@@ -74,7 +74,8 @@ Result<std::vector<RecordRef>> ScanProcessing(MetadataStore& records, std::size_
     }
     token = found.size() >= limit ? std::string() : std::move(page.next_token);
   } while (!token.empty());
-  // Oldest first, as PendingRecords asks (the walk goes owner by owner).
+  // Oldest first, as PendingRecords asks. The walk goes owner by owner, so with more than
+  // `limit` waiting these are the oldest of the owners walked first, not of all.
   std::ranges::sort(found, {}, &RecordRef::id);
   return found;
 }
