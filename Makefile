@@ -6,7 +6,7 @@ JOBS ?= $(shell nproc)
 PYTEST := .venv/bin/pytest
 SOURCES = $(shell git ls-files '*.cpp' '*.hpp' 2>/dev/null || find src apps tests bench -name '*.[ch]pp')
 
-.PHONY: run deps aws-peers build build-asan test checks aws dynamo dynamo-checks unit unit-asan http http-asan sigv4 sigv4-asan s3-differential s3-differential-asan dynamo-items dynamo-items-asan aws-proofs aws-proofs-asan lambda lambda-asan lambda-tools package package-check e2e format format-check tidy bench bench-aws clean
+.PHONY: run run-aws http-aws http-aws-asan run-aws-test run-aws-test-asan deps aws-peers build build-asan test checks aws dynamo dynamo-checks unit unit-asan http http-asan sigv4 sigv4-asan s3-differential s3-differential-asan dynamo-items dynamo-items-asan aws-proofs aws-proofs-asan lambda lambda-asan lambda-tools package package-check e2e format format-check tidy bench bench-aws clean
 
 deps:
 	@./scripts/install-deps.sh
@@ -28,6 +28,13 @@ build-asan: deps
 run: build
 	./build/dev/imgup serve --data ./data --host 127.0.0.1 --port 8080
 
+## The same API on S3 + DynamoDB, on this machine with no AWS account: versitygw and moto on free
+## loopback ports (their data under ./data/aws), `imgup init-aws`, then `imgup serve --storage aws`
+## on http://127.0.0.1:8080 (PORT= to change it); data/aws-local.env says where they are for the
+## AWS CLI. Ctrl-C stops everything (scripts/run-aws.sh).
+run-aws: build aws-peers
+	./scripts/run-aws.sh
+
 ## Every check the project has: format, unit + contract tests (AWS's SigV4 suite among them),
 ## HTTP tests, the SigV4 differential test against botocore, S3BlobStore against boto3, the API
 ## function under AWS's Lambda emulator, its Lambda zip with the host's libraries hidden (make
@@ -42,14 +49,15 @@ test: format-check build build-asan package aws-peers lambda-tools
 	@IMGUP_REQUIRE_AWS_PEERS=1 ./scripts/with-aws-peers.sh $(MAKE) --no-print-directory checks
 	@echo "make test: all checks passed"
 
-checks: format-check unit http sigv4 s3-differential dynamo-items aws-proofs lambda package-check \
-  e2e unit-asan http-asan sigv4-asan s3-differential-asan dynamo-items-asan aws-proofs-asan \
-  lambda-asan
+checks: format-check unit http http-aws run-aws-test sigv4 s3-differential dynamo-items aws-proofs \
+  lambda package-check e2e unit-asan http-asan http-aws-asan run-aws-test-asan sigv4-asan \
+  s3-differential-asan dynamo-items-asan aws-proofs-asan lambda-asan
 
 ## Only the tests that need the AWS peers, with the peers (for working on the AWS adapters).
 aws: build aws-peers
 	IMGUP_REQUIRE_AWS_PEERS=1 ./scripts/with-aws-peers.sh ctest --preset dev -j $(JOBS) -L aws-peers
-	IMGUP_REQUIRE_AWS_PEERS=1 ./scripts/with-aws-peers.sh $(MAKE) --no-print-directory s3-differential aws-proofs
+	IMGUP_REQUIRE_AWS_PEERS=1 ./scripts/with-aws-peers.sh $(MAKE) --no-print-directory s3-differential \
+	  aws-proofs http-aws run-aws-test
 
 ## The DynamoDB adapter's tests with the peers: the client, the contract suites on moto and the
 ## read-back of its items with boto3 (docs/dynamodb.md).
@@ -143,6 +151,28 @@ unit-asan: build-asan
 
 http-asan: build-asan
 	IMGUP_BIN=$(CURDIR)/build/asan/imgup IMGUP_SANITIZED=1 $(PYTEST) -q tests/http
+
+## The HTTP suite against `imgup serve --storage aws`, each server on a fresh bucket and table of
+## the peers (run inside scripts/with-aws-peers.sh, as make test and make aws do); the tests about
+## the local storage itself skip, saying why (tests/http/conftest.py).
+http-aws: build
+	IMGUP_TEST_STORAGE=aws IMGUP_BIN=$(CURDIR)/build/dev/imgup $(PYTEST) -q tests/http
+
+## Under the sanitizers, the API's own modules (the rest of the suite runs the same code as
+## http-asan does on local storage, and would double the time of make test).
+HTTP_AWS_ASAN_TESTS = tests/http/test_upload.py tests/http/test_images.py tests/http/test_list.py \
+  tests/http/test_auth.py tests/http/test_content_redirect.py
+http-aws-asan: build-asan
+	IMGUP_TEST_STORAGE=aws IMGUP_BIN=$(CURDIR)/build/asan/imgup IMGUP_SANITIZED=1 \
+	  $(PYTEST) -q $(HTTP_AWS_ASAN_TESTS)
+
+## init-aws, the start-up check of serve --storage aws, and scripts/run-aws.sh (tests/run_aws;
+## inside scripts/with-aws-peers.sh).
+run-aws-test: build aws-peers
+	IMGUP_BIN=$(CURDIR)/build/dev/imgup $(PYTEST) -q tests/run_aws
+
+run-aws-test-asan: build-asan aws-peers
+	IMGUP_BIN=$(CURDIR)/build/asan/imgup $(PYTEST) -q tests/run_aws
 
 format:
 	clang-format-16 -i $(SOURCES)

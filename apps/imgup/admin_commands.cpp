@@ -7,22 +7,51 @@
 
 #include "api/auth.hpp"
 #include "api/record_json.hpp"
+#include "aws_backend/aws_backend.hpp"
 #include "codecs/sha256.hpp"
 #include "local_stores.hpp"
 
 namespace imgup::app {
 
-int KeysAdd(const std::string& data_dir, const std::string& name) {
+namespace {
+
+/// The key store `where` names, with what keeps it open.
+struct KeyStore {
+  LocalStores local;
+  std::unique_ptr<AwsBackend> aws;
+  ApiKeyStore* keys = nullptr;
+};
+
+KeyStore OpenKeyStore(const KeyStoreOptions& where, Clock& clock) {
+  KeyStore store;
+  if (where.storage == "aws") {
+    auto backend = OpenAwsBackend(
+        AwsBackendConfigFromProcess(where.aws.bucket, where.aws.table, where.aws.cursor_secret),
+        clock);
+    if (!backend) Die(backend.error().message + " " + backend.error().detail, 2);
+    store.aws = std::move(*backend);
+    store.keys = &store.aws->Records();
+    return store;
+  }
+  store.local = OpenStores(where.data_dir, false);
+  store.keys = store.local.records.get();
+  return store;
+}
+
+}  // namespace
+
+int KeysAdd(const KeyStoreOptions& where, const std::string& name) {
   if (!IsValidOwnerName(name)) {
     Die("key name must be 1-64 of a-z 0-9 - _, starting with a letter or digit: " + name, 2);
   }
-  LocalStores stores = OpenStores(data_dir, false);
+  SystemClock clock;
+  KeyStore store = OpenKeyStore(where, clock);
   std::string random(32, '\0');
   if (RAND_bytes(reinterpret_cast<unsigned char*>(random.data()), 32) != 1) {
     Die("no randomness for a key");
   }
   const std::string key = FormatApiKey(random);
-  auto added = stores.records->AddKey(name, Sha256Hex(key), SystemClock().NowMs());
+  auto added = store.keys->AddKey(name, Sha256Hex(key), clock.NowMs());
   if (!added) Die(added.error().message, added.error().code == ErrorCode::kConflict ? 2 : 1);
   std::cout << key << "\n";
   std::cerr << "imgup: key '" << name
@@ -32,9 +61,10 @@ int KeysAdd(const std::string& data_dir, const std::string& name) {
   return 0;
 }
 
-int KeysList(const std::string& data_dir, bool json) {
-  LocalStores stores = OpenStores(data_dir, false);
-  auto keys = stores.records->ListKeys();
+int KeysList(const KeyStoreOptions& where, bool json) {
+  SystemClock clock;
+  KeyStore store = OpenKeyStore(where, clock);
+  auto keys = store.keys->ListKeys();
   if (!keys) Die(keys.error().message);
   nlohmann::json out = nlohmann::json::array();
   for (const ApiKeyInfo& key : *keys) {
@@ -48,9 +78,10 @@ int KeysList(const std::string& data_dir, bool json) {
   return 0;
 }
 
-int KeysRemove(const std::string& data_dir, const std::string& name) {
-  LocalStores stores = OpenStores(data_dir, false);
-  auto removed = stores.records->RemoveKey(name);
+int KeysRemove(const KeyStoreOptions& where, const std::string& name) {
+  SystemClock clock;
+  KeyStore store = OpenKeyStore(where, clock);
+  auto removed = store.keys->RemoveKey(name);
   if (!removed) Die(removed.error().message);
   std::cout << "removed key " << name << "\n";
   return 0;

@@ -1,13 +1,22 @@
 #pragma once
-// imgup keys add|ls|rm and imgup fsck: commands on a data directory (no server needed).
+// imgup keys add|ls|rm and imgup fsck: commands on the stores (no server needed).
 #include <string>
+
+#include "aws_commands.hpp"
 
 namespace imgup::app {
 
+/// Where the keys are: the data directory's database, or the DynamoDB table of `--storage aws`.
+struct KeyStoreOptions {
+  std::string storage = "local";  // "local" or "aws"
+  std::string data_dir = "data";
+  AwsStorageOptions aws;
+};
+
 /// Creates a key named `name` and prints it (once: only its hash is stored).
-int KeysAdd(const std::string& data_dir, const std::string& name);
-int KeysList(const std::string& data_dir, bool json);
-int KeysRemove(const std::string& data_dir, const std::string& name);
+int KeysAdd(const KeyStoreOptions& where, const std::string& name);
+int KeysList(const KeyStoreOptions& where, bool json);
+int KeysRemove(const KeyStoreOptions& where, const std::string& name);
 /// Finds (and unless `check_only`, removes) what a crash left behind.
 int Fsck(const std::string& data_dir, bool check_only, bool json);
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "admin_commands.hpp"
+#include "aws_commands.hpp"
 #include "client_commands.hpp"
 #include "imaging/pixel_worker.hpp"
 #include "local_stores.hpp"
@@ -33,6 +34,26 @@ int main(int argc, char** argv) {
   // imgup serve
   ServeOptions serve;
   auto* serve_cmd = app.add_subcommand("serve", "Serve the HTTP API and web page");
+  // Where the bucket, the table and the cursor secret of `--storage aws` come from (serve,
+  // init-aws, keys). The rest of the AWS configuration is the AWS CLI's: AWS_REGION,
+  // AWS_ENDPOINT_URL[_S3|_DYNAMODB], AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, ...
+  auto add_aws_options = [](CLI::App* cmd, std::string& bucket, std::string& table,
+                            std::string& cursor_secret) {
+    cmd->add_option("--bucket", bucket, "S3 bucket (--storage aws)")->envname("IMGUP_BUCKET");
+    cmd->add_option("--table", table, "DynamoDB table (--storage aws)")->envname("IMGUP_TABLE");
+    cmd->add_option("--cursor-secret", cursor_secret,
+                    "Seals DynamoDB continuation tokens; the same on every server of a table "
+                    "(--storage aws; at least 16 bytes)")
+        ->envname("IMGUP_CURSOR_SECRET");
+  };
+  auto add_storage_option = [](CLI::App* cmd, std::string& storage) {
+    cmd->add_option("--storage", storage, "local (data directory) or aws (S3 + DynamoDB)")
+        ->envname("IMGUP_STORAGE")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"local", "aws"}));
+  };
+  add_storage_option(serve_cmd, serve.storage);
+  add_aws_options(serve_cmd, serve.bucket, serve.table, serve.cursor_secret);
   serve_cmd->add_option("--data", serve.data_dir, "Data directory")
       ->envname("IMGUP_DATA_DIR")
       ->capture_default_str();
@@ -134,8 +155,15 @@ int main(int argc, char** argv) {
   rm_cmd->add_option("id", image_id, "Image id")->required();
   add_client_options(rm_cmd);
 
+  // imgup init-aws
+  AwsStorageOptions init_aws;
+  auto* init_aws_cmd = app.add_subcommand(
+      "init-aws", "Create the S3 bucket and the DynamoDB table of --storage aws (idempotent)");
+  add_aws_options(init_aws_cmd, init_aws.bucket, init_aws.table, init_aws.cursor_secret);
+
   // imgup keys
   std::string data_dir = "data";
+  KeyStoreOptions key_store;
   std::string key_name;
   bool keys_json = false;
   auto* keys_cmd = app.add_subcommand("keys", "Manage API keys");
@@ -145,15 +173,20 @@ int main(int argc, char** argv) {
         ->envname("IMGUP_DATA_DIR")
         ->capture_default_str();
   };
+  auto add_key_store_options = [&](CLI::App* cmd) {
+    add_data_option(cmd);
+    add_storage_option(cmd, key_store.storage);
+    add_aws_options(cmd, key_store.aws.bucket, key_store.aws.table, key_store.aws.cursor_secret);
+  };
   auto* keys_add = keys_cmd->add_subcommand("add", "Create a key; prints it once");
   keys_add->add_option("name", key_name, "Key name (the owner of its uploads)")->required();
-  add_data_option(keys_add);
+  add_key_store_options(keys_add);
   auto* keys_ls = keys_cmd->add_subcommand("ls", "List key names");
   keys_ls->add_flag("--json", keys_json, "Machine-readable output");
-  add_data_option(keys_ls);
+  add_key_store_options(keys_ls);
   auto* keys_rm = keys_cmd->add_subcommand("rm", "Revoke a key");
   keys_rm->add_option("name", key_name, "Key name")->required();
-  add_data_option(keys_rm);
+  add_key_store_options(keys_rm);
 
   // imgup fsck
   bool fsck_check = false, fsck_json = false;
@@ -172,9 +205,11 @@ int main(int argc, char** argv) {
   if (ls_cmd->parsed()) return List(client, list_limit);
   if (get_cmd->parsed()) return GetImage(client, image_id, variant, output);
   if (rm_cmd->parsed()) return Remove(client, image_id);
-  if (keys_add->parsed()) return KeysAdd(data_dir, key_name);
-  if (keys_ls->parsed()) return KeysList(data_dir, keys_json);
-  if (keys_rm->parsed()) return KeysRemove(data_dir, key_name);
+  if (init_aws_cmd->parsed()) return InitAws(init_aws);
+  key_store.data_dir = data_dir;
+  if (keys_add->parsed()) return KeysAdd(key_store, key_name);
+  if (keys_ls->parsed()) return KeysList(key_store, keys_json);
+  if (keys_rm->parsed()) return KeysRemove(key_store, key_name);
   if (fsck_cmd->parsed()) return Fsck(data_dir, fsck_check, fsck_json);
   return 2;
 }

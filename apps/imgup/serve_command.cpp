@@ -6,9 +6,11 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -20,6 +22,7 @@
 #include "api/handlers.hpp"
 #include "api/record_json.hpp"
 #include "api/router.hpp"
+#include "aws_backend/aws_backend.hpp"
 #include "domain/ulid.hpp"
 #include "imaging/sandboxed_processor.hpp"
 #include "local_stores.hpp"
@@ -36,6 +39,86 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr int kProcessingNice = 10;  // image processing threads, below the request threads
+
+/// The stores `imgup serve` runs on, whichever the storage.
+struct ServeStores {
+  BlobStore* blobs = nullptr;
+  MetadataStore* records = nullptr;
+  ApiKeyStore* keys = nullptr;
+  /// The records left "processing" (the processing window's refill): the store's own
+  /// ListProcessing locally; a walk of every record on DynamoDB (ScanProcessing).
+  std::function<Result<std::vector<RecordRef>>(std::size_t)> processing;
+  bool local = false;  // the local stores: presigned URLs answered here, fsck at start
+  LocalStores local_stores;
+  std::unique_ptr<AwsBackend> aws;
+};
+
+/// Records in status "processing", of every owner, found by walking the owner directory and
+/// reading each record (DynamoDB keeps no index by status: on AWS the S3 event is the queue).
+/// One GetItem per record: run at start-up and when more uploads wait than the window holds,
+/// off the request path; fine for one machine's table, slow for a very large one.
+Result<std::vector<RecordRef>> ScanProcessing(MetadataStore& records, std::size_t limit) {
+  std::vector<RecordRef> found;
+  std::string token;
+  do {
+    IMGUP_ASSIGN_OR_RETURN(RefPage page, records.ListRefs(token, 100));
+    for (RecordRef& ref : page.items) {
+      auto record = records.Get(ref.owner, ref.id);
+      if (!record) {
+        if (record.error().code == ErrorCode::kNotFound) continue;  // removed meanwhile
+        return tl::unexpected(std::move(record.error()));
+      }
+      if (record->status != ImageStatus::kProcessing) continue;
+      found.push_back(std::move(ref));
+      if (found.size() >= limit) break;
+    }
+    token = found.size() >= limit ? std::string() : std::move(page.next_token);
+  } while (!token.empty());
+  // Oldest first, as PendingRecords asks. The walk goes owner by owner, so with more than
+  // `limit` waiting these are the oldest of the owners walked first, not of all.
+  std::ranges::sort(found, {}, &RecordRef::id);
+  return found;
+}
+
+ServeStores OpenServeStores(const ServeOptions& options, SignedUrls& urls, Clock& clock) {
+  ServeStores stores;
+  if (options.storage == "aws") {
+    auto backend = OpenAwsBackend(
+        AwsBackendConfigFromProcess(options.bucket, options.table, options.cursor_secret), clock);
+    if (!backend) Die(backend.error().message + " " + backend.error().detail, 2);
+    const AwsBackendDescription& d = (*backend)->Description();
+    // Nothing is served until the bucket and the table answer: a wrong setting is one clear
+    // message now rather than a 500 for every request.
+    if (auto checked = (*backend)->Check(); !checked) {
+      Die("storage check failed: " + checked.error().message +
+          (checked.error().detail.empty() ? "" : "\n  detail: " + checked.error().detail));
+    }
+    std::cerr << "imgup: storage aws: bucket " << d.bucket << " at " << d.s3_endpoint << ", table "
+              << d.table << " at " << d.dynamodb_endpoint << " (" << d.region << ")\n";
+    if (d.cursor_secret_random) {
+      std::cerr << "imgup: IMGUP_CURSOR_SECRET is not set: continuation tokens are sealed with a "
+                   "secret of this process (fine for one server; set it, the same everywhere, "
+                   "when several serve one table)\n";
+    }
+    stores.aws = std::move(*backend);
+    stores.blobs = &stores.aws->Blobs();
+    stores.records = &stores.aws->Records();
+    stores.keys = &stores.aws->Records();
+    stores.processing = [records = stores.records](std::size_t limit) {
+      return ScanProcessing(*records, limit);
+    };
+    return stores;
+  }
+  stores.local = true;
+  stores.local_stores = OpenStores(options.data_dir, options.fsync, &urls);
+  stores.blobs = stores.local_stores.blobs.get();
+  stores.records = stores.local_stores.records.get();
+  stores.keys = stores.local_stores.records.get();
+  stores.processing = [records = stores.local_stores.records.get()](std::size_t limit) {
+    return records->ListProcessing(limit);
+  };
+  return stores;
+}
 
 }  // namespace
 
@@ -54,8 +137,8 @@ int Serve(const ServeOptions& options) {
     Die("no randomness for signing URLs");
   }
   SignedUrls urls(std::move(url_secret), clock);
-  LocalStores stores = OpenStores(options.data_dir, options.fsync, &urls);
-  auto has_keys = stores.records->HasKeys();
+  ServeStores stores = OpenServeStores(options, urls, clock);
+  auto has_keys = stores.keys->HasKeys();
   if (!has_keys) Die(has_keys.error().message);
   if (!*has_keys && !ResolvesOnlyToLoopback(options.host)) {
     Die("refusing to listen on " + options.host +
@@ -63,10 +146,13 @@ int Serve(const ServeOptions& options) {
         "'imgup keys add NAME' or listen on 127.0.0.1.");
   }
 
-  // Leftovers of a crash: no upload is in flight yet, so every orphan can go.
-  const FsckSummary startup = RunLocalFsck(stores, /*repair=*/true, /*grace_ms=*/0);
-  if (!startup.report.Clean() || startup.temp_files_removed > 0) {
-    std::cerr << "imgup: start-up fsck repaired " << FsckJson(startup).dump() << "\n";
+  // Leftovers of a crash: no upload is in flight yet, so every orphan can go. Not on S3 and
+  // DynamoDB: other servers may share the bucket and table, with uploads in flight.
+  if (stores.local) {
+    const FsckSummary startup = RunLocalFsck(stores.local_stores, /*repair=*/true, /*grace_ms=*/0);
+    if (!startup.report.Clean() || startup.temp_files_removed > 0) {
+      std::cerr << "imgup: start-up fsck repaired " << FsckJson(startup).dump() << "\n";
+    }
   }
 
   std::mutex log_mutex;
@@ -132,15 +218,14 @@ int Serve(const ServeOptions& options) {
   };
   // The store is the queue (every waiting record says "processing"); memory holds a window of
   // ids. Uploads never wait for processing: past the window, the workers fetch from the store.
-  WorkerPool workers(
-      options.workers, options.queue_capacity, std::move(process_one),
-      [&stores](std::size_t limit) { return stores.records->ListProcessing(limit); });
+  WorkerPool workers(options.workers, options.queue_capacity, std::move(process_one),
+                     stores.processing);
 
   UlidGenerator ids;
   UploadLimits limits;
   limits.max_pixels = options.max_pixels;
   ImageService service(*stores.blobs, *stores.records, clock, ids, limits, &workers);
-  ApiKeyAuthenticator authenticator(*stores.records);
+  ApiKeyAuthenticator authenticator(*stores.keys);
   Router router(authenticator);
   ApiConfig api_config;
   api_config.max_body_bytes = options.max_body_bytes;
@@ -148,7 +233,8 @@ int Serve(const ServeOptions& options) {
   api_config.pending_processing = [&workers] { return workers.Pending(); };
   api_config.content_redirect = options.content_redirect;
   RegisterApiRoutes(router, service, api_config);
-  RegisterBlobRoutes(router, urls, *stores.blobs);
+  // S3 signs its own URLs (the client goes to the bucket); the local store's are answered here.
+  if (stores.local) RegisterBlobRoutes(router, urls, *stores.blobs);
 
   HttpServerOptions server_options;
   server_options.host = options.host;

@@ -7,7 +7,12 @@
 namespace imgup::app {
 
 struct ServeOptions {
-  std::string data_dir = "data";
+  /// "local" (the data directory's folder and SQLite) or "aws" (S3 + DynamoDB).
+  std::string storage = "local";
+  std::string data_dir = "data";  // local: the stores; both: the pixel workers' temp files
+  std::string bucket;             // aws: the S3 bucket
+  std::string table;              // aws: the DynamoDB table
+  std::string cursor_secret;      // aws: seals DynamoDB continuation tokens (aws_backend.hpp)
   std::string host = "127.0.0.1";
   int port = 8080;
   std::size_t max_body_bytes = 10 * 1024 * 1024;
@@ -27,8 +32,10 @@ struct ServeOptions {
   bool content_redirect = false;
 };
 
-/// Opens the stores under options.data_dir, wires the image pipeline (pixel workers), the image
-/// API and the HTTP server, and serves until SIGINT or SIGTERM. Returns the exit code.
+/// Opens the stores (under options.data_dir, or the bucket and table, checked first: a bucket or
+/// table that does not answer ends the process with a message naming it), wires the image pipeline
+/// (pixel workers), the image API and the HTTP server, and serves until SIGINT or SIGTERM. Returns
+/// the exit code.
 int Serve(const ServeOptions& options);
 
 }  // namespace imgup::app

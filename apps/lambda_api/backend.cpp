@@ -7,6 +7,7 @@
 
 #include "adapters/local/fs_blob_store.hpp"
 #include "adapters/local/sqlite_metadata_store.hpp"
+#include "aws_backend/aws_backend.hpp"
 
 namespace imgup::lambda_api {
 
@@ -53,6 +54,32 @@ Result<std::unique_ptr<Backend>> OpenLocal(const fs::path& data_dir, Clock& cloc
   return std::make_unique<LocalBackend>(std::move(urls), std::move(blobs), std::move(records));
 }
 
+class AwsStorageBackend final : public Backend {
+ public:
+  explicit AwsStorageBackend(std::unique_ptr<app::AwsBackend> aws) : aws_(std::move(aws)) {}
+  BlobStore& Blobs() override { return aws_->Blobs(); }
+  MetadataStore& Records() override { return aws_->Records(); }
+  ApiKeyStore& Keys() override { return aws_->Records(); }
+  SignedUrls* Urls() override { return nullptr; }  // S3 signs its own
+
+ private:
+  std::unique_ptr<app::AwsBackend> aws_;
+};
+
+// No start-up check here (HeadBucket, DescribeTable), unlike `imgup serve`: it would put two
+// round trips (and the first TLS handshake with its trust store, ADR 8) into every cold start,
+// which is a user's request waiting; the bucket and table come from the same template as the
+// function and its role; and an init error makes Lambda init again on each invocation, so a
+// wrong setting would answer 502s either way. A store that does not answer shows in each
+// request's log line (storage_error with S3's or DynamoDB's code).
+Result<std::unique_ptr<Backend>> OpenAws(const Config& config, Clock& clock) {
+  IMGUP_ASSIGN_OR_RETURN(auto backend,
+                         app::OpenAwsBackend(app::AwsBackendConfigFromProcess(
+                                                 config.bucket, config.table, config.cursor_secret),
+                                             clock));
+  return std::make_unique<AwsStorageBackend>(std::move(backend));
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Backend>> OpenBackend(const Config& config, Clock& clock) {
@@ -62,9 +89,7 @@ Result<std::unique_ptr<Backend>> OpenBackend(const Config& config, Clock& clock)
     case Storage::kAws:
       break;
   }
-  return Fail(ErrorCode::kUnavailable, "storage_not_built",
-              "IMGUP_STORAGE=aws: this build does not carry the S3 and DynamoDB stores yet; set "
-              "IMGUP_STORAGE=local and IMGUP_DATA_DIR to run on a folder and SQLite");
+  return OpenAws(config, clock);
 }
 
 }  // namespace imgup::lambda_api

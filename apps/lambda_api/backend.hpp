@@ -1,7 +1,7 @@
 #pragma once
-// The stores the API function runs on, chosen by the configuration. The S3 and DynamoDB
-// adapters (issue C) plug in here as another Backend; nothing else in the function names a
-// concrete store.
+// The stores the API function runs on, chosen by the configuration: S3 and DynamoDB
+// (apps/aws_backend, the same composition as `imgup serve --storage aws`), or the local folder
+// and SQLite for running under the emulator; nothing else in the function names a store.
 #include <memory>
 
 #include "base/error.hpp"
@@ -26,9 +26,11 @@ class Backend {
   virtual SignedUrls* Urls() = 0;
 };
 
-/// The backend `config` names, opened (`clock` is not owned and must outlive it). Errors: the
-/// stores' own (a data directory that cannot be made, a database that does not open), and
-/// kUnavailable "storage_not_built" for storage this binary does not carry yet.
+/// The backend `config` names, opened (`clock` is not owned and must outlive it); for aws, from
+/// the AWS variables of the process environment, with no network call (credentials are resolved
+/// at the first request). Errors: the stores' own (a data directory that cannot be made, a
+/// database that does not open), kInvalidArgument "invalid_config" for an AWS configuration
+/// that cannot work (no region, a bad endpoint URL).
 Result<std::unique_ptr<Backend>> OpenBackend(const Config& config, Clock& clock);
 
 }  // namespace imgup::lambda_api

@@ -24,6 +24,14 @@ Result<Config> ReadConfig(const Env& env) {
   const std::string storage = env("IMGUP_STORAGE").value_or("aws");
   if (storage == "aws") {
     config.storage = Storage::kAws;
+    config.bucket = env("IMGUP_BUCKET").value_or("");
+    config.table = env("IMGUP_TABLE").value_or("");
+    config.cursor_secret = env("IMGUP_CURSOR_SECRET").value_or("");
+    if (config.bucket.empty()) return Invalid("IMGUP_STORAGE=aws needs IMGUP_BUCKET, the bucket");
+    if (config.table.empty()) return Invalid("IMGUP_STORAGE=aws needs IMGUP_TABLE, the table");
+    if (!config.cursor_secret.empty() && config.cursor_secret.size() < 16) {
+      return Invalid("IMGUP_CURSOR_SECRET must be at least 16 bytes long");
+    }
   } else if (storage == "local") {
     config.storage = Storage::kLocal;
     config.data_dir = env("IMGUP_DATA_DIR").value_or("");

@@ -23,6 +23,9 @@ inline constexpr std::size_t kLambdaMaxBodyBytes = (6 * 1024 * 1024 - 64 * 1024)
 struct Config {
   Storage storage = Storage::kAws;
   std::string data_dir;                              // IMGUP_DATA_DIR, for kLocal
+  std::string bucket;                                // IMGUP_BUCKET, for kAws
+  std::string table;                                 // IMGUP_TABLE, for kAws
+  std::string cursor_secret;                         // IMGUP_CURSOR_SECRET, for kAws
   std::string principal_claim = "sub";               // IMGUP_PRINCIPAL_CLAIM
   std::size_t max_body_bytes = kLambdaMaxBodyBytes;  // IMGUP_MAX_BODY_BYTES
 };
@@ -32,6 +35,9 @@ using Env = std::function<std::optional<std::string>(std::string_view name)>;
 /// The configuration `env` describes:
 /// - IMGUP_STORAGE: "aws" (the default) or "local";
 /// - IMGUP_DATA_DIR: the data directory of "local" storage (required there);
+/// - IMGUP_BUCKET, IMGUP_TABLE: the S3 bucket and DynamoDB table of "aws" storage (required
+///   there), IMGUP_CURSOR_SECRET: what seals DynamoDB continuation tokens (at least 16 bytes;
+///   when unset, a random secret per instance: see apps/aws_backend/aws_backend.hpp);
 /// - IMGUP_PRINCIPAL_CLAIM: the authorizer's claim that names the owner, "sub" by default;
 /// - IMGUP_MAX_BODY_BYTES: the largest request body, kLambdaMaxBodyBytes by default.
 /// Errors: kInvalidArgument "invalid_config", naming the variable.

@@ -38,7 +38,9 @@ Result<InvocationHandler> Init() {
   // No processing queue: on AWS the original's S3 event starts the processor function.
   graph->service = std::make_unique<ImageService>(backend.Blobs(), backend.Records(), graph->clock,
                                                   graph->ids, UploadLimits{});
-  graph->authenticator = std::make_unique<ApiKeyAuthenticator>(backend.Keys());
+  // Asked at the first request that has no authorizer, not here: no network call at init.
+  graph->authenticator = std::make_unique<ApiKeyAuthenticator>(
+      backend.Keys(), ApiKeyAuthenticator::FirstLook::kFirstRequest);
   graph->router = std::make_unique<Router>(*graph->authenticator);
   ApiConfig api;
   api.max_body_bytes = config.max_body_bytes;

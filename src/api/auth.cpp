@@ -99,7 +99,8 @@ bool IsSameOriginRequest(const CallerCredentials& caller) {
   return !caller.host.empty() && AsciiLower(*caller.origin) == "http://" + AsciiLower(caller.host);
 }
 
-ApiKeyAuthenticator::ApiKeyAuthenticator(ApiKeyStore& keys) : keys_(keys) {
+ApiKeyAuthenticator::ApiKeyAuthenticator(ApiKeyStore& keys, FirstLook first_look) : keys_(keys) {
+  if (first_look == FirstLook::kFirstRequest) return;
   // An error here is reported by the first request, which asks again.
   auto has_keys = keys_.HasKeys();
   keyed_.store(has_keys && *has_keys);

@@ -26,8 +26,14 @@ bool IsValidOwnerName(std::string_view name);
 /// removing every key then leaves a server that refuses (401), never one open to all.
 class ApiKeyAuthenticator final : public Authenticator {
  public:
-  /// Reads the store once, so that a server that starts with keys never serves without one.
-  explicit ApiKeyAuthenticator(ApiKeyStore& keys);
+  /// When the store is first asked whether it holds keys.
+  enum class FirstLook {
+    kNow,  // at construction, so that a server that starts with keys never serves without one
+    /// At the first request: a Lambda init makes no call to DynamoDB (a round trip, and the TLS
+    /// trust store, ADR 8). Keys removed before that request are not seen as having existed.
+    kFirstRequest,
+  };
+  explicit ApiKeyAuthenticator(ApiKeyStore& keys, FirstLook first_look = FirstLook::kNow);
   Result<std::string> Authenticate(const CallerCredentials& caller) override;
 
  private:

@@ -8,7 +8,9 @@
   documented, headers and body must match). A mismatch fails the test that saw it.
 
 Environment: IMGUP_BIN (default build/dev/imgup), IMGUP_CORPORA (default ../shared/corpora),
-IMGUP_PROCESSING_TIMEOUT (seconds an upload may take to leave "processing"; default 60).
+IMGUP_PROCESSING_TIMEOUT (seconds an upload may take to leave "processing"; default 60),
+IMGUP_TEST_STORAGE (local, the default, or aws: every server on a fresh S3 bucket and DynamoDB
+table of the peers of scripts/with-aws-peers.sh; `make http-aws`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Optional
 import pytest
 
 from imgup_testkit import (
+    AWS,
     Client,
     Contract,
     Server,
@@ -30,6 +33,31 @@ from imgup_testkit import (
 
 
 _CONTRACTS: list[Contract] = []
+
+# With IMGUP_TEST_STORAGE=aws, what is about the local storage itself (or the same whatever the
+# storage, and slow) is skipped, each with its reason; everything else runs on S3 + DynamoDB.
+LOCAL_ONLY_MODULES = {
+    "test_crash.py": "crash recovery of the local stores (SQLite's WAL, fsck of blobs/ at start-up)",
+    "test_processing_isolation.py": "the pixel worker processes and their temp files under DATA/tmp/, "
+                                    "the same whatever the storage",
+    "test_bombs.py": "decompression bombs stopped by the pipeline, the same whatever the storage",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    if not AWS:
+        return
+    for item in items:
+        reason = LOCAL_ONLY_MODULES.get(item.path.name)
+        if reason is None:
+            marker = item.get_closest_marker("local_only")
+            reason = marker.args[0] if marker else None
+        if reason:
+            item.add_marker(pytest.mark.skip(reason=f"local storage only: {reason}"))
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "local_only(reason): skipped with IMGUP_TEST_STORAGE=aws")
 
 
 @pytest.fixture(scope="session")

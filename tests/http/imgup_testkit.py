@@ -5,6 +5,12 @@ Nothing here knows how the server is written; it only sees the binary, HTTP and 
 storage layout documents (DIR/imgup.db, DIR/blobs/originals/{owner}/{id},
 DIR/blobs/variants/{owner}/{id}/{thumb,medium}.webp, DIR/blobs/quarantine/{owner}/{id}, DIR/blobs/.tmp/).
 
+IMGUP_TEST_STORAGE=aws runs every server on S3 + DynamoDB instead (`imgup serve --storage aws`):
+each data dir gets a fresh bucket and table on the peers of scripts/with-aws-peers.sh (made with
+`imgup init-aws`), and the same helpers read the bucket's keys and the table's records instead of
+blobs/ and imgup.db (`blob_files`, `blob_bytes`, `db_rows` over the scanned records). Tests that
+are about the local storage itself are skipped there, with the reason (conftest.py).
+
 Uploads are processed asynchronously: a new upload answers 201 with status "processing" and a
 worker pool derives variants and metadata afterwards. `Server.wait_idle()` waits until nothing is
 queued or running (GET /health "processing" == 0) and no record is left "processing";
@@ -74,6 +80,115 @@ def sha256(data: bytes) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
+# The storage the servers run on (IMGUP_TEST_STORAGE)
+# ---------------------------------------------------------------------------------------------
+
+STORAGE = os.environ.get("IMGUP_TEST_STORAGE", "local")
+assert STORAGE in ("local", "aws"), f"IMGUP_TEST_STORAGE must be local or aws, not {STORAGE!r}"
+AWS = STORAGE == "aws"
+
+# The record columns db_rows offers on aws (the names of SQLite's images table).
+_RECORD_COLUMNS = ("id", "owner", "filename", "content_type", "format", "key", "sha256", "status",
+                   "failure_reason", "size_bytes", "width", "height", "description", "attempts",
+                   "uploaded_at_ms", "phash")
+
+
+class AwsStore:
+    """The bucket and table of one data dir on the peers (scripts/with-aws-peers.sh)."""
+
+    _n = itertools.count()
+
+    def __init__(self):
+        missing = [v for v in ("IMGUP_TEST_S3_ENDPOINT", "IMGUP_TEST_DYNAMODB_ENDPOINT") if not os.environ.get(v)]
+        if missing:
+            raise AssertionError(f"IMGUP_TEST_STORAGE=aws needs the AWS peers ({', '.join(missing)} unset): "
+                                 "run inside scripts/with-aws-peers.sh (make http-aws)")
+        suffix = f"{os.getpid()}-{next(self._n)}-{random.getrandbits(32):08x}"
+        self.bucket = f"imgup-http-{suffix}"
+        self.table = f"imgup-http-{suffix}"
+        self.region = os.environ.get("IMGUP_TEST_AWS_REGION", "us-east-1")
+        self.s3_endpoint = os.environ["IMGUP_TEST_S3_ENDPOINT"]
+        self.dynamodb_endpoint = os.environ["IMGUP_TEST_DYNAMODB_ENDPOINT"]
+        self.access_key = os.environ.get("IMGUP_TEST_AWS_ACCESS_KEY_ID", "testing")
+        self.secret_key = os.environ.get("IMGUP_TEST_AWS_SECRET_ACCESS_KEY", "testing")
+        self._s3 = None
+        self._dynamodb = None
+
+    def env(self) -> dict[str, str]:
+        """What `imgup` needs in its environment to reach them (and nothing of the user's)."""
+        return {"AWS_ENDPOINT_URL_S3": self.s3_endpoint, "AWS_ENDPOINT_URL_DYNAMODB": self.dynamodb_endpoint,
+                "AWS_ACCESS_KEY_ID": self.access_key, "AWS_SECRET_ACCESS_KEY": self.secret_key,
+                "AWS_REGION": self.region, "AWS_CONFIG_FILE": "/dev/null",
+                "AWS_SHARED_CREDENTIALS_FILE": "/dev/null", "AWS_EC2_METADATA_DISABLED": "true"}
+
+    def args(self) -> list[str]:
+        return ["--storage", "aws", "--bucket", self.bucket, "--table", self.table]
+
+    def create(self) -> None:
+        run_cli("init-aws", "--bucket", self.bucket, "--table", self.table, env=self.env(), check=True)
+
+    @property
+    def s3(self):
+        if self._s3 is None:
+            import boto3
+            from botocore.config import Config as BotoConfig
+            self._s3 = boto3.client("s3", endpoint_url=self.s3_endpoint, region_name=self.region,
+                                    aws_access_key_id=self.access_key, aws_secret_access_key=self.secret_key,
+                                    config=BotoConfig(s3={"addressing_style": "path"}))
+        return self._s3
+
+    @property
+    def dynamodb(self):
+        if self._dynamodb is None:
+            import boto3
+            self._dynamodb = boto3.client("dynamodb", endpoint_url=self.dynamodb_endpoint, region_name=self.region,
+                                          aws_access_key_id=self.access_key, aws_secret_access_key=self.secret_key)
+        return self._dynamodb
+
+    def blob_keys(self) -> frozenset:
+        keys = set()
+        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket):
+            keys.update(o["Key"] for o in page.get("Contents", []))
+        return frozenset(keys)
+
+    def blob_bytes(self, key: str) -> Optional[bytes]:
+        try:
+            return self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        except self.s3.exceptions.NoSuchKey:
+            return None
+
+    def records(self) -> list[dict]:
+        """Every image record item of the table, as plain values."""
+        from boto3.dynamodb.types import TypeDeserializer
+        des = TypeDeserializer()
+        out = []
+        for page in self.dynamodb.get_paginator("scan").paginate(
+                TableName=self.table, ConsistentRead=True, FilterExpression="kind = :k",
+                ExpressionAttributeValues={":k": {"S": "image"}}):
+            out += [{k: des.deserialize(v) for k, v in item.items()} for item in page["Items"]]
+        return out
+
+
+_AWS_STORES: dict[str, AwsStore] = {}
+
+
+def aws_store(data_dir: Path, create: bool = True) -> Optional[AwsStore]:
+    """The bucket and table standing in for `data_dir` on aws (made at the first call); None on
+    local storage."""
+    if not AWS:
+        return None
+    name = str(Path(data_dir).resolve())
+    with _SERVERS_LOCK:
+        store = _AWS_STORES.get(name)
+    if store is None and create:
+        store = AwsStore()
+        store.create()
+        with _SERVERS_LOCK:
+            store = _AWS_STORES.setdefault(name, store)
+    return store
+
+
+# ---------------------------------------------------------------------------------------------
 # The server process
 # ---------------------------------------------------------------------------------------------
 
@@ -121,6 +236,9 @@ class Server:
         cmd = [str(binary), "serve", "--host", "127.0.0.1", "--port", "0", "--data", str(self.data_dir),
                *self.args]
         env = {k: v for k, v in os.environ.items() if not k.startswith("IMGUP_")}
+        if (store := aws_store(self.data_dir)) is not None:
+            cmd += store.args()
+            env.update(store.env())
         with open(self._stdout_path, "wb") as stdout:
             self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=stdout, stderr=subprocess.PIPE,
                                          env=env)
@@ -214,7 +332,7 @@ class Server:
 
     def records_processing(self) -> int:
         """Records the store holds with status "processing"."""
-        if not (self.data_dir / "imgup.db").exists():
+        if not AWS and not (self.data_dir / "imgup.db").exists():
             return 0
         return db_rows(self.data_dir, "SELECT COUNT(*) AS n FROM images WHERE status = 'processing'")[0]["n"]
 
@@ -236,10 +354,13 @@ class Server:
             time.sleep(0.01)
 
 
-def run_cli(*args: str, timeout: float = 30, check: bool = False, input: Optional[bytes] = None
-            ) -> subprocess.CompletedProcess:
-    # The CLI reads IMGUP_URL, IMGUP_API_KEY, IMGUP_DATA_DIR...: run it with none of them set.
+def run_cli(*args: str, timeout: float = 30, check: bool = False, input: Optional[bytes] = None,
+            env: Optional[Mapping[str, str]] = None) -> subprocess.CompletedProcess:
+    # The CLI reads IMGUP_URL, IMGUP_API_KEY, IMGUP_DATA_DIR...: run it with none of them set
+    # (but for those in `env`).
+    extra = dict(env or {})
     env = {k: v for k, v in os.environ.items() if not k.startswith("IMGUP_")}
+    env.update(extra)
     proc = subprocess.run([str(imgup_bin()), *args], capture_output=True, timeout=timeout, input=input, env=env)
     if check and proc.returncode != 0:
         raise AssertionError(f"imgup {' '.join(args)} exited {proc.returncode}\nstdout:\n"
@@ -247,8 +368,23 @@ def run_cli(*args: str, timeout: float = 30, check: bool = False, input: Optiona
     return proc
 
 
+def key_store_args(data_dir: Path) -> tuple[list[str], dict[str, str]]:
+    """The arguments and environment of `imgup keys ...` for the store of `data_dir`."""
+    store = aws_store(data_dir)
+    if store is None:
+        return ["--data", str(data_dir)], {}
+    return ["--data", str(data_dir), *store.args()], store.env()
+
+
+def run_keys(data_dir: Path, *args: str) -> subprocess.CompletedProcess:
+    """`imgup keys ARGS` on the store of `data_dir` (checked)."""
+    store_args, env = key_store_args(data_dir)
+    return run_cli("keys", *args, *store_args, env=env, check=True)
+
+
 def add_key(data_dir: Path, name: str) -> str:
-    proc = run_cli("keys", "add", name, "--data", str(data_dir), check=True)
+    args, env = key_store_args(data_dir)
+    proc = run_cli("keys", "add", name, *args, env=env, check=True)
     lines = proc.stdout.decode().splitlines()
     assert len(lines) == 1 and lines[0].strip(), f"`imgup keys add` must print exactly the key, got {proc.stdout!r}"
     return lines[0].strip()
@@ -634,6 +770,10 @@ class StoreState:
 
 
 def blob_files(data_dir: Path) -> frozenset:
+    if (store := aws_store(data_dir, create=False)) is not None:
+        return store.blob_keys()
+    if AWS:
+        return frozenset()
     root = Path(data_dir) / "blobs"
     if not root.exists():
         return frozenset()
@@ -642,6 +782,8 @@ def blob_files(data_dir: Path) -> frozenset:
 
 def db_rows(data_dir: Path, sql: str = "SELECT id, owner, filename, content_type, key, sha256 FROM images",
             params: tuple = ()) -> list[sqlite3.Row]:
+    if AWS:
+        return _aws_rows(data_dir, sql, params)
     db = Path(data_dir) / "imgup.db"
     assert db.exists(), f"{db} does not exist"
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
@@ -650,6 +792,36 @@ def db_rows(data_dir: Path, sql: str = "SELECT id, owner, filename, content_type
         return con.execute(sql, params).fetchall()
     finally:
         con.close()
+
+
+def _aws_rows(data_dir: Path, sql: str, params: tuple) -> list[sqlite3.Row]:
+    """`sql` over the table's records, loaded into an in-memory `images` table with SQLite's
+    column names, so that a test's query reads the same on both storages."""
+    store = aws_store(data_dir, create=False)
+    con = sqlite3.connect(":memory:")
+    con.row_factory = sqlite3.Row
+    try:
+        con.execute(f"CREATE TABLE images ({', '.join(_RECORD_COLUMNS)})")
+        rows = [] if store is None else store.records()
+        con.executemany(f"INSERT INTO images VALUES ({', '.join('?' * len(_RECORD_COLUMNS))})",
+                        [tuple(_sql_value(r.get(c, 0 if c == "attempts" else None)) for c in _RECORD_COLUMNS)
+                         for r in rows])
+        return con.execute(sql, params).fetchall()
+    finally:
+        con.close()
+
+
+def _sql_value(value):
+    from decimal import Decimal
+    return int(value) if isinstance(value, Decimal) else value
+
+
+def blob_bytes(data_dir: Path, key: str) -> Optional[bytes]:
+    """The bytes stored under `key` (the local blobs/ folder or the bucket); None when absent."""
+    if (store := aws_store(data_dir, create=False)) is not None:
+        return store.blob_bytes(key)
+    path = Path(data_dir) / "blobs" / key
+    return path.read_bytes() if path.is_file() else None
 
 
 def image_ids(data_dir: Path) -> frozenset:

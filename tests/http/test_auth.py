@@ -7,10 +7,11 @@ import pytest
 
 from imgup_testkit import (
     Client,
+    blob_bytes,
     db_rows,
     expect_problem,
     image_blobs,
-    run_cli,
+    run_keys,
     sha256,
     store_state,
     unique_png,
@@ -71,7 +72,7 @@ def test_owner_of_keyed_upload(alice_image, keyed):
     assert rec["key"] == f"originals/alice/{rec['id']}"
     row = db_rows(keyed.data_dir, "SELECT owner FROM images WHERE id = ?", (rec["id"],))[0]
     assert row["owner"] == "alice"
-    assert (keyed.data_dir / "blobs" / "originals" / "alice" / rec["id"]).read_bytes() == data
+    assert blob_bytes(keyed.data_dir, f"originals/alice/{rec['id']}") == data
     assert image_blobs(keyed.data_dir, rec["id"]) == {rec["key"]} | variant_files("alice", rec["id"])
 
 
@@ -201,8 +202,8 @@ def test_other_owner_cannot_delete(bob, alice, keyed, alice_image):
     expect_problem(theirs, 404, "not_found")
     _same_but_request_id(theirs.json(), unknown.json(), rec["id"])
     assert alice.get(f"/images/{rec['id']}").json() == rec
-    assert (keyed.data_dir / "blobs" / rec["key"]).read_bytes() == data
-    assert {f for f in variant_files("alice", rec["id"]) if (keyed.data_dir / "blobs" / f).is_file()} == \
+    assert blob_bytes(keyed.data_dir, rec["key"]) == data
+    assert {f for f in variant_files("alice", rec["id"]) if blob_bytes(keyed.data_dir, f) is not None} == \
         variant_files("alice", rec["id"]), "bob's DELETE removed alice's variants"
 
 
@@ -223,7 +224,7 @@ def test_revoked_key_is_refused_by_the_running_server(start_server, make_client)
     srv = start_server(keys=["keep", "gone"])
     gone = make_client(srv, srv.keys["gone"])
     assert gone.get("/images").status_code == 200
-    run_cli("keys", "rm", "gone", "--data", str(srv.data_dir), check=True)
+    run_keys(srv.data_dir, "rm", "gone")
     check_401(gone.get("/images"))
     assert make_client(srv, srv.keys["keep"]).get("/images").status_code == 200
 

@@ -198,6 +198,7 @@ def _fsck(data, *extra):
     return proc, (json.loads(proc.stdout) if proc.stdout.strip() else None)
 
 
+@pytest.mark.local_only("imgup fsck works on a data directory's folder and SQLite")
 def test_fsck_on_a_clean_store(cli_server, make_client):
     c = make_client(cli_server)
     rec = c.upload_ready(unique_png())
@@ -214,6 +215,7 @@ def test_fsck_on_a_clean_store(cli_server, make_client):
     assert text.returncode == 0 and out(text).strip(), "fsck without --json prints a summary"
 
 
+@pytest.mark.local_only("imgup fsck works on a data directory's folder and SQLite")
 def test_fsck_repairs_leftovers(cli_server, make_client):
     """Plant what a crash can leave (an old temp file, an orphan blob, a record whose blob is
     gone): fsck reports each, repairs, and a second run finds the store clean."""

@@ -9,6 +9,8 @@ import pytest
 
 from imgup_testkit import (
     EXIF_ORIENTATION,
+    blob_bytes,
+    blob_files,
     corpus_file,
     db_rows,
     expect_problem,
@@ -148,16 +150,15 @@ def test_patch_unknown_id(client):
 
 def test_delete(client, server, image):
     rec, _ = image
-    blob = server.data_dir / "blobs" / rec["key"]
-    assert blob.exists()
+    assert blob_bytes(server.data_dir, rec["key"]) is not None
     assert image_blobs(server.data_dir, rec["id"]) == {rec["key"]} | variant_files("local", rec["id"])
     assert db_rows(server.data_dir, "SELECT id FROM images WHERE id = ?", (rec["id"],))
     r = client.delete(f"/images/{rec['id']}")
     assert r.status_code == 204
     assert r.content == b""
-    assert not blob.exists(), f"{blob} still exists after DELETE"
+    assert blob_bytes(server.data_dir, rec["key"]) is None, f"{rec['key']} still stored after DELETE"
     assert image_blobs(server.data_dir, rec["id"]) == set(), "DELETE must remove the original and every variant"
-    assert not (server.data_dir / "blobs" / "variants" / "local" / rec["id"]).exists()
+    assert not [f for f in blob_files(server.data_dir) if f.startswith(f"variants/local/{rec['id']}")]
     assert not db_rows(server.data_dir, "SELECT id FROM images WHERE id = ?", (rec["id"],)), "row still in images"
     expect_problem(client.get(f"/images/{rec['id']}"), 404, "not_found")
     expect_problem(client.get(f"/images/{rec['id']}/content"), 404, "not_found")
@@ -183,7 +184,7 @@ def test_delete_keeps_other_images(client, server, image):
     other = client.upload_ok(unique_png())
     assert client.delete(f"/images/{rec['id']}").status_code == 204
     assert client.get(f"/images/{other['id']}").status_code == 200
-    assert (server.data_dir / "blobs" / other["key"]).exists()
+    assert blob_bytes(server.data_dir, other["key"]) is not None
 
 
 # --- GET /images/{id}/content ------------------------------------------------------------------

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from imgup_testkit import expect_problem, run_cli, store_state, unique_png
+from imgup_testkit import expect_problem, run_cli, run_keys, store_state, unique_png
 
 
 def test_rebinding_host_cannot_read(client, server):
@@ -85,7 +85,7 @@ def test_removing_the_last_key_does_not_open_a_running_server(start_server, make
     alice = make_client(srv, srv.keys["alice"])
     anon = make_client(srv)
     rec = alice.upload_ok(unique_png())
-    run_cli("keys", "rm", "alice", "--data", str(srv.data_dir), check=True)
+    run_keys(srv.data_dir, "rm", "alice")
     before = store_state(srv.data_dir)
     expect_problem(anon.get("/images"), 401, "unauthorized")
     expect_problem(alice.get("/images"), 401, "unauthorized")
@@ -98,9 +98,9 @@ def test_a_key_added_to_a_running_keyless_server_is_required(start_server, make_
     srv = start_server()
     anon = make_client(srv)
     assert anon.get("/images").status_code == 200
-    run_cli("keys", "add", "bob", "--data", str(srv.data_dir), check=True)
+    run_keys(srv.data_dir, "add", "bob")
     expect_problem(anon.get("/images"), 401, "unauthorized")
-    run_cli("keys", "rm", "bob", "--data", str(srv.data_dir), check=True)
+    run_keys(srv.data_dir, "rm", "bob")
     expect_problem(anon.get("/images"), 401, "unauthorized")
 
 

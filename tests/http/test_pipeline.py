@@ -24,6 +24,7 @@ from imgup_testkit import (
     WebpInfo,
     assert_processing_record,
     assert_same_upload,
+    blob_bytes,
     blob_files,
     blurhash_components,
     corpus_file,
@@ -111,7 +112,7 @@ def assert_failed(client, data_dir, rec: dict, *, quarantined: bool, data: bytes
     if quarantined:
         assert rec["key"] == quarantine
         assert image_blobs(data_dir, rec["id"]) == {quarantine}, "only the quarantined original may remain"
-        assert (data_dir / "blobs" / quarantine).read_bytes() == data
+        assert blob_bytes(data_dir, quarantine) == data
     else:
         assert rec["key"] == ""
         assert image_blobs(data_dir, rec["id"]) == set(), "a failed image's original is removed, no variant stays"
@@ -619,7 +620,7 @@ def test_failed_original_is_quarantined_by_policy(start_server, make_client, cas
     rec = c.wait_processed(up.json()["id"])
     srv.wait_idle()
     assert_failed(c, srv.data_dir, rec, quarantined=True, data=data)
-    assert not (srv.data_dir / "blobs" / "originals" / "local" / rec["id"]).exists()
+    assert blob_bytes(srv.data_dir, f"originals/local/{rec['id']}") is None
 
 
 def test_delete_of_a_failed_image(start_server, make_client):

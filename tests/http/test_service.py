@@ -13,7 +13,7 @@ import pytest
 from openapi_spec_validator import validate as validate_spec
 from werkzeug.datastructures import Headers
 
-from imgup_testkit import SPEC_PATH, expect_problem, make_png, sha256, unique_png
+from imgup_testkit import AWS, SPEC_PATH, blob_files, expect_problem, make_png, sha256, unique_png
 
 UNKNOWN_ID = "01ARZ3NDEKTSV4RRFFQ69G5FAV"
 STABLE_CODES = {"invalid_json", "missing_field", "invalid_field", "field_too_long", "invalid_base64", "empty_body",
@@ -65,8 +65,11 @@ def test_document_security(contract):
 
 
 def test_every_documented_operation_is_routed(client, contract):
-    """No documented path+method answers 404-unknown-path or 405."""
+    """No documented path+method answers 404-unknown-path or 405 (on S3, but the local blob
+    store's presigned-URL routes under /blobs/: S3 answers its own URLs)."""
     for path, item in contract.doc["paths"].items():
+        if AWS and path.startswith("/blobs/"):
+            continue
         concrete = path.replace("{id}", UNKNOWN_ID)
         for method in ("get", "post", "patch", "delete", "put"):
             if method not in item:
@@ -247,8 +250,7 @@ def test_concurrent_uploads_of_the_same_bytes_store_one_image(start_server, make
     assert statuses == [200] * 15 + [201], statuses
     assert len({r.json()["id"] for r in results}) == 1
     assert len(c.get("/images").json()["items"]) == 1
-    files = list((srv.data_dir / "blobs" / "originals").rglob("*"))
-    assert len([f for f in files if f.is_file()]) == 1
+    assert len([f for f in blob_files(srv.data_dir) if f.startswith("originals/")]) == 1
 
 
 def test_idle_connections_do_not_block_the_server(start_server, make_client):

@@ -20,6 +20,7 @@ from imgup_testkit import (
     jpeg_with_comment,
     assert_processing_record,
     assert_same_upload,
+    blob_bytes,
     image_blobs,
     png_size,
     sha256,
@@ -75,8 +76,7 @@ def test_seed_payload_roundtrip(client, server):
     assert content.content == data
     assert content.headers["Content-Type"].split(";")[0] == "image/png"
 
-    blob = server.data_dir / "blobs" / rec["key"]
-    assert blob.read_bytes() == data
+    assert blob_bytes(server.data_dir, rec["key"]) == data
     rows = db_rows(server.data_dir, "SELECT id, owner, filename, content_type, key, sha256 FROM images WHERE id = ?",
                    (rec["id"],))
     assert len(rows) == 1

@@ -29,7 +29,7 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.write_line(
             "lambda: imgup-lambda-api INIT REPORT durationMs " +
             ", ".join(f"{v:.1f}" for v in INIT_DURATIONS) +
-            f" (median {median:.1f}; aws-lambda-rie, local storage, this machine under its load)")
+            f" (median {median:.1f}; aws-lambda-rie, this machine under its load)")
 
 
 @pytest.fixture(scope="session")

@@ -104,6 +104,24 @@ TEST_F(ApiKeyAuthenticatorTest, StartedWithKeysNeverFallsBackToLocal) {
   EXPECT_EQ(old_key.error().code, ErrorCode::kUnauthenticated);
 }
 
+TEST_F(ApiKeyAuthenticatorTest, AskedAtTheFirstRequestItSeesTheKeysOfThatMoment) {
+  // The Lambda function's init asks nothing: keys removed before the first request were never
+  // seen, and keys there at the first request are required from then on.
+  ASSERT_TRUE(keys_.AddKey("alice", Sha256Hex("imgup_secret"), 1));
+  ApiKeyAuthenticator removed_before(keys_, ApiKeyAuthenticator::FirstLook::kFirstRequest);
+  ASSERT_TRUE(keys_.RemoveKey("alice"));
+  EXPECT_EQ(removed_before.Authenticate(Request("GET", {{"host", "127.0.0.1:8080"}})), "local");
+
+  ApiKeyAuthenticator lazy(keys_, ApiKeyAuthenticator::FirstLook::kFirstRequest);
+  ASSERT_TRUE(keys_.AddKey("bob", Sha256Hex("imgup_bob"), 1));
+  auto anonymous = lazy.Authenticate(Request("GET", {{"host", "127.0.0.1:8080"}}));
+  ASSERT_FALSE(anonymous);
+  EXPECT_EQ(anonymous.error().code, ErrorCode::kUnauthenticated);
+  EXPECT_EQ(
+      lazy.Authenticate(Request("GET", {{"host", "127.0.0.1:8080"}, {"x-api-key", "imgup_bob"}})),
+      "bob");
+}
+
 TEST_F(ApiKeyAuthenticatorTest, StartedKeylessRequiresAKeyOnceOneIsAdded) {
   ApiKeyAuthenticator auth(keys_);
   ASSERT_TRUE(auth.Authenticate(Request("GET", {{"host", "127.0.0.1:8080"}})));

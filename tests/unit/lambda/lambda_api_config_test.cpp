@@ -16,10 +16,20 @@ Env EnvOf(std::map<std::string, std::string> vars) {
   };
 }
 
+/// The least an aws configuration needs.
+std::map<std::string, std::string> AwsEnv(std::map<std::string, std::string> more = {}) {
+  more.emplace("IMGUP_BUCKET", "b");
+  more.emplace("IMGUP_TABLE", "t");
+  return more;
+}
+
 TEST(LambdaApiConfig, DefaultsToAwsStorageAndTheSubClaim) {
-  auto config = ReadConfig(EnvOf({}));
+  auto config = ReadConfig(EnvOf(AwsEnv()));
   ASSERT_TRUE(config);
   EXPECT_EQ(config->storage, Storage::kAws);
+  EXPECT_EQ(config->bucket, "b");
+  EXPECT_EQ(config->table, "t");
+  EXPECT_EQ(config->cursor_secret, "");
   EXPECT_EQ(config->principal_claim, "sub");
   EXPECT_EQ(config->max_body_bytes, kLambdaMaxBodyBytes);
   // What API Gateway base64-encodes still fits in Lambda's 6 MB event.
@@ -37,9 +47,26 @@ TEST(LambdaApiConfig, LocalStorageNeedsADataDirectory) {
   EXPECT_NE(missing.error().message.find("IMGUP_DATA_DIR"), std::string::npos);
 }
 
+TEST(LambdaApiConfig, AwsStorageNeedsABucketATableAndALongEnoughSecret) {
+  for (const char* name : {"IMGUP_BUCKET", "IMGUP_TABLE"}) {
+    auto env = AwsEnv();
+    env.erase(name);
+    auto config = ReadConfig(EnvOf(env));
+    ASSERT_FALSE(config) << name;
+    EXPECT_EQ(config.error().slug, "invalid_config");
+    EXPECT_NE(config.error().message.find(name), std::string::npos) << config.error().message;
+  }
+  auto short_secret = ReadConfig(EnvOf(AwsEnv({{"IMGUP_CURSOR_SECRET", "too-short"}})));
+  ASSERT_FALSE(short_secret);
+  EXPECT_NE(short_secret.error().message.find("IMGUP_CURSOR_SECRET"), std::string::npos);
+  auto config = ReadConfig(EnvOf(AwsEnv({{"IMGUP_CURSOR_SECRET", "0123456789abcdef"}})));
+  ASSERT_TRUE(config);
+  EXPECT_EQ(config->cursor_secret, "0123456789abcdef");
+}
+
 TEST(LambdaApiConfig, ClaimAndBodyLimitAreRead) {
-  auto config = ReadConfig(
-      EnvOf({{"IMGUP_PRINCIPAL_CLAIM", "cognito:username"}, {"IMGUP_MAX_BODY_BYTES", "1024"}}));
+  auto config = ReadConfig(EnvOf(
+      AwsEnv({{"IMGUP_PRINCIPAL_CLAIM", "cognito:username"}, {"IMGUP_MAX_BODY_BYTES", "1024"}})));
   ASSERT_TRUE(config);
   EXPECT_EQ(config->principal_claim, "cognito:username");
   EXPECT_EQ(config->max_body_bytes, 1024u);
@@ -52,7 +79,7 @@ TEST(LambdaApiConfig, BadValuesAreRefusedNamingTheVariable) {
                                                         {"IMGUP_MAX_BODY_BYTES", "0"},
                                                         {"IMGUP_MAX_BODY_BYTES", "12k"},
                                                         {"IMGUP_MAX_BODY_BYTES", "-1"}}) {
-    auto config = ReadConfig(EnvOf({{name, value}}));
+    auto config = ReadConfig(EnvOf(AwsEnv({{name, value}})));
     ASSERT_FALSE(config) << name << "=" << value;
     EXPECT_NE(config.error().message.find(name), std::string::npos) << config.error().message;
   }

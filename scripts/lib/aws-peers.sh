@@ -1,0 +1,118 @@
+# Sourced by scripts/with-aws-peers.sh and scripts/run-aws.sh: starting the S3 peer (versitygw)
+# and the DynamoDB peer (moto, scripts/moto_server.py) on free loopback ports, and stopping them
+# by PID. The caller sets:
+#   ROOT                 the repository
+#   PEERS_LOG_DIR        where each peer's output goes
+#   PEERS_S3_DIR         versitygw's posix backend (the buckets)
+#   PEERS_REGION, PEERS_ACCESS_KEY_ID, PEERS_SECRET_ACCESS_KEY   versitygw's root user
+#   PEERS_MOTO_JOURNAL   optional: moto keeps its DynamoDB writes there and replays them at
+#                        start (scripts/moto_server.py --journal), so that a restart keeps them
+# and gets PIDS (every process started, for stop_pids) and STARTED_PORT (the last peer's port).
+
+VERSITYGW="${IMGUP_TOOLS_DIR:-$HOME/.cache/imgup/tools}/bin/versitygw"
+MOTO_PYTHON="$ROOT/.venv/bin/python"
+PIDS=()
+
+peers_installed() {
+  local tool
+  for tool in "$VERSITYGW" "$ROOT/.venv/bin/moto_server" "$MOTO_PYTHON"; do
+    if [ ! -x "$tool" ]; then
+      echo "$tool not found: run scripts/install-aws-peers.sh (make aws-peers)" >&2
+      return 1
+    fi
+  done
+}
+
+free_port() {
+  "$MOTO_PYTHON" -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])
+s.close()'
+}
+
+now() { date +%s.%N; }
+
+# wait_http NAME PID URL LOG: until URL gives any HTTP answer (60 s at most), while PID lives.
+wait_http() {
+  local name=$1 pid=$2 url=$3 log=$4 code
+  for _ in $(seq 600); do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      return 1
+    fi
+    code="$(curl -s -o /dev/null -m 2 -w '%{http_code}' "$url" || true)"
+    if [ -n "$code" ] && [ "$code" != "000" ]; then
+      return 0
+    fi
+    sleep 0.05
+  done
+  echo "$name did not answer on $url within 60 s; its log:" >&2
+  cat "$log" >&2
+  return 1
+}
+
+# start_peer NAME URL_PATH COMMAND...: starts COMMAND with PORT set to a free port (a few tries:
+# another process may take the port between the probe and the bind); sets STARTED_PORT.
+start_peer() {
+  local name=$1 path=$2
+  shift 2
+  local try port pid log started
+  for try in 1 2 3; do
+    port="$(free_port)"
+    log="$PEERS_LOG_DIR/$name.$try.log"
+    started="$(now)"
+    PORT="$port" "$@" >"$log" 2>&1 </dev/null &
+    pid=$!
+    PIDS+=("$pid")
+    if wait_http "$name" "$pid" "http://127.0.0.1:$port$path" "$log"; then
+      echo "$name answers on 127.0.0.1:$port (pid $pid, up in $(awk "BEGIN { printf \"%.2f\", $(now) - $started }") s)" >&2
+      STARTED_PORT="$port"
+      return 0
+    fi
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    echo "$name failed to start on port $port (try $try):" >&2
+    tail -5 "$log" >&2
+  done
+  return 1
+}
+
+# stop_pids: SIGTERM to every process in PIDS, 5 s each to go, then SIGKILL.
+stop_pids() {
+  local pid
+  for pid in "${PIDS[@]}"; do
+    kill -TERM "$pid" 2>/dev/null || true
+  done
+  for pid in "${PIDS[@]}"; do
+    for _ in $(seq 50); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  PIDS=()
+}
+
+# --disableotmp: with O_TMPFILE, the posix backend replaces an existing object by linking the
+# finished file to ".NAME.sgwtmp.N" beside it and renaming that over the object, and a listing
+# in between shows the temporary name as an object (BlobStore contract, "readers never see a
+# partial object"); without it, the temporary file lives in the bucket's .sgwtmp/, which
+# listings skip (docs/adr/0010-s3-blob-store.md).
+run_versitygw() {
+  mkdir -p "$PEERS_S3_DIR"
+  ROOT_ACCESS_KEY_ID="$PEERS_ACCESS_KEY_ID" \
+    ROOT_SECRET_ACCESS_KEY="$PEERS_SECRET_ACCESS_KEY" \
+    exec "$VERSITYGW" --port "127.0.0.1:$PORT" --region "$PEERS_REGION" --keep-alive \
+    --quiet posix --disableotmp "$PEERS_S3_DIR"
+}
+
+run_moto() {
+  # moto's own application, one request at a time: its DynamoDB backend is not safe for
+  # concurrent requests (scripts/moto_server.py, docs/dynamodb.md "Where moto differs").
+  local journal=()
+  if [ -n "${PEERS_MOTO_JOURNAL:-}" ]; then
+    journal=(--journal "$PEERS_MOTO_JOURNAL")
+  fi
+  exec "$MOTO_PYTHON" "$ROOT/scripts/moto_server.py" -H 127.0.0.1 -p "$PORT" "${journal[@]}"
+}
