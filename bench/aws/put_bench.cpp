@@ -10,9 +10,9 @@
 // bytes are the put's number); each put sends x-amz-checksum-sha256 and a signed payload hash,
 // as S3BlobStore always does. One warm-up put before the clock starts (the connection is made).
 #include <chrono>
-#include <ctime>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <iostream>
 #include <random>
 #include <string>
