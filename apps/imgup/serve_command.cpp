@@ -37,6 +37,41 @@ namespace fs = std::filesystem;
 
 constexpr int kProcessingNice = 10;  // image processing threads, below the request threads
 
+/// "cannot listen on HOST:PORT: REASON", and what to do when another process holds the port.
+std::string ListenFailure(const Error& error, const ServeOptions& options) {
+  std::string text = error.message + ": " + error.detail;
+  if (error.slug == "address_in_use") {
+    text += ". Another process (another imgup serve?) listens on port " +
+            std::to_string(options.port) +
+            ": stop it, or choose another port with --port (0 picks a free one).";
+  }
+  return text;
+}
+
+class NoCallers final : public Authenticator {
+ public:
+  Result<std::string> Authenticate(const CallerCredentials&) override {
+    return Fail(ErrorCode::kUnauthenticated, "unauthorized", "not serving yet");
+  }
+};
+
+/// Dies saying why when the address cannot be listened on. Asked before anything is created on
+/// disk, so that a start on a busy port leaves no data directory or database behind; the
+/// server binds again once its stores are open (the port is free then, barring a race).
+void CheckCanListen(const ServeOptions& options) {
+  if (options.port == 0) return;  // the kernel picks a free one
+  SystemClock clock;
+  UlidGenerator ids;
+  NoCallers nobody;
+  Router router(nobody);
+  HttpServerOptions probe_options;
+  probe_options.host = options.host;
+  probe_options.port = options.port;
+  HttpServer probe(router, probe_options, clock, ids, [](const std::string&) {});
+  auto port = probe.Bind();
+  if (!port) Die(ListenFailure(port.error(), options));
+}
+
 }  // namespace
 
 int Serve(const ServeOptions& options) {
@@ -47,6 +82,7 @@ int Serve(const ServeOptions& options) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+  CheckCanListen(options);
   SystemClock clock;
   // The presigned URLs of the local blob store are good for this process only.
   std::string url_secret(32, '\0');
@@ -157,7 +193,7 @@ int Serve(const ServeOptions& options) {
   server_options.threads = options.threads;
   HttpServer server(router, server_options, clock, ids, log_line);
   auto port = server.Bind();
-  if (!port) Die(port.error().message);
+  if (!port) Die(ListenFailure(port.error(), options));
 
   std::thread signal_thread([&server, &workers, &processor, signals] {
     int signal_number = 0;
