@@ -25,10 +25,10 @@ build-asan: deps
 	@cmake --build --preset asan -j $(JOBS)
 
 ## Serve http://127.0.0.1:8080 with the web page and API, data in ./data
-## (`make run PORT=9090 HOST=... DATA=...` to change them).
+## (`make run PORT=9090 HOST=... DATA=...` to change them; PORT also from the environment).
 PORT ?= 8080
-HOST ?= 127.0.0.1
-DATA ?= ./data
+HOST = 127.0.0.1
+DATA = ./data
 run: build
 	./build/dev/imgup serve --data $(DATA) --host $(HOST) --port $(PORT)
 

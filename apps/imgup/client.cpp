@@ -208,6 +208,8 @@ std::string FailureInWords(const std::string& reason) {
       {"worker_crashed", "the decoder crashed on this image"},
   };
   if (reason.empty()) return "no reason given";
+  // The server's reasons mostly carry their words already ("decode_failed: The image ...").
+  if (reason.find(": ") != std::string::npos) return reason;
   for (const auto& [slug, words] : kWords) {
     if (reason == slug) return reason + ": " + words;
   }
