@@ -48,6 +48,12 @@ std::string ListenFailure(const Error& error, const ServeOptions& options) {
   return text;
 }
 
+std::string NoKeysOnTheNetwork(const std::string& host) {
+  return "refusing to listen on " + host +
+         " without API keys: everything would be open to the network. Add a key with "
+         "'imgup keys add NAME' or listen on 127.0.0.1.";
+}
+
 class NoCallers final : public Authenticator {
  public:
   Result<std::string> Authenticate(const CallerCredentials&) override {
@@ -82,6 +88,12 @@ int Serve(const ServeOptions& options) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+  // A data directory without a database holds no key: refuse a network address before
+  // creating anything (the same check runs again below on an existing store).
+  if (!fs::exists(fs::path(options.data_dir) / "imgup.db") &&
+      !ResolvesOnlyToLoopback(options.host)) {
+    Die(NoKeysOnTheNetwork(options.host));
+  }
   CheckCanListen(options);
   SystemClock clock;
   // The presigned URLs of the local blob store are good for this process only.
@@ -94,9 +106,7 @@ int Serve(const ServeOptions& options) {
   auto has_keys = stores.records->HasKeys();
   if (!has_keys) Die(has_keys.error().message);
   if (!*has_keys && !ResolvesOnlyToLoopback(options.host)) {
-    Die("refusing to listen on " + options.host +
-        " without API keys: everything would be open to the network. Add a key with "
-        "'imgup keys add NAME' or listen on 127.0.0.1.");
+    Die(NoKeysOnTheNetwork(options.host));
   }
 
   // Leftovers of a crash: no upload is in flight yet, so every orphan can go.

@@ -135,3 +135,10 @@ def test_first_key_offers_to_keep_them_on_a_terminal(start_server, make_client):
     names = sorted(line.split()[0] for line in run_cli("keys", "ls", "--data", str(data), check=True)
                    .stdout.decode().splitlines())
     assert names == ["alice", "local"]
+
+
+def test_a_refused_network_address_creates_nothing(tmp_path):
+    data = tmp_path / "data"
+    proc = run_cli("serve", "--host", "0.0.0.0", "--port", "0", "--data", str(data), timeout=30)
+    assert proc.returncode != 0 and "without API keys" in err(proc), err(proc)
+    assert not data.exists(), "refused before anything was created"
