@@ -4,6 +4,7 @@
 #include <curl/curl.h>
 
 #include <CLI/CLI.hpp>
+#include <regex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -98,6 +99,21 @@ int main(int argc, char** argv) {
       ->add_flag("--content-redirect", serve.content_redirect,
                  "Answer image content with a redirect to a one-time presigned URL")
       ->envname("IMGUP_CONTENT_REDIRECT");
+  serve_cmd
+      ->add_option("--cors-origin", serve.cors_origins,
+                   "An origin (http(s)://host[:port]) whose pages may call the API; repeat it "
+                   "for more (CORS, off by default)")
+      ->envname("IMGUP_CORS_ORIGINS")
+      ->delimiter(',')
+      ->check(CLI::Validator(
+          [](std::string& origin) -> std::string {
+            // An exact origin: a browser's Origin header is scheme://host[:port], nothing more.
+            static const std::regex kOrigin(
+                R"(^https?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?$|^https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$)");
+            if (std::regex_match(origin, kOrigin)) return {};
+            return "not an origin (http(s)://host[:port], no path, no '*'): " + origin;
+          },
+          "ORIGIN"));
 
   // Client commands
   ClientOptions client;

@@ -193,6 +193,7 @@ int Serve(const ServeOptions& options) {
   api_config.version = kVersion;
   api_config.pending_processing = [&workers] { return workers.Pending(); };
   api_config.content_redirect = options.content_redirect;
+  router.AllowOrigins(options.cors_origins);
   RegisterApiRoutes(router, service, api_config);
   RegisterBlobRoutes(router, urls, *stores.blobs);
 
