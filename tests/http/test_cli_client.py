@@ -228,6 +228,15 @@ def stub_server(handler_class):
         thread.join()
 
 
+def send_json(handler: BaseHTTPRequestHandler, status: int, value) -> None:
+    body = json.dumps(value).encode()
+    handler.send_response(status)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
 def test_a_503_is_retried_with_backoff():
     seen = []
 
@@ -242,12 +251,7 @@ def test_a_503_is_retried_with_backoff():
                 self.send_header("Content-Length", "0")
                 self.end_headers()
                 return
-            body = b'{"items": [], "next_cursor": null}'
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            send_json(self, 200, {"items": [], "next_cursor": None})
 
         def log_message(self, *args):
             pass
@@ -285,12 +289,7 @@ def test_ctrl_c_prints_what_finished_and_the_bar_says_waiting_for_the_server(tmp
             if len(bodies) > 1:
                 release.wait(60)
                 return
-            body = json.dumps(record).encode()
-            self.send_response(201)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            send_json(self, 201, record)
 
         def log_message(self, *args):
             pass
