@@ -24,9 +24,13 @@ build-asan: deps
 	@cmake --preset asan >/dev/null
 	@cmake --build --preset asan -j $(JOBS)
 
-## Serve http://127.0.0.1:8080 with the web page and API, data in ./data.
+## Serve http://127.0.0.1:8080 with the web page and API, data in ./data
+## (`make run PORT=9090 HOST=... DATA=...` to change them; PORT also from the environment).
+PORT ?= 8080
+HOST = 127.0.0.1
+DATA = ./data
 run: build
-	./build/dev/imgup serve --data ./data --host 127.0.0.1 --port 8080
+	./build/dev/imgup serve --data $(DATA) --host $(HOST) --port $(PORT)
 
 ## The same API on S3 + DynamoDB, on this machine with no AWS account: versitygw and moto on free
 ## loopback ports (their data under ./data/aws), `imgup init-aws`, then `imgup serve --storage aws`

@@ -13,8 +13,11 @@ struct KeyStoreOptions {
   AwsStorageOptions aws;
 };
 
-/// Creates a key named `name` and prints it (once: only its hash is stored).
-int KeysAdd(const KeyStoreOptions& where, const std::string& name);
+/// Creates a key named `name` and prints it (once: only its hash is stored). When it is the first
+/// key and images uploaded without a key (owner "local") exist, says how to keep reaching them
+/// and offers it: with `keep_local`, or when the user says yes on a terminal, it also creates a
+/// key named "local" and prints it on the next line.
+int KeysAdd(const KeyStoreOptions& where, const std::string& name, bool keep_local);
 int KeysList(const KeyStoreOptions& where, bool json);
 int KeysRemove(const KeyStoreOptions& where, const std::string& name);
 /// Finds (and unless `check_only`, removes) what a crash left behind.

@@ -1,15 +1,31 @@
 #include "client.hpp"
 
 #include <curl/curl.h>
+#include <signal.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <charconv>
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <string_view>
+#include <thread>
 
 namespace imgup::cli {
 
 namespace {
+
+std::atomic<bool> g_interrupted{false};
+
+void OnSigint(int) {
+  // A second Ctrl-C ends the process at once, as people expect of a stuck command.
+  if (g_interrupted.exchange(true)) _exit(130);
+}
 
 std::size_t AppendBody(char* data, std::size_t size, std::size_t count, void* user) {
   static_cast<std::string*>(user)->append(data, size * count);
@@ -17,11 +33,31 @@ std::size_t AppendBody(char* data, std::size_t size, std::size_t count, void* us
 }
 
 int OnProgress(void* user, curl_off_t, curl_off_t, curl_off_t upload_total, curl_off_t uploaded) {
+  if (g_interrupted.load()) return 1;  // aborts the transfer: CURLE_ABORTED_BY_CALLBACK
   const auto* progress = static_cast<const UploadProgress*>(user);
   if (progress != nullptr && *progress && upload_total > 0) {
     (*progress)(static_cast<std::uint64_t>(uploaded), static_cast<std::uint64_t>(upload_total));
   }
   return 0;
+}
+
+std::size_t OnHeader(char* data, std::size_t size, std::size_t count, void* user) {
+  // Retry-After in seconds (the HTTP-date form is not worth parsing for a CLI).
+  const std::string_view line(data, size * count);
+  constexpr std::string_view kName = "retry-after:";
+  if (line.size() > kName.size()) {
+    std::string lower(line.substr(0, kName.size()));
+    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (lower == kName) {
+      long seconds = 0;
+      std::string_view value = line.substr(kName.size());
+      while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+      const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
+      (void)end;
+      if (ec == std::errc{}) *static_cast<long*>(user) = seconds;
+    }
+  }
+  return size * count;
 }
 
 std::string Escape(CURL* curl, const std::string& text) {
@@ -31,10 +67,30 @@ std::string Escape(CURL* curl, const std::string& text) {
   return out;
 }
 
+/// Sleeps `ms`, waking early on Ctrl-C.
+void SleepUnlessInterrupted(long ms) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+  while (!g_interrupted.load() && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
 }  // namespace
 
-Client::Client(std::string base_url, std::string api_key)
-    : base_url_(std::move(base_url)), api_key_(std::move(api_key)), curl_(curl_easy_init()) {
+void InstallInterruptHandler() {
+  struct sigaction action {};
+  action.sa_handler = OnSigint;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, &action, nullptr);
+}
+
+bool Interrupted() { return g_interrupted.load(); }
+
+Client::Client(std::string base_url, std::string api_key, RetryPolicy retry)
+    : base_url_(std::move(base_url)),
+      api_key_(std::move(api_key)),
+      retry_(retry),
+      curl_(curl_easy_init()) {
   while (!base_url_.empty() && base_url_.back() == '/') base_url_.pop_back();
 }
 
@@ -42,7 +98,7 @@ Client::~Client() { curl_easy_cleanup(static_cast<CURL*>(curl_)); }
 
 ClientResponse Client::UploadFile(const std::string& path, const UploadProgress& progress) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) return ClientResponse{0, {}, {}, "cannot read " + path};
+  if (!in) return ClientResponse{0, {}, {}, "cannot read " + path, {}};
   std::ostringstream buffer;
   buffer << in.rdbuf();
   const std::string bytes = buffer.str();
@@ -63,10 +119,33 @@ ClientResponse Client::Delete(const std::string& path) {
 ClientResponse Client::Perform(const std::string& method, const std::string& path,
                                const std::string* body, const std::string& content_type,
                                const UploadProgress* progress) {
+  const std::string url = base_url_ + path;
+  long delay_ms = retry_.first_delay_ms;
+  for (int attempt = 1;; ++attempt) {
+    long retry_after_s = -1;
+    ClientResponse response =
+        PerformOnce(method, url, body, content_type, progress, &retry_after_s);
+    // 503: the server is starting, stopping or busy; the same request may well work shortly.
+    // Uploads are safe to repeat: the same bytes give the same record ("duplicate").
+    if (response.status != 503 || attempt >= retry_.attempts || g_interrupted.load()) {
+      return response;
+    }
+    const long wait_ms =
+        std::min(retry_.max_delay_ms, retry_after_s >= 0 ? retry_after_s * 1000 : delay_ms);
+    std::fprintf(stderr, "imgup: %s %s: 503, retrying in %.1f s (%d/%d)\n", method.c_str(),
+                 url.c_str(), static_cast<double>(wait_ms) / 1000.0, attempt, retry_.attempts - 1);
+    SleepUnlessInterrupted(wait_ms);
+    delay_ms = std::min(retry_.max_delay_ms, delay_ms * 2);
+  }
+}
+
+ClientResponse Client::PerformOnce(const std::string& method, const std::string& url,
+                                   const std::string* body, const std::string& content_type,
+                                   const UploadProgress* progress, long* retry_after_s) {
   CURL* curl = static_cast<CURL*>(curl_);
   curl_easy_reset(curl);
   ClientResponse response;
-  const std::string url = base_url_ + path;
+  response.url = url;
   curl_slist* headers = nullptr;
   if (!api_key_.empty()) {
     headers = curl_slist_append(headers, ("Authorization: Bearer " + api_key_).c_str());
@@ -84,17 +163,18 @@ ClientResponse Client::Perform(const std::string& method, const std::string& pat
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, AppendBody);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &response.body);
+  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, OnHeader);
+  curl_easy_setopt(curl, CURLOPT_HEADERDATA, retry_after_s);
   curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 10L);
   curl_easy_setopt(curl, CURLOPT_USERAGENT, "imgup-cli/0.1");
-  if (progress != nullptr) {
-    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, OnProgress);
-    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, progress);
-  }
+  // Every request watches for Ctrl-C through the progress callback.
+  curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, OnProgress);
+  curl_easy_setopt(curl, CURLOPT_XFERINFODATA, progress);
   const CURLcode code = curl_easy_perform(curl);
   curl_slist_free_all(headers);
   if (code != CURLE_OK) {
-    response.error = curl_easy_strerror(code);
+    response.error = code == CURLE_ABORTED_BY_CALLBACK ? "interrupted" : curl_easy_strerror(code);
     return response;
   }
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response.status);
@@ -116,8 +196,31 @@ std::string HumanBytes(std::uint64_t bytes) {
   return buf;
 }
 
+std::string FailureInWords(const std::string& reason) {
+  static const std::pair<const char*, const char*> kWords[] = {
+      {"decode_failed", "the image data is corrupt or cut short"},
+      {"bad_frame", "a frame of the animation is broken"},
+      {"processing_timeout", "processing took longer than the server allows (--max-decode-ms)"},
+      {"out_of_memory", "processing needed more memory than the server allows"},
+      {"temp_space_exceeded", "processing needed more temp disc space than the server allows"},
+      {"image_too_large", "more pixels or frames than the server allows"},
+      {"unsupported_media_type", "a format the server cannot decode"},
+      {"worker_crashed", "the decoder crashed on this image"},
+  };
+  if (reason.empty()) return "no reason given";
+  // The server's reasons mostly carry their words already ("decode_failed: The image ...").
+  if (reason.find(": ") != std::string::npos) return reason;
+  for (const auto& [slug, words] : kWords) {
+    if (reason == slug) return reason + ": " + words;
+  }
+  return reason;
+}
+
 std::string DescribeFailure(const ClientResponse& response) {
-  if (response.status == 0) return response.error;
+  if (response.status == 0) {
+    if (response.url.empty() || response.error == "interrupted") return response.error;
+    return "cannot reach " + response.url + ": " + response.error;
+  }
   auto problem = nlohmann::json::parse(response.body, nullptr, false);
   if (!problem.is_discarded() && problem.is_object() && problem.contains("detail")) {
     return std::to_string(response.status) + " " + problem.value("code", "") + ": " +

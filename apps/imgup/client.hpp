@@ -11,14 +11,28 @@ struct ClientResponse {
   std::string body;
   std::string content_type;
   std::string error;  // transport error text when status == 0
+  std::string url;    // the URL tried, for messages
 };
 
 /// Called with bytes sent so far and the total while an upload runs.
 using UploadProgress = std::function<void(std::uint64_t sent, std::uint64_t total)>;
 
+/// How a 503 (the server is busy or starting) is retried: `attempts` in all, waiting
+/// `first_delay_ms` and doubling, or what the answer's Retry-After says (capped at `max_delay_ms`).
+struct RetryPolicy {
+  int attempts = 5;
+  long first_delay_ms = 500;
+  long max_delay_ms = 8000;
+};
+
+/// Ctrl-C: after InstallInterruptHandler(), SIGINT sets a flag (a second one ends the process);
+/// requests in flight are aborted and retries stop. Interrupted() tells whether it came.
+void InstallInterruptHandler();
+bool Interrupted();
+
 class Client {
  public:
-  Client(std::string base_url, std::string api_key);
+  Client(std::string base_url, std::string api_key, RetryPolicy retry = {});
   ~Client();
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
@@ -32,15 +46,24 @@ class Client {
   ClientResponse Perform(const std::string& method, const std::string& path,
                          const std::string* body, const std::string& content_type,
                          const UploadProgress* progress);
+  ClientResponse PerformOnce(const std::string& method, const std::string& url,
+                             const std::string* body, const std::string& content_type,
+                             const UploadProgress* progress, long* retry_after_s);
   std::string base_url_;
   std::string api_key_;
+  RetryPolicy retry_;
   void* curl_;  // CURL*, reused so connections are kept alive
 };
 
 /// "1.2 MB", "340.0 KB", "12 B".
 std::string HumanBytes(std::uint64_t bytes);
 
-/// The problem+json code and detail of a failed response, or the transport error.
+/// A processing failure_reason ("decode_failed") with what it means, in words a person
+/// understands: "decode_failed: the image data is corrupt or cut short".
+std::string FailureInWords(const std::string& reason);
+
+/// The problem+json code and detail of a failed response, or the transport error with the URL
+/// it tried ("cannot reach http://...: Couldn't connect to server").
 std::string DescribeFailure(const ClientResponse& response);
 
 }  // namespace imgup::cli

@@ -4,12 +4,14 @@
 #include <curl/curl.h>
 
 #include <CLI/CLI.hpp>
+#include <regex>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "admin_commands.hpp"
 #include "aws_commands.hpp"
+#include "client.hpp"
 #include "client_commands.hpp"
 #include "imaging/pixel_worker.hpp"
 #include "local_stores.hpp"
@@ -118,6 +120,21 @@ int main(int argc, char** argv) {
       ->add_flag("--content-redirect", serve.content_redirect,
                  "Answer image content with a redirect to a one-time presigned URL")
       ->envname("IMGUP_CONTENT_REDIRECT");
+  serve_cmd
+      ->add_option("--cors-origin", serve.cors_origins,
+                   "An origin (http(s)://host[:port]) whose pages may call the API; repeat it "
+                   "for more (CORS, off by default)")
+      ->envname("IMGUP_CORS_ORIGINS")
+      ->delimiter(',')
+      ->check(CLI::Validator(
+          [](std::string& origin) -> std::string {
+            // An exact origin: a browser's Origin header is scheme://host[:port], nothing more.
+            static const std::regex kOrigin(
+                R"(^https?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?$|^https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$)");
+            if (std::regex_match(origin, kOrigin)) return {};
+            return "not an origin (http(s)://host[:port], no path, no '*'): " + origin;
+          },
+          "ORIGIN"));
 
   // Client commands
   ClientOptions client;
@@ -127,32 +144,48 @@ int main(int argc, char** argv) {
     cmd->add_flag("--json", client.json, "Machine-readable output");
   };
   std::vector<std::string> upload_files;
-  std::size_t upload_jobs = 4;
+  cli::UploadOptions upload;
   auto* upload_cmd = app.add_subcommand("upload", "Upload image files and folders");
   upload_cmd->add_option("paths", upload_files, "Image files, or folders to upload recursively")
       ->required()
       ->check(CLI::ExistingPath);
-  upload_cmd->add_option("-j,--jobs", upload_jobs, "Uploads in parallel")
+  upload_cmd->add_option("-j,--jobs", upload.jobs, "Uploads in parallel")
       ->capture_default_str()
       ->check(CLI::Range(1, 64));
+  upload_cmd->add_flag("--wait", upload.wait,
+                       "Wait until the server has processed each image (ready or failed) and "
+                       "report its final state");
+  upload_cmd
+      ->add_option("--wait-timeout", upload.wait_timeout_s,
+                   "Seconds --wait waits for processing in all")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 86400));
   add_client_options(upload_cmd);
 
-  int list_limit = 50;
+  ListOptions list;
   auto* ls_cmd = app.add_subcommand("ls", "List images, newest first");
-  ls_cmd->add_option("--limit", list_limit, "How many")
+  ls_cmd->add_option("--limit", list.limit, "How many per page")
       ->check(CLI::Range(1, 100))
       ->capture_default_str();
+  ls_cmd->add_option("--cursor", list.cursor, "Start after an earlier page (its next_cursor)");
+  ls_cmd->add_flag("--all", list.all, "Every page");
   add_client_options(ls_cmd);
 
-  std::string image_id, variant = "original", output;
-  auto* get_cmd = app.add_subcommand("get", "Show an image's record, or save its bytes with -o");
+  std::string image_id;
+  GetOptions get;
+  auto* get_cmd =
+      app.add_subcommand("get", "Show an image's record, or save its bytes with -o or --variant");
   get_cmd->add_option("id", image_id, "Image id")->required();
-  get_cmd->add_option("--variant", variant, "original, thumb or medium")->capture_default_str();
-  get_cmd->add_option("-o,--output", output, "Write the bytes to this file");
+  auto* variant_option = get_cmd->add_option("--variant", get.variant, "original, thumb or medium")
+                             ->capture_default_str();
+  get_cmd->add_option("-o,--output", get.output,
+                      "Write the bytes to this file ('-': stdout); without it, --variant writes "
+                      "ID[-VARIANT].EXT here");
   add_client_options(get_cmd);
 
-  auto* rm_cmd = app.add_subcommand("rm", "Delete an image and its variants");
-  rm_cmd->add_option("id", image_id, "Image id")->required();
+  std::vector<std::string> remove_ids;
+  auto* rm_cmd = app.add_subcommand("rm", "Delete images and their variants");
+  rm_cmd->add_option("ids", remove_ids, "Image ids")->required();
   add_client_options(rm_cmd);
 
   // imgup init-aws
@@ -180,6 +213,10 @@ int main(int argc, char** argv) {
   };
   auto* keys_add = keys_cmd->add_subcommand("add", "Create a key; prints it once");
   keys_add->add_option("name", key_name, "Key name (the owner of its uploads)")->required();
+  bool keep_local = false;
+  keys_add->add_flag("--keep-local", keep_local,
+                     "When this is the first key, also add a key named 'local' for the images "
+                     "uploaded without a key");
   add_key_store_options(keys_add);
   auto* keys_ls = keys_cmd->add_subcommand("ls", "List key names");
   keys_ls->add_flag("--json", keys_json, "Machine-readable output");
@@ -199,15 +236,20 @@ int main(int argc, char** argv) {
 
   curl_global_init(CURL_GLOBAL_DEFAULT);
   if (serve_cmd->parsed()) return Serve(serve);
+  // The client commands: Ctrl-C stops what is in flight and lets them say what was done.
+  cli::InstallInterruptHandler();
   if (upload_cmd->parsed()) {
-    return cli::RunUpload(client.url, client.key, client.json, upload_jobs, upload_files);
+    return cli::RunUpload(client.url, client.key, client.json, upload, upload_files);
   }
-  if (ls_cmd->parsed()) return List(client, list_limit);
-  if (get_cmd->parsed()) return GetImage(client, image_id, variant, output);
-  if (rm_cmd->parsed()) return Remove(client, image_id);
+  if (ls_cmd->parsed()) return List(client, list);
+  if (get_cmd->parsed()) {
+    get.variant_given = variant_option->count() > 0;
+    return GetImage(client, image_id, get);
+  }
+  if (rm_cmd->parsed()) return Remove(client, remove_ids);
   if (init_aws_cmd->parsed()) return InitAws(init_aws);
   key_store.data_dir = data_dir;
-  if (keys_add->parsed()) return KeysAdd(key_store, key_name);
+  if (keys_add->parsed()) return KeysAdd(key_store, key_name, keep_local);
   if (keys_ls->parsed()) return KeysList(key_store, keys_json);
   if (keys_rm->parsed()) return KeysRemove(key_store, key_name);
   if (fsck_cmd->parsed()) return Fsck(data_dir, fsck_check, fsck_json);

@@ -120,6 +120,47 @@ ServeStores OpenServeStores(const ServeOptions& options, SignedUrls& urls, Clock
   return stores;
 }
 
+/// "cannot listen on HOST:PORT: REASON", and what to do when another process holds the port.
+std::string ListenFailure(const Error& error, const ServeOptions& options) {
+  std::string text = error.message + ": " + error.detail;
+  if (error.slug == "address_in_use") {
+    text += ". Another process (another imgup serve?) listens on port " +
+            std::to_string(options.port) +
+            ": stop it, or choose another port with --port (0 picks a free one).";
+  }
+  return text;
+}
+
+std::string NoKeysOnTheNetwork(const std::string& host) {
+  return "refusing to listen on " + host +
+         " without API keys: everything would be open to the network. Add a key with "
+         "'imgup keys add NAME' or listen on 127.0.0.1.";
+}
+
+class NoCallers final : public Authenticator {
+ public:
+  Result<std::string> Authenticate(const CallerCredentials&) override {
+    return Fail(ErrorCode::kUnauthenticated, "unauthorized", "not serving yet");
+  }
+};
+
+/// Dies saying why when the address cannot be listened on. Asked before anything is created on
+/// disk, so that a start on a busy port leaves no data directory or database behind; the
+/// server binds again once its stores are open (the port is free then, barring a race).
+void CheckCanListen(const ServeOptions& options) {
+  if (options.port == 0) return;  // the kernel picks a free one
+  SystemClock clock;
+  UlidGenerator ids;
+  NoCallers nobody;
+  Router router(nobody);
+  HttpServerOptions probe_options;
+  probe_options.host = options.host;
+  probe_options.port = options.port;
+  HttpServer probe(router, probe_options, clock, ids, [](const std::string&) {});
+  auto port = probe.Bind();
+  if (!port) Die(ListenFailure(port.error(), options));
+}
+
 }  // namespace
 
 int Serve(const ServeOptions& options) {
@@ -130,6 +171,13 @@ int Serve(const ServeOptions& options) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+  // A data directory without a database holds no key: refuse a network address before
+  // creating anything (the same check runs again below on an existing store, and on DynamoDB).
+  if (options.storage != "aws" && !fs::exists(fs::path(options.data_dir) / "imgup.db") &&
+      !ResolvesOnlyToLoopback(options.host)) {
+    Die(NoKeysOnTheNetwork(options.host));
+  }
+  CheckCanListen(options);
   SystemClock clock;
   // The presigned URLs of the local blob store are good for this process only.
   std::string url_secret(32, '\0');
@@ -141,9 +189,7 @@ int Serve(const ServeOptions& options) {
   auto has_keys = stores.keys->HasKeys();
   if (!has_keys) Die(has_keys.error().message);
   if (!*has_keys && !ResolvesOnlyToLoopback(options.host)) {
-    Die("refusing to listen on " + options.host +
-        " without API keys: everything would be open to the network. Add a key with "
-        "'imgup keys add NAME' or listen on 127.0.0.1.");
+    Die(NoKeysOnTheNetwork(options.host));
   }
 
   // Leftovers of a crash: no upload is in flight yet, so every orphan can go. Not on S3 and
@@ -232,6 +278,7 @@ int Serve(const ServeOptions& options) {
   api_config.version = kVersion;
   api_config.pending_processing = [&workers] { return workers.Pending(); };
   api_config.content_redirect = options.content_redirect;
+  router.AllowOrigins(options.cors_origins);
   RegisterApiRoutes(router, service, api_config);
   // S3 signs its own URLs (the client goes to the bucket); the local store's are answered here.
   if (stores.local) RegisterBlobRoutes(router, urls, *stores.blobs);
@@ -243,7 +290,7 @@ int Serve(const ServeOptions& options) {
   server_options.threads = options.threads;
   HttpServer server(router, server_options, clock, ids, log_line);
   auto port = server.Bind();
-  if (!port) Die(port.error().message);
+  if (!port) Die(ListenFailure(port.error(), options));
 
   std::thread signal_thread([&server, &workers, &processor, signals] {
     int signal_number = 0;

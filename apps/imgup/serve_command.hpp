@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace imgup::app {
 
@@ -30,6 +31,8 @@ struct ServeOptions {
   /// GET /images/{id}/content redirects to a one-time presigned URL instead of answering with
   /// the bytes (what the Lambda deployment does).
   bool content_redirect = false;
+  /// Origins (`http(s)://host[:port]`) whose pages may call the API (CORS); none by default.
+  std::vector<std::string> cors_origins;
 };
 
 /// Opens the stores (under options.data_dir, or the bucket and table, checked first: a bucket or

@@ -355,10 +355,36 @@ Result<HttpResponse> HandleContent(ImageService& service, const ApiConfig& confi
     response.status = 304;
     return response;
   }
-  response.status = 200;
+  // Range (video-style seeking, resumed downloads): one range, unless If-Range names another
+  // version than this one (then the whole bytes, as RFC 9110 says).
+  RangeAsk range;
+  if (const std::string_view asked = context.request.Header("range"); !asked.empty()) {
+    const std::string_view if_range = context.request.Header("if-range");
+    if (if_range.empty() || if_range == etag) range = ParseRange(asked, content.bytes.size());
+  }
+  const std::string size = std::to_string(content.bytes.size());
+  if (range.kind == RangeAsk::Kind::kUnsatisfiable) {
+    HttpResponse refused =
+        ProblemResponse(Error{ErrorCode::kRangeNotSatisfiable,
+                              "range_not_satisfiable",
+                              "The range starts past the end of the " + size + " bytes.",
+                              {}},
+                        context.request.request_id);
+    refused.SetHeader("Content-Range", "bytes */" + size);  // says how many there are
+    return refused;
+  }
+  response.SetHeader("Accept-Ranges", "bytes");
   response.SetHeader("Content-Type", content.content_type);
   response.SetHeader("Content-Disposition",
                      "inline; filename*=" + ContentDispositionFilename(content.filename));
+  if (range.kind == RangeAsk::Kind::kPart) {
+    response.status = 206;
+    response.SetHeader("Content-Range", "bytes " + std::to_string(range.first) + "-" +
+                                            std::to_string(range.last) + "/" + size);
+    response.body = content.bytes.substr(range.first, range.last - range.first + 1);
+    return response;
+  }
+  response.status = 200;
   response.body = std::move(content.bytes);
   return response;
 }

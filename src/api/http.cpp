@@ -36,6 +36,65 @@ std::string_view HttpResponse::Header(std::string_view name) const {
   return {};
 }
 
+namespace {
+
+/// A run of ASCII digits as a number; nullopt when empty, not digits, or too large.
+std::optional<std::uint64_t> Digits(std::string_view text) {
+  if (text.empty() || text.size() > 19) return std::nullopt;
+  std::uint64_t value = 0;
+  for (const char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    value = value * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  return value;
+}
+
+std::string_view Trim(std::string_view text) {
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
+  return text;
+}
+
+}  // namespace
+
+RangeAsk ParseRange(std::string_view header, std::uint64_t size) {
+  RangeAsk whole;
+  header = Trim(header);
+  constexpr std::string_view kUnit = "bytes=";
+  if (header.size() <= kUnit.size()) return whole;
+  for (std::size_t i = 0; i < kUnit.size(); ++i) {
+    const char c = header[i];
+    if ((c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c) != kUnit[i]) return whole;
+  }
+  const std::string_view spec = Trim(header.substr(kUnit.size()));
+  if (spec.find(',') != std::string_view::npos) return whole;
+  const std::size_t dash = spec.find('-');
+  if (dash == std::string_view::npos) return whole;
+  const std::string_view from = Trim(spec.substr(0, dash));
+  const std::string_view to = Trim(spec.substr(dash + 1));
+  RangeAsk ask;
+  if (from.empty()) {  // "-N": the last N bytes
+    const auto suffix = Digits(to);
+    if (!suffix) return whole;
+    if (*suffix == 0 || size == 0) return RangeAsk{RangeAsk::Kind::kUnsatisfiable, 0, 0};
+    ask.first = *suffix >= size ? 0 : size - *suffix;
+    ask.last = size - 1;
+  } else {
+    const auto first = Digits(from);
+    if (!first) return whole;
+    std::optional<std::uint64_t> last;
+    if (!to.empty()) {
+      last = Digits(to);
+      if (!last || *last < *first) return whole;
+    }
+    if (*first >= size) return RangeAsk{RangeAsk::Kind::kUnsatisfiable, 0, 0};
+    ask.first = *first;
+    ask.last = last && *last < size ? *last : size - 1;
+  }
+  ask.kind = RangeAsk::Kind::kPart;
+  return ask;
+}
+
 HeaderList ParseQueryString(std::string_view query) {
   HeaderList out;
   while (!query.empty()) {

@@ -49,6 +49,23 @@ struct HttpResponse {
   std::string_view Header(std::string_view name) const;
 };
 
+/// What a `Range` request header asks of a representation (RFC 9110 section 14.2).
+struct RangeAsk {
+  enum class Kind {
+    kWhole,          // no Range, or one the server may ignore (not bytes, malformed, several)
+    kPart,           // the bytes first..last (inclusive), within the representation
+    kUnsatisfiable,  // one range that lies wholly past the end: 416
+  };
+  Kind kind = Kind::kWhole;
+  std::uint64_t first = 0;
+  std::uint64_t last = 0;
+};
+
+/// The one byte range `header` asks of `size` bytes: "bytes=F-L", "bytes=F-" or "bytes=-N" (the
+/// last N). A last position past the end is cut to the end. Several ranges are answered whole
+/// (RFC 9110 allows ignoring Range), as is anything malformed.
+RangeAsk ParseRange(std::string_view header, std::uint64_t size);
+
 /// Splits "a=1&b=2" into decoded pairs; malformed escapes are kept verbatim.
 HeaderList ParseQueryString(std::string_view query);
 

@@ -80,7 +80,60 @@ HttpResponse ProblemResponse(const Error& error, std::string_view request_id) {
   return response;
 }
 
+void Router::AllowOrigins(std::vector<std::string> origins) {
+  for (std::string& origin : origins) origin = AsciiLower(origin);
+  cors_origins_ = std::move(origins);
+}
+
+bool Router::IsAllowedOrigin(std::string_view origin) const {
+  const std::string lower = AsciiLower(origin);
+  for (const std::string& allowed : cors_origins_) {
+    if (allowed == lower) return true;
+  }
+  return false;
+}
+
 HttpResponse Router::Dispatch(const HttpRequest& request) const {
+  if (cors_origins_.empty()) return RouteRequest(request, false);
+  const std::string_view origin = request.Header("origin");
+  const bool allowed = !origin.empty() && IsAllowedOrigin(origin);
+  HttpResponse response = allowed && request.method == "OPTIONS" &&
+                                  !request.Header("access-control-request-method").empty()
+                              ? Preflight(request)
+                              : RouteRequest(request, allowed);
+  // Caches must not give one origin's answer to another.
+  response.SetHeader("Vary", "Origin");
+  if (allowed) {
+    response.SetHeader("Access-Control-Allow-Origin", std::string(origin));
+    response.SetHeader("Access-Control-Expose-Headers",
+                       "Location, ETag, Content-Range, Accept-Ranges, Content-Disposition, "
+                       "X-Request-Id, Retry-After");
+  }
+  return response;
+}
+
+HttpResponse Router::Preflight(const HttpRequest& request) const {
+  const std::vector<std::string> segments = SplitPath(request.path);
+  std::vector<std::pair<std::string, std::string>> params;
+  std::string methods;
+  std::string pattern;
+  for (const Route& route : routes_) {
+    if (!Matches(route.segments, segments, params)) continue;
+    methods += (methods.empty() ? "" : ", ") + route.method;
+    pattern = route.pattern;
+  }
+  if (methods.empty()) return RouteRequest(request, true);  // 404 as for any unknown path
+  HttpResponse response;
+  response.status = 204;
+  response.route = pattern;
+  response.SetHeader("Access-Control-Allow-Methods", methods);
+  response.SetHeader("Access-Control-Allow-Headers",
+                     "Authorization, X-Api-Key, Content-Type, Range, If-Range, If-None-Match");
+  response.SetHeader("Access-Control-Max-Age", "600");
+  return response;
+}
+
+HttpResponse Router::RouteRequest(const HttpRequest& request, bool trusted_origin) const {
   const std::vector<std::string> segments = SplitPath(request.path);
   std::vector<std::pair<std::string, std::string>> params;
   const Route* found = nullptr;
@@ -132,7 +185,10 @@ HttpResponse Router::Dispatch(const HttpRequest& request) const {
       }
       context.owner = *request.principal;
     } else if (!found->is_public) {
-      auto owner = authenticator_.Authenticate(CredentialsOf(request));
+      CallerCredentials caller = CredentialsOf(request);
+      // A page of an origin the operator allowed (--cors-origin) is no cross-site form.
+      if (trusted_origin) caller.origin.reset();
+      auto owner = authenticator_.Authenticate(caller);
       if (!owner) {
         response = ProblemResponse(owner.error(), request.request_id);
         response.route = found->pattern;

@@ -34,9 +34,21 @@ class Router {
   /// Answers a request. Never throws: unknown paths give 404, known paths with another method
   /// 405 with Allow, handler errors and exceptions a problem+json response. The caller is the
   /// request's trusted `principal` when a transport set one, else whom the Authenticator says.
+  /// With CORS origins set, the pages of those origins (`scheme://host[:port]`, compared
+  /// case-insensitively) may call the API: their preflights (OPTIONS with
+  /// Access-Control-Request-Method) get 204 with what may be sent, their requests
+  /// Access-Control-Allow-Origin and the headers they may read, and keyless mode takes them for
+  /// this server's own page (docs/adr/0014-cors.md). Other origins get no CORS header.
   HttpResponse Dispatch(const HttpRequest& request) const;
 
+  /// The origins whose pages may call the API (CORS); none by default.
+  void AllowOrigins(std::vector<std::string> origins);
+
  private:
+  HttpResponse RouteRequest(const HttpRequest& request, bool trusted_origin) const;
+  HttpResponse Preflight(const HttpRequest& request) const;
+  bool IsAllowedOrigin(std::string_view origin) const;
+
   struct Route {
     std::string method;
     std::string pattern;
@@ -46,6 +58,7 @@ class Router {
   };
   Authenticator& authenticator_;
   std::vector<Route> routes_;
+  std::vector<std::string> cors_origins_;  // lower case
 };
 
 /// What `request` says about its sender: method, Host, Origin and the API key of `x-api-key` or

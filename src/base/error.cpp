@@ -20,6 +20,8 @@ int HttpStatus(ErrorCode code) {
       return 413;
     case ErrorCode::kUnsupportedMediaType:
       return 415;
+    case ErrorCode::kRangeNotSatisfiable:
+      return 416;
     case ErrorCode::kUnprocessable:
       return 422;
     case ErrorCode::kResourceExhausted:
@@ -50,6 +52,8 @@ const char* Title(ErrorCode code) {
       return "Content Too Large";
     case ErrorCode::kUnsupportedMediaType:
       return "Unsupported Media Type";
+    case ErrorCode::kRangeNotSatisfiable:
+      return "Range Not Satisfiable";
     case ErrorCode::kUnprocessable:
       return "Unprocessable Content";
     case ErrorCode::kResourceExhausted:

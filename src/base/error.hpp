@@ -17,6 +17,7 @@ enum class ErrorCode {
   kConflict,              // 409: id already taken, duplicate content
   kPayloadTooLarge,       // 413
   kUnsupportedMediaType,  // 415: not an allowed image type, or content != declared type
+  kRangeNotSatisfiable,   // 416: a Range that starts past the end of the bytes
   kUnprocessable,         // 422: an image that does not decode or exceeds the pixel limit
   kResourceExhausted,     // 429: throttled
   kUnavailable,           // 503: shutting down, backend down

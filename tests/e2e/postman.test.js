@@ -1,37 +1,65 @@
-// docs/imgup.postman_collection.json, run by newman against an imgup server of its own: one node
-// test per request, failing with the collection's own assertion messages. Then once more against
-// a server that requires an API key, with the key in the `apiKey` variable.
+// docs/imgup.postman_collection.json, run by the newman command against an imgup server of its own:
+// one node test per request, failing with the collection's own assertion messages. Then against a
+// server that already holds more than a page of images, and against one that requires an API key,
+// with the key in the `apiKey` variable. newman runs in an empty temp folder, as a user would run
+// it from anywhere: the collection must need no file beside it.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { writeFileSync } from "node:fs";
+import { execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import newman from "newman";
 import { makePng } from "./fixtures.js";
 import { REPO, addKey, removeTempDirs, startServer, tempDir } from "./lib.js";
 
 const COLLECTION = join(REPO, "docs/imgup.postman_collection.json");
+const NEWMAN = join(REPO, "node_modules/.bin/newman");
 
-/** Runs the collection against `server`; newman's summary. */
+/** `newman run` of the collection against `server`, from an empty folder; its JSON report. */
 function runCollection(server, apiKey = "") {
-  // The files the multipart and raw requests send: two small PNGs, different bytes.
-  const workingDir = tempDir("imgup-e2e-newman-");
-  writeFileSync(join(workingDir, "multipart.png"), makePng(16, 12, (x, y) => [x * 16, 255 - y * 20, 64]));
-  writeFileSync(join(workingDir, "raw.png"), makePng(12, 16, (x, y) => [200, x * 20, y * 16]));
+  const cwd = tempDir("imgup-e2e-newman-");
+  const report = join(cwd, "report.json");
+  const args = ["run", COLLECTION, "--env-var", `baseUrl=${server.url}`, "--env-var", `apiKey=${apiKey}`,
+    "--reporters", "json", "--reporter-json-export", report, "--timeout-request", "10000"];
   return new Promise((resolve, reject) => {
-    newman.run(
-      {
-        collection: COLLECTION,
-        envVar: [{ key: "baseUrl", value: server.url }, { key: "apiKey", value: apiKey }],
-        workingDir,
-        insecureFileRead: false,
-        reporters: [],
-        timeoutRequest: 10000,
-      },
-      (error, summary) => (error ? reject(error) : resolve(summary)),
-    );
+    // newman exits 1 when an assertion fails: the report says which.
+    execFile(NEWMAN, args, { cwd, maxBuffer: 1 << 24 }, (error, stdout, stderr) => {
+      try {
+        resolve(JSON.parse(readFileSync(report, "utf8")));
+      } catch (e) {
+        reject(new Error(`newman wrote no report (${error?.message}): ${stdout}${stderr}`));
+      }
+    });
   });
 }
 
+/** Uploads `count` distinct small PNGs; their ids. */
+async function seed(server, count) {
+  const ids = [];
+  for (let i = 0; i < count; i++) {
+    const png = makePng(8, 8, (x, y) => [i * 9, x * 30, y * 30]);
+    const response = await fetch(`${server.url}/upload?filename=seed-${i}.png`, {
+      method: "POST",
+      headers: { "Content-Type": "image/png" },
+      body: png,
+    });
+    const text = await response.text();
+    assert.equal(response.status, 201, text);
+    ids.push(JSON.parse(text).id);
+  }
+  return ids;
+}
+
+/** The images the server lists (every page). */
+async function listAll(server) {
+  const ids = [];
+  let cursor = "";
+  do {
+    const page = await (await fetch(`${server.url}/images?limit=100${cursor ? `&cursor=${cursor}` : ""}`)).json();
+    ids.push(...page.items.map((item) => item.id));
+    cursor = page.next_cursor;
+  } while (cursor);
+  return ids;
+}
 const failuresOf = (summary) => summary.run.failures.map((f) => `${f.source?.name}: ${f.error.message}`);
 
 after(removeTempDirs);
@@ -64,10 +92,30 @@ describe("the Postman collection, run by newman", () => {
         assert.deepEqual(
           failed.map((a) => `${a.assertion}: ${a.error.message}`),
           [],
-          `answer ${execution.response?.code}: ${execution.response?.stream?.toString().slice(0, 300)}`,
+          `answer ${execution.response?.code}: ${Buffer.from(execution.response?.stream?.data ?? []).toString().slice(0, 300)}`,
         );
       });
     }
+  });
+});
+
+describe("the Postman collection, on a server that already holds more than a page of images", () => {
+  let server, seeded;
+  before(async () => {
+    server = await startServer();
+    seeded = await seed(server, 25); // the list's default page is 20
+  });
+  after(async () => {
+    await server?.stop();
+  });
+
+  it("passes every assertion, twice in a row, and leaves the other images as they were", async () => {
+    for (const run of [1, 2]) {
+      const summary = await runCollection(server);
+      assert.deepEqual(failuresOf(summary), [], `run ${run}`);
+      assert.ok(summary.run.stats.assertions.total > 100, `run ${run}`);
+    }
+    assert.deepEqual((await listAll(server)).sort(), [...seeded].sort());
   });
 });
 

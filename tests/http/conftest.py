@@ -41,6 +41,9 @@ LOCAL_ONLY_MODULES = {
     "test_processing_isolation.py": "the pixel worker processes and their temp files under DATA/tmp/, "
                                     "the same whatever the storage",
     "test_bombs.py": "decompression bombs stopped by the pipeline, the same whatever the storage",
+    "test_serve_start.py": "serve's start on a data directory (nothing created on a busy port), make run",
+    "test_readme.py": "the README's examples, written for `make run`'s local storage",
+    "test_cli_client.py": "the CLI against stub servers, the same whatever the storage",
 }
 
 

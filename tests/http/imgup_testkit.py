@@ -355,13 +355,14 @@ class Server:
 
 
 def run_cli(*args: str, timeout: float = 30, check: bool = False, input: Optional[bytes] = None,
-            env: Optional[Mapping[str, str]] = None) -> subprocess.CompletedProcess:
+            env: Optional[Mapping[str, str]] = None, cwd: Optional[Path] = None) -> subprocess.CompletedProcess:
     # The CLI reads IMGUP_URL, IMGUP_API_KEY, IMGUP_DATA_DIR...: run it with none of them set
     # (but for those in `env`).
     extra = dict(env or {})
     env = {k: v for k, v in os.environ.items() if not k.startswith("IMGUP_")}
     env.update(extra)
-    proc = subprocess.run([str(imgup_bin()), *args], capture_output=True, timeout=timeout, input=input, env=env)
+    proc = subprocess.run([str(imgup_bin()), *args], capture_output=True, timeout=timeout, input=input, env=env,
+                          cwd=cwd)
     if check and proc.returncode != 0:
         raise AssertionError(f"imgup {' '.join(args)} exited {proc.returncode}\nstdout:\n"
                              f"{proc.stdout.decode(errors='replace')}\nstderr:\n{proc.stderr.decode(errors='replace')}")

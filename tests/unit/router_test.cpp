@@ -114,6 +114,40 @@ TEST(HttpHelpers, QueryStringDecoding) {
   EXPECT_FALSE(PercentDecode("%4", false).has_value());
 }
 
+// RFC 9110 section 14.1.2's forms, on a 10 000-byte representation.
+TEST(HttpHelpers, RangeForms) {
+  using Kind = RangeAsk::Kind;
+  const auto part = [](std::string_view header, std::uint64_t size = 10000) {
+    const RangeAsk ask = ParseRange(header, size);
+    EXPECT_EQ(ask.kind, Kind::kPart) << header;
+    return std::pair{ask.first, ask.last};
+  };
+  EXPECT_EQ(part("bytes=0-499"), (std::pair<std::uint64_t, std::uint64_t>{0, 499}));
+  EXPECT_EQ(part("bytes=500-999"), (std::pair<std::uint64_t, std::uint64_t>{500, 999}));
+  EXPECT_EQ(part("bytes=9500-"), (std::pair<std::uint64_t, std::uint64_t>{9500, 9999}));
+  EXPECT_EQ(part("bytes=-500"), (std::pair<std::uint64_t, std::uint64_t>{9500, 9999}));
+  EXPECT_EQ(part("bytes=0-0"), (std::pair<std::uint64_t, std::uint64_t>{0, 0}));
+  EXPECT_EQ(part("bytes=-1"), (std::pair<std::uint64_t, std::uint64_t>{9999, 9999}));
+  // A last position past the end, or a suffix longer than the whole, is cut to the bytes there.
+  EXPECT_EQ(part("bytes=9000-20000"), (std::pair<std::uint64_t, std::uint64_t>{9000, 9999}));
+  EXPECT_EQ(part("bytes=-20000"), (std::pair<std::uint64_t, std::uint64_t>{0, 9999}));
+  EXPECT_EQ(part(" Bytes=1-2 "), (std::pair<std::uint64_t, std::uint64_t>{1, 2}));
+}
+
+TEST(HttpHelpers, RangesPastTheEndAreUnsatisfiable) {
+  EXPECT_EQ(ParseRange("bytes=10000-", 10000).kind, RangeAsk::Kind::kUnsatisfiable);
+  EXPECT_EQ(ParseRange("bytes=10000-10005", 10000).kind, RangeAsk::Kind::kUnsatisfiable);
+  EXPECT_EQ(ParseRange("bytes=-0", 10000).kind, RangeAsk::Kind::kUnsatisfiable);
+  EXPECT_EQ(ParseRange("bytes=0-", 0).kind, RangeAsk::Kind::kUnsatisfiable);
+}
+
+TEST(HttpHelpers, RangesTheServerIgnores) {
+  for (const char* header : {"", "bytes=", "items=0-10", "bytes=5-1", "bytes=a-b", "bytes=0-1,5-6",
+                             "bytes=--5", "bytes=1", "bytes=99999999999999999999-"}) {
+    EXPECT_EQ(ParseRange(header, 10000).kind, RangeAsk::Kind::kWhole) << header;
+  }
+}
+
 TEST(CredentialsOfTest, ReadsTheKeyHostAndOriginOfARequest) {
   HttpRequest request;
   request.method = "POST";

@@ -738,6 +738,7 @@ Result<int> HttpServer::Bind() {
   }
 
   std::string failure = "no address";
+  bool in_use = false;
   for (const tcp::endpoint& endpoint : endpoints) {
     tcp::acceptor& acceptor = core.acceptor;
     ErrorCodeT ignored;
@@ -747,6 +748,7 @@ Result<int> HttpServer::Bind() {
         acceptor.bind(endpoint, ec) ||
         acceptor.listen(asio::socket_base::max_listen_connections, ec)) {
       failure = ec.message();
+      in_use = in_use || ec == boost::system::errc::address_in_use;
       acceptor.close(ignored);
       continue;
     }
@@ -758,7 +760,9 @@ Result<int> HttpServer::Bind() {
     }
     return static_cast<int>(bound.port());
   }
-  return Fail(ErrorCode::kUnavailable, "bind_failed", "cannot listen on " + where, failure);
+  // The slug tells a port held by another process from an address this machine does not have.
+  return Fail(ErrorCode::kUnavailable, in_use ? "address_in_use" : "bind_failed",
+              "cannot listen on " + where, failure);
 }
 
 void HttpServer::Serve() {

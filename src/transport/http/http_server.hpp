@@ -53,7 +53,9 @@ class HttpServer {
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
-  /// Binds the listening socket. Returns the bound port. Errors: kUnavailable.
+  /// Binds the listening socket. Returns the bound port. Errors: kUnavailable, slug
+  /// "address_in_use" when another socket holds the port, else "bind_failed"; the OS's reason in
+  /// the detail.
   Result<int> Bind();
   /// Serves until Stop(); returns after in-flight requests have finished and their responses
   /// have been written. Returns at once when Stop() was called before.
