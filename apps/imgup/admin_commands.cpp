@@ -111,9 +111,9 @@ int KeysAdd(const KeyStoreOptions& where, const std::string& name, bool keep_loc
   }
   if (!keep_local) {
     std::cerr << "imgup: to keep them, add that key: imgup keys add local "
-              << (where.storage == "aws" ? "--storage aws --bucket " + where.aws.bucket +
-                                               " --table " + where.aws.table
-                                         : "--data " + where.data_dir)
+              << (where.storage == "aws"
+                      ? "--storage aws --bucket " + where.aws.bucket + " --table " + where.aws.table
+                      : "--data " + where.data_dir)
               << "\n";
     return 0;
   }
