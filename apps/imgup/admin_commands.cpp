@@ -101,7 +101,9 @@ int KeysAdd(const KeyStoreOptions& where, const std::string& name, bool keep_loc
   if (local_images == 0) return 0;
 
   const std::string images = std::to_string(local_images) + " image(s)";
-  std::cerr << "imgup: this data directory holds " << images
+  std::cerr << "imgup: "
+            << (where.storage == "aws" ? "this table holds " : "this data directory holds ")
+            << images
             << " uploaded without a key (owner 'local'). With a key configured, every request "
                "needs one and each key sees only its own owner's images: only a key named "
                "'local' reaches those.\n";
