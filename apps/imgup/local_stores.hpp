@@ -14,15 +14,6 @@
 
 namespace imgup::app {
 
-class SystemClock final : public Clock {
- public:
-  std::int64_t NowMs() override {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-  }
-};
-
 /// The local stores under one data directory: DIR/imgup.db and DIR/blobs/.
 struct LocalStores {
   std::unique_ptr<FsBlobStore> blobs;

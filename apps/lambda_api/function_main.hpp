@@ -1,7 +1,7 @@
 #pragma once
 // What every Lambda function's main() does, shared by imgup-lambda-api and
 // imgup-lambda-processor: the system clock, a log line to CloudWatch, and the process's
-// lifecycle around the Runtime API.
+// lifecycle around the Runtime API (the system clock is domain/ports/clock.hpp's).
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -10,15 +10,6 @@
 #include "transport/lambda/runtime_api.hpp"
 
 namespace imgup::lambda_api {
-
-class SystemClock final : public Clock {
- public:
-  std::int64_t NowMs() override {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-  }
-};
 
 /// Writes `line` to stdout and flushes it: Lambda sends stdout to CloudWatch Logs, a line per
 /// event.

@@ -21,7 +21,7 @@ namespace {
 
 /// Everything an invocation uses, built once by the init phase and kept by the handler.
 struct Graph {
-  lambda_api::SystemClock clock;
+  SystemClock clock;
   std::unique_ptr<lambda_api::Backend> backend;
   std::unique_ptr<SandboxedImageProcessor> processor;
 };

@@ -21,15 +21,6 @@
 
 namespace {
 
-class SystemClock final : public imgup::Clock {
- public:
-  std::int64_t NowMs() override {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-  }
-};
-
 std::string Env(const char* name, const char* fallback = "") {
   const char* value = std::getenv(name);
   return value != nullptr && *value != '\0' ? value : fallback;
@@ -53,7 +44,7 @@ int main(int argc, char** argv) {
   imgup::aws::HttpClientOptions options;
   options.max_idle_per_host = 1;  // one connection, reused
   const auto http = imgup::aws::MakeHttpClient(options);
-  SystemClock clock;
+  imgup::SystemClock clock;
   auto made = imgup::S3BlobStore::Make(
       config, *http, [&] { return imgup::Result<imgup::aws::Credentials>(credentials); }, clock);
   if (!made) {

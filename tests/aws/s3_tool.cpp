@@ -28,15 +28,6 @@
 
 namespace {
 
-class SystemClock final : public imgup::Clock {
- public:
-  std::int64_t NowMs() override {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-  }
-};
-
 std::string Env(const char* name, const char* fallback = "") {
   const char* value = std::getenv(name);
   return value != nullptr && *value != '\0' ? value : fallback;
@@ -83,7 +74,7 @@ int main(int argc, char** argv) {
   const imgup::aws::Credentials credentials{Env("IMGUP_TEST_AWS_ACCESS_KEY_ID"),
                                             Env("IMGUP_TEST_AWS_SECRET_ACCESS_KEY"), ""};
   const auto http = imgup::aws::MakeHttpClient();
-  SystemClock clock;
+  imgup::SystemClock clock;
   auto made = imgup::S3BlobStore::Make(
       config, *http, [&] { return imgup::Result<imgup::aws::Credentials>(credentials); }, clock);
   if (!made) return Failed(made.error());
