@@ -32,14 +32,20 @@ def pytest_terminal_summary(terminalreporter):
             f" (median {median:.1f}; aws-lambda-rie, this machine under its load)")
 
 
-@pytest.fixture(scope="session")
-def api_binary() -> Path:
-    path = Path(os.environ.get("IMGUP_LAMBDA_API_BIN", ROOT / "build/dev/imgup-lambda-api"))
+def function_binary(variable: str, default: str) -> Path:
+    """A function's binary (from `variable`, else build/dev/`default`), failing the test when it
+    or the emulator is missing."""
+    path = Path(os.environ.get(variable, ROOT / "build/dev" / default))
     if not path.exists():
         pytest.fail(f"{path} not found: build it (cmake --build --preset dev)")
     if not rie_bin().exists():
         pytest.fail(f"{rie_bin()} not found: run scripts/install-lambda-tools.sh")
     return path
+
+
+@pytest.fixture(scope="session")
+def api_binary() -> Path:
+    return function_binary("IMGUP_LAMBDA_API_BIN", "imgup-lambda-api")
 
 
 @pytest.fixture(scope="session")
@@ -75,13 +81,7 @@ def start_function(api_binary, tmp_path):
 
 @pytest.fixture(scope="session")
 def processor_binary() -> Path:
-    path = Path(os.environ.get("IMGUP_LAMBDA_PROCESSOR_BIN",
-                               ROOT / "build/dev/imgup-lambda-processor"))
-    if not path.exists():
-        pytest.fail(f"{path} not found: build it (cmake --build --preset dev)")
-    if not rie_bin().exists():
-        pytest.fail(f"{rie_bin()} not found: run scripts/install-lambda-tools.sh")
-    return path
+    return function_binary("IMGUP_LAMBDA_PROCESSOR_BIN", "imgup-lambda-processor")
 
 
 @pytest.fixture
