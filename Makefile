@@ -95,7 +95,7 @@ s3-differential-asan: build-asan
 ## through a fault-injecting proxy (throttling, 500s, uploads cut off, answers lost), refusals
 ## (a wrong secret on versitygw and on moto in its auth mode, a skewed clock), and the AWS CLI
 ## reading back what S3BlobStore wrote.
-AWS_PROOFS = tests/aws/test_faults.py tests/aws/test_refusals.py tests/aws/test_s3_readback_cli.py
+AWS_PROOFS = tests/aws/test_moto_server.py tests/aws/test_faults.py tests/aws/test_refusals.py tests/aws/test_s3_readback_cli.py
 aws-proofs: build
 	IMGUP_S3_TOOL=$(CURDIR)/build/dev/tests/aws/s3_tool IMGUP_DYNAMO_TOOL=$(CURDIR)/build/dev/tests/aws/dynamo_tool \
 	  $(PYTEST) -q $(AWS_PROOFS)
