@@ -6,7 +6,7 @@ JOBS ?= $(shell nproc)
 PYTEST := .venv/bin/pytest
 SOURCES = $(shell git ls-files '*.cpp' '*.hpp' 2>/dev/null || find src apps tests bench -name '*.[ch]pp')
 
-.PHONY: run run-aws http-aws http-aws-asan run-aws-test run-aws-test-asan deps aws-peers build build-asan test checks aws dynamo dynamo-checks unit unit-asan http http-asan sigv4 sigv4-asan s3-differential s3-differential-asan dynamo-items dynamo-items-asan aws-proofs aws-proofs-asan lambda lambda-asan lambda-tools package package-check e2e format format-check tidy bench bench-aws clean
+.PHONY: run run-aws http-aws http-aws-asan run-aws-test run-aws-test-asan deps aws-peers build build-asan test checks aws dynamo dynamo-checks unit unit-asan http http-asan sigv4 sigv4-asan s3-differential s3-differential-asan dynamo-items dynamo-items-asan aws-proofs aws-proofs-asan lambda lambda-asan lambda-tools package package-check infra-tools infra-check e2e format format-check tidy bench bench-aws clean
 
 deps:
 	@./scripts/install-deps.sh
@@ -49,12 +49,12 @@ run-aws: build aws-peers
 ## The peers (versitygw, moto) start once, after the builds, and every check runs inside
 ## scripts/with-aws-peers.sh, which stops them when the checks end; IMGUP_REQUIRE_AWS_PEERS=1 makes
 ## a test that finds no peer fail instead of skipping.
-test: format-check build build-asan package aws-peers lambda-tools
+test: format-check build build-asan package aws-peers lambda-tools infra-tools
 	@IMGUP_REQUIRE_AWS_PEERS=1 ./scripts/with-aws-peers.sh $(MAKE) --no-print-directory checks
 	@echo "make test: all checks passed"
 
 checks: format-check unit http http-aws run-aws-test sigv4 s3-differential dynamo-items aws-proofs \
-  lambda package-check e2e unit-asan http-asan http-aws-asan run-aws-test-asan sigv4-asan \
+  lambda package-check infra-check e2e unit-asan http-asan http-aws-asan run-aws-test-asan sigv4-asan \
   s3-differential-asan dynamo-items-asan aws-proofs-asan lambda-asan
 
 ## Only the tests that need the AWS peers, with the peers (for working on the AWS adapters).
@@ -138,6 +138,18 @@ lambda: build lambda-tools
 lambda-asan: build-asan lambda-tools
 	IMGUP_LAMBDA_API_BIN=$(CURDIR)/build/asan/imgup-lambda-api IMGUP_BIN=$(CURDIR)/build/asan/imgup \
 	  IMGUP_LAMBDA_PROCESSOR_BIN=$(CURDIR)/build/asan/imgup-lambda-processor $(PYTEST) -q tests/lambda
+
+## The SAM template's checkers and the SAM CLI of make deploy, each in a venv of its own under
+## ~/.cache/imgup/tools (scripts/install-infra-tools.sh; PyPI, pinned).
+infra-tools:
+	@./scripts/install-infra-tools.sh
+
+## infra/template.yaml through cfn-lint, `sam validate [--lint]` and `checkov --skip-download`, all
+## offline, no finding that the template does not skip with its reason (scripts/infra-check.sh);
+## that is tests/infra/test_infra_check.py's first test; the others break the template in ways
+## each tool must catch, so that this check can fail.
+infra-check: infra-tools
+	$(PYTEST) -q tests/infra/test_infra_check.py
 
 ## What DynamoMetadataStore writes, read back with boto3 in the shapes docs/dynamodb.md gives
 ## (needs the DynamoDB peer: run inside scripts/with-aws-peers.sh, as make test and make dynamo do).

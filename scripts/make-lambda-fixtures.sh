@@ -1,19 +1,14 @@
 #!/usr/bin/env bash
 # Regenerates AWS's own sample events in tests/lambda/fixtures/aws/ with `sam local
 # generate-event` (offline). aws-sam-cli pins many packages of its own, so it lives in its own
-# venv under ${IMGUP_TOOLS_DIR:-$HOME/.cache/imgup/tools}, not in the test venv.
-# The generated files are committed; run this after bumping SAM_VERSION and review the diff.
+# venv under ${IMGUP_TOOLS_DIR:-$HOME/.cache/imgup/tools} (scripts/install-infra-tools.sh), not in
+# the test venv.
+# The generated files are committed; run this after bumping its SAM_VERSION and review the diff.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SAM_VERSION=1.170.0
-TOOLS="${IMGUP_TOOLS_DIR:-$HOME/.cache/imgup/tools}"
-venv="$TOOLS/sam-venv"
-if [ ! -x "$venv/bin/sam" ] || [ "$(cat "$venv/.sam-version" 2>/dev/null)" != "$SAM_VERSION" ]; then
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check "aws-sam-cli==$SAM_VERSION"
-  echo "$SAM_VERSION" >"$venv/.sam-version"
-fi
+venv="${IMGUP_TOOLS_DIR:-$HOME/.cache/imgup/tools}/sam-venv"
+./scripts/install-infra-tools.sh sam  # aws-sam-cli, pinned there
 
 out=tests/lambda/fixtures/aws
 mkdir -p "$out"
