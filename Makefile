@@ -6,7 +6,7 @@ JOBS ?= $(shell nproc)
 PYTEST := .venv/bin/pytest
 SOURCES = $(shell git ls-files '*.cpp' '*.hpp' 2>/dev/null || find src apps tests bench -name '*.[ch]pp')
 
-.PHONY: run run-aws http-aws http-aws-asan run-aws-test run-aws-test-asan deps aws-peers build build-asan test checks aws dynamo dynamo-checks unit unit-asan http http-asan sigv4 sigv4-asan s3-differential s3-differential-asan dynamo-items dynamo-items-asan aws-proofs aws-proofs-asan lambda lambda-asan lambda-tools package package-check infra-tools infra-check e2e format format-check tidy bench bench-aws clean
+.PHONY: run run-aws http-aws http-aws-asan run-aws-test run-aws-test-asan deps aws-peers build build-asan test checks aws dynamo dynamo-checks unit unit-asan http http-asan sigv4 sigv4-asan s3-differential s3-differential-asan dynamo-items dynamo-items-asan aws-proofs aws-proofs-asan lambda lambda-asan lambda-tools package package-check infra-tools infra-check infra-iam e2e format format-check tidy bench bench-aws clean
 
 deps:
 	@./scripts/install-deps.sh
@@ -54,7 +54,7 @@ test: format-check build build-asan package aws-peers lambda-tools infra-tools
 	@echo "make test: all checks passed"
 
 checks: format-check unit http http-aws run-aws-test sigv4 s3-differential dynamo-items aws-proofs \
-  lambda package-check infra-check e2e unit-asan http-asan http-aws-asan run-aws-test-asan sigv4-asan \
+  lambda package-check infra-check infra-iam e2e unit-asan http-asan http-aws-asan run-aws-test-asan sigv4-asan \
   s3-differential-asan dynamo-items-asan aws-proofs-asan lambda-asan
 
 ## Only the tests that need the AWS peers, with the peers (for working on the AWS adapters).
@@ -150,6 +150,15 @@ infra-tools:
 ## each tool must catch, so that this check can fail.
 infra-check: infra-tools
 	$(PYTEST) -q tests/infra/test_infra_check.py
+
+## IAM, tested (tests/infra/test_iam.py): the template's policies for each function, resolved,
+## given to an IAM user in a moto of the test's own (auth mode); both functions under AWS's Lambda
+## emulator with those users' keys: every API route and the processor work, and other buckets,
+## other prefixes, DeleteTable, Scan, ... are refused. DynamoDB's resource scoping is checked
+## statically (moto 5 matches DynamoDB statements only with Resource "*": the test says so).
+infra-iam: build lambda-tools
+	IMGUP_LAMBDA_API_BIN=$(CURDIR)/build/dev/imgup-lambda-api \
+	  IMGUP_LAMBDA_PROCESSOR_BIN=$(CURDIR)/build/dev/imgup-lambda-processor $(PYTEST) -q tests/infra/test_iam.py
 
 ## What DynamoMetadataStore writes, read back with boto3 in the shapes docs/dynamodb.md gives
 ## (needs the DynamoDB peer: run inside scripts/with-aws-peers.sh, as make test and make dynamo do).
