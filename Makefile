@@ -6,7 +6,7 @@ JOBS ?= $(shell nproc)
 PYTEST := .venv/bin/pytest
 SOURCES = $(shell git ls-files '*.cpp' '*.hpp' 2>/dev/null || find src apps tests bench -name '*.[ch]pp')
 
-.PHONY: run run-aws http-aws http-aws-asan run-aws-test run-aws-test-asan deps aws-peers build build-asan test checks aws dynamo dynamo-checks unit unit-asan http http-asan sigv4 sigv4-asan s3-differential s3-differential-asan dynamo-items dynamo-items-asan aws-proofs aws-proofs-asan lambda lambda-asan lambda-tools package package-check infra-tools infra-check infra-iam e2e format format-check tidy bench bench-aws clean
+.PHONY: run run-aws http-aws http-aws-asan run-aws-test run-aws-test-asan deps aws-peers build build-asan test checks aws dynamo dynamo-checks unit unit-asan http http-asan sigv4 sigv4-asan s3-differential s3-differential-asan dynamo-items dynamo-items-asan aws-proofs aws-proofs-asan lambda lambda-asan lambda-tools package package-check infra-tools infra-check infra-iam deploy destroy e2e format format-check tidy bench bench-aws clean
 
 deps:
 	@./scripts/install-deps.sh
@@ -159,6 +159,17 @@ infra-check: infra-tools
 infra-iam: build lambda-tools
 	IMGUP_LAMBDA_API_BIN=$(CURDIR)/build/dev/imgup-lambda-api \
 	  IMGUP_LAMBDA_PROCESSOR_BIN=$(CURDIR)/build/dev/imgup-lambda-processor $(PYTEST) -q tests/infra/test_iam.py
+
+## Deploying to AWS (README): `make deploy` checks for AWS credentials first (and stops, building
+## nothing, without them), runs make package, then `sam deploy` of infra/template.yaml with the
+## zips as they are (`--guided` the first time, which writes infra/samconfig.toml, not committed).
+## `make destroy` empties the stack's bucket once you type the stack's name, then `sam delete`.
+## Nothing in make test reaches AWS (tests/infra/test_deploy.py: both refuse without credentials).
+deploy: infra-tools
+	@./scripts/deploy.sh deploy
+
+destroy: infra-tools
+	@./scripts/deploy.sh destroy
 
 ## What DynamoMetadataStore writes, read back with boto3 in the shapes docs/dynamodb.md gives
 ## (needs the DynamoDB peer: run inside scripts/with-aws-peers.sh, as make test and make dynamo do).

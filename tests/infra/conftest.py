@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-TEMPLATE = ROOT / "infra" / "template.yaml"
+# IMGUP_TEMPLATE: another template to test (a changed copy), infra/template.yaml by default.
+TEMPLATE = Path(os.environ.get("IMGUP_TEMPLATE", ROOT / "infra" / "template.yaml"))
 TOOLS = Path(os.environ.get("IMGUP_TOOLS_DIR", Path.home() / ".cache/imgup/tools"))
 
 

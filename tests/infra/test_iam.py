@@ -19,7 +19,9 @@ before it by hand:
   its own table. And moto names a transaction's permission `dynamodb:TransactWriteItems`, an
   action IAM does not have (AWS authorises each Put/Update/Delete/ConditionCheck inside it by
   that action). So, while moto behaves so, the DynamoDB statements go to moto with `Resource:
-  "*"` and `TransactWriteItems` added where the statement grants a write: moto tests the
+  "*"` and `TransactWriteItems` added where the statement grants PutItem, UpdateItem and
+  DeleteItem (what imgup's transactions hold; moto cannot check the actions inside one, so
+  one missing from a statement that has the others shows only on AWS): moto tests the
   *actions* (DeleteTable, Scan, CreateTable refused; every route's calls allowed), and the
   *resource* scoping is checked statically (every DynamoDB statement names only the table and
   its indexes, test_policies_name_only_the_stacks_bucket_and_table). If a later moto scopes
@@ -124,9 +126,10 @@ def for_moto(statements: list[dict], scopes_dynamodb: bool) -> list[dict]:
         if any(a.startswith("dynamodb:") for a in actions):
             assert all(a.startswith("dynamodb:") for a in actions), "one service per statement"
             statement["Resource"] = "*"
-            writes = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
-                      "dynamodb:ConditionCheckItem"}
-            if writes & set(actions):
+            # imgup's transactions hold Puts, Updates and Deletes (no ConditionCheck): moto
+            # may run them only for a statement that grants all three, so that a policy missing
+            # one of them fails here as it would on AWS for some transaction.
+            if {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"} <= set(actions):
                 actions = actions + ["dynamodb:TransactWriteItems"]
             statement["Action"] = actions
         out.append(statement)
@@ -341,6 +344,8 @@ def test_every_api_route_and_the_processor_work_with_the_templates_policies(worl
     patched = call(api, "PATCH", f"/images/{image_id}",
                    body={"tags": ["cat"], "description": "on the sofa"})
     assert patched["statusCode"] == 200, patched
+    described = call(api, "PATCH", f"/images/{image_id}", body={"description": "asleep"})
+    assert described["statusCode"] == 200, described  # an UpdateItem, not a transaction
     assert call(api, "GET", f"/images/{image_id}")["statusCode"] == 200
     for query in ("limit=10", "content_type=image/png", "tag=cat",
                   "from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z"):
