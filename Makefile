@@ -147,9 +147,10 @@ infra-tools:
 ## infra/template.yaml through cfn-lint, `sam validate [--lint]` and `checkov --skip-download`, all
 ## offline, no finding that the template does not skip with its reason (scripts/infra-check.sh);
 ## that is tests/infra/test_infra_check.py's first test; the others break the template in ways
-## each tool must catch, so that this check can fail.
+## each tool must catch, so that this check can fail. And make deploy / make destroy refuse
+## without AWS credentials, off the network (tests/infra/test_deploy.py).
 infra-check: infra-tools
-	$(PYTEST) -q tests/infra/test_infra_check.py
+	$(PYTEST) -q tests/infra/test_infra_check.py tests/infra/test_deploy.py
 
 ## IAM, tested (tests/infra/test_iam.py): the template's policies for each function, resolved,
 ## given to an IAM user in a moto of the test's own (auth mode); both functions under AWS's Lambda
