@@ -6,7 +6,7 @@ JOBS ?= $(shell nproc)
 PYTEST := .venv/bin/pytest
 SOURCES = $(shell git ls-files '*.cpp' '*.hpp' 2>/dev/null || find src apps tests bench -name '*.[ch]pp')
 
-.PHONY: run run-aws http-aws http-aws-asan run-aws-test run-aws-test-asan deps aws-peers build build-asan test checks aws dynamo dynamo-checks unit unit-asan http http-asan sigv4 sigv4-asan s3-differential s3-differential-asan dynamo-items dynamo-items-asan aws-proofs aws-proofs-asan lambda lambda-asan lambda-tools package package-check infra-tools infra-check infra-iam deploy destroy e2e format format-check tidy bench bench-aws clean
+.PHONY: run run-aws http-aws http-aws-asan run-aws-test run-aws-test-asan deps aws-peers build build-asan test checks aws dynamo dynamo-checks unit unit-asan http http-asan sigv4 sigv4-asan s3-differential s3-differential-asan dynamo-items dynamo-items-asan aws-proofs aws-proofs-asan lambda lambda-asan lambda-tools package package-check infra-tools infra-check infra-iam infra-iam-asan deploy destroy e2e format format-check tidy bench bench-aws clean
 
 deps:
 	@./scripts/install-deps.sh
@@ -55,7 +55,7 @@ test: format-check build build-asan package aws-peers lambda-tools infra-tools
 
 checks: format-check unit http http-aws run-aws-test sigv4 s3-differential dynamo-items aws-proofs \
   lambda package-check infra-check infra-iam e2e unit-asan http-asan http-aws-asan run-aws-test-asan sigv4-asan \
-  s3-differential-asan dynamo-items-asan aws-proofs-asan lambda-asan
+  s3-differential-asan dynamo-items-asan aws-proofs-asan lambda-asan infra-iam-asan
 
 ## Only the tests that need the AWS peers, with the peers (for working on the AWS adapters).
 aws: build aws-peers
@@ -160,6 +160,10 @@ infra-check: infra-tools
 infra-iam: build lambda-tools
 	IMGUP_LAMBDA_API_BIN=$(CURDIR)/build/dev/imgup-lambda-api \
 	  IMGUP_LAMBDA_PROCESSOR_BIN=$(CURDIR)/build/dev/imgup-lambda-processor $(PYTEST) -q tests/infra/test_iam.py
+
+infra-iam-asan: build-asan lambda-tools
+	IMGUP_LAMBDA_API_BIN=$(CURDIR)/build/asan/imgup-lambda-api \
+	  IMGUP_LAMBDA_PROCESSOR_BIN=$(CURDIR)/build/asan/imgup-lambda-processor $(PYTEST) -q tests/infra/test_iam.py
 
 ## Deploying to AWS (README): `make deploy` checks for AWS credentials first (and stops, building
 ## nothing, without them), runs make package, then `sam deploy` of infra/template.yaml with the
