@@ -27,14 +27,17 @@ for lint in "" --lint; do
   echo "infra-check: sam validate $lint"
   AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null \
     "$TOOLS/sam-venv/bin/sam" validate $lint --template-file "$template" --region us-east-1 ||
-    failed+=("sam validate $lint")
+    failed+=("sam validate${lint:+ $lint}")
 done
 echo "infra-check: checkov --skip-download"
 "$TOOLS/checkov-venv/bin/checkov" --skip-download --quiet --compact --framework cloudformation \
   -f "$template" || failed+=(checkov)
 
 if ((${#failed[@]})); then
-  echo "infra-check: $template: findings from ${failed[*]}" >&2
+  (
+    IFS=,
+    echo "infra-check: $template: findings from ${failed[*]}" >&2
+  )
   exit 1
 fi
 echo "infra-check: $template: no findings (cfn-lint, sam validate, sam validate --lint, checkov)"
