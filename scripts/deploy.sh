@@ -79,7 +79,7 @@ case "$action" in
       echo "deploy: first deployment: sam deploy --guided asks for the stack, the region and the" \
         "parameters, and keeps your answers in infra/samconfig.toml"
       "$SAM" deploy --guided --template-file template.yaml --config-file samconfig.toml \
-        --stack-name "${IMGUP_STACK:-imgup}" --capabilities CAPABILITY_IAM --resolve-s3
+        --stack-name "${IMGUP_STACK:-imgup}" --capabilities CAPABILITY_IAM
     fi
     stack="${IMGUP_STACK:-$(stack_from_config)}"
     "$SAM" list stack-outputs --stack-name "${stack:-imgup}" --output table \
