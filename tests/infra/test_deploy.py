@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, TOOLS, tool
+from infra_env import ROOT, TOOLS, tool
 
 
 def run_without_credentials(target: str, tmp_path: Path,

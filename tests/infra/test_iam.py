@@ -52,7 +52,7 @@ import botocore.exceptions
 import pytest
 
 import cfn
-from conftest import ROOT, TEMPLATE
+from infra_env import ROOT, TEMPLATE
 
 sys.path.insert(0, str(ROOT / "tests" / "lambda"))
 from rie import Emulator, free_loopback_port, rie_bin  # noqa: E402

@@ -14,7 +14,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from conftest import ROOT, TEMPLATE, tool
+from infra_env import ROOT, TEMPLATE, tool
 
 CHECK = ROOT / "scripts" / "infra-check.sh"
 

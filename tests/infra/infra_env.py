@@ -1,4 +1,5 @@
-"""Shared by the infrastructure tests (tests/infra): where the template and the tools are.
+"""Shared by the infrastructure tests (tests/infra): where the template and the tools are (a plain
+module, not a conftest: tests/lambda has a conftest of its own, and test_iam imports from there).
 
 The tools (cfn-lint, sam, checkov) live in venvs of their own under
 ${IMGUP_TOOLS_DIR:-~/.cache/imgup/tools}, installed by scripts/install-infra-tools.sh
