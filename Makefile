@@ -125,14 +125,17 @@ package: deps
 ## symbol version they need in them, each packaged bootstrap run under the emulator with the
 ## host's library folders hidden (the processor on a real S3 event against the AWS peers: run
 ## inside scripts/with-aws-peers.sh, as make test does), and the processor's variants compared
-## with the Debian-libvips build's. Then the Lambda tests (tests/lambda) again, on the unzipped
-## packages' bootstraps.
+## with the Debian-libvips build's. Then the Lambda tests (tests/lambda) again on the unzipped
+## packages' bootstraps: the processor's all (uploads through the dev API function, local
+## storage), the API function's on S3 + DynamoDB (its package has no local storage).
 package-check: package build lambda-tools
 	$(PYTEST) -q tests/package
 	rm -rf build/lambda/api build/lambda/processor
 	unzip -q build/lambda/api.zip -d build/lambda/api && unzip -q build/lambda/processor.zip -d build/lambda/processor
 	IMGUP_LAMBDA_API_BIN=$(CURDIR)/build/lambda/api/bootstrap IMGUP_BIN=$(CURDIR)/build/dev/imgup \
-	  IMGUP_LAMBDA_PROCESSOR_BIN=$(CURDIR)/build/lambda/processor/bootstrap $(PYTEST) -q tests/lambda
+	  $(PYTEST) -q tests/lambda/test_api_function.py -k aws_storage
+	IMGUP_LAMBDA_PROCESSOR_BIN=$(CURDIR)/build/lambda/processor/bootstrap IMGUP_BIN=$(CURDIR)/build/dev/imgup \
+	  $(PYTEST) -q tests/lambda/test_processor_function.py
 
 ## imgup-lambda-api and imgup-lambda-processor under the emulator, invoked with API Gateway and
 ## S3 events (tests/lambda).
