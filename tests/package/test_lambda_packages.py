@@ -279,8 +279,9 @@ def test_the_packaged_processor_and_its_worker_start_with_the_host_libraries_hid
                        text=True, timeout=60, env=env)
     assert r.returncode == 2, r
     assert "AWS_LAMBDA_RUNTIME_API is not set" in r.stderr
-    # The worker's launcher, asked nothing: its usage, from the worker itself (libvips loaded).
-    r = subprocess.run(hidden([str(unpacked_processor / "imgup-pixel-worker")]),
+    # The worker's launcher, given a flag it does not know: its usage, from the worker itself,
+    # so the loader found every library it needs (libvips-cpp.so among them).
+    r = subprocess.run(hidden([str(unpacked_processor / "imgup-pixel-worker"), "--no-such-flag", "1"]),
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 2, r
     assert "started by imgup-lambda-processor" in r.stderr
