@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Cold starts of several builds of a Lambda function side by side, as bench/lambda_init.py
-measures one (the emulator's `INIT REPORT (durationMs: ...)`, one fresh emulator per sample,
-local storage): round after round, one sample of each candidate per round in turn, so that the
-machine's load falls on all of them alike. The API function is invoked with GET /health as an
-HTTP API event; with --processor, the processor with AWS's S3 put sample for a key it ignores
-(its init starts no pixel worker: the first image does, ADR 11).
+measures one (the emulator's `INIT REPORT (durationMs: ...)`, one fresh emulator per sample):
+round after round, one sample of each candidate per round in turn, so that the machine's load
+falls on all of them alike. The API function is invoked with GET /health as an HTTP API event,
+on S3 + DynamoDB settings that nothing answers (its package has no local storage; its init
+opens no connection); with --processor, the processor, on local storage, with AWS's S3 put
+sample for a key it ignores (its init starts no pixel worker: the first image does, ADR 11).
 
   bench/lambda_package_init.py [--processor] [N=20] NAME=PATH ...   # PATH: a binary or a bootstrap
   bench/lambda_package_init.py 20 plain=build/package/imgup-lambda-api \\
@@ -74,13 +75,21 @@ def main() -> int:
     samples: dict[str, list[float]] = {name: [] for name in candidates}
     with tempfile.TemporaryDirectory() as tmp:
         env = {"IMGUP_STORAGE": "local", "IMGUP_DATA_DIR": str(Path(tmp) / "data"), "TMPDIR": tmp}
+        if not processor:
+            # The packaged API function has S3 + DynamoDB only; its init opens no connection and
+            # /health reads no store, so nothing needs to answer at this endpoint.
+            env = {"IMGUP_STORAGE": "aws", "IMGUP_BUCKET": "bench", "IMGUP_TABLE": "bench",
+                   "IMGUP_CURSOR_SECRET": "bench-cursor-secret-16", "AWS_REGION": "us-east-1",
+                   "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
+                   "AWS_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_CONFIG_FILE": "/dev/null",
+                   "AWS_SHARED_CREDENTIALS_FILE": "/dev/null", "AWS_EC2_METADATA_DISABLED": "true"}
         for i in range(n + 1):
             order = list(candidates.items())
             if i % 2:
                 order.reverse()
             for name, path in order:
                 value = sample(path, Path(tmp) / f"{name}-{i}", env, event)
-                if i > 0:  # the first round made the database
+                if i > 0:  # the first round warms the page cache (and makes the database)
                     samples[name].append(value)
     print(f"INIT REPORT durationMs, {n} fresh emulators each, interleaved "
           f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores at the end):")
