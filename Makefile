@@ -40,9 +40,9 @@ run-aws: build aws-peers
 	./scripts/run-aws.sh
 
 ## Every check the project has: format, unit + contract tests (AWS's SigV4 suite among them),
-## HTTP tests, the SigV4 differential test against botocore, S3BlobStore against boto3, the API
-## function under AWS's Lambda emulator, its Lambda zip with the host's libraries hidden (make
-## package builds it, release preset), the page in a real browser and the Postman collection,
+## HTTP tests, the SigV4 differential test against botocore, S3BlobStore against boto3, the
+## Lambda functions under AWS's emulator, both Lambda zips with the host's libraries hidden (make
+## package builds them, package preset), the page in a real browser and the Postman collection,
 ## and the unit, HTTP, differential and Lambda tests again under AddressSanitizer +
 ## UndefinedBehaviorSanitizer.
 ##
