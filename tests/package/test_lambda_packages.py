@@ -39,6 +39,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests/lambda"))
+sys.path.insert(0, str(ROOT / "tests/aws"))
+from peers import missing  # noqa: E402
 from rie import Emulator, rie_bin  # noqa: E402
 
 PACKAGES = Path(os.environ.get("IMGUP_LAMBDA_PACKAGES", ROOT / "build/lambda"))
@@ -168,11 +170,16 @@ def hidden(command: list[str]) -> list[str]:
     return unshare + [sys.executable, str(HIDE_LIBS), str(BUSYBOX)] + command
 
 
-@pytest.fixture
-def unpacked_api(api_zip: Path, tmp_path: Path) -> Path:
+def unpacked(zip_path: Path, into: Path) -> Path:
+    """The zip unzipped for a run in the hidden world (which needs busybox as its /bin/sh)."""
     if not BUSYBOX.exists():
         pytest.fail(f"{BUSYBOX} not found: make deps installs busybox-static")
-    return unzip(api_zip, tmp_path / "task")
+    return unzip(zip_path, into)
+
+
+@pytest.fixture
+def unpacked_api(api_zip: Path, tmp_path: Path) -> Path:
+    return unpacked(api_zip, tmp_path / "task")
 
 
 def test_the_hiding_works_a_debian_binary_does_not_run(unpacked_api: Path):
@@ -247,9 +254,7 @@ def test_the_packaged_api_function_answers_under_the_emulator_with_the_host_libr
 
 @pytest.fixture
 def unpacked_processor(processor_zip: Path, tmp_path: Path) -> Path:
-    if not BUSYBOX.exists():
-        pytest.fail(f"{BUSYBOX} not found: make deps installs busybox-static")
-    return unzip(processor_zip, tmp_path / "processor-task")
+    return unpacked(processor_zip, tmp_path / "processor-task")
 
 
 def test_the_processor_zip_carries_its_pixel_worker_and_only_sharps_libvips(unpacked_processor: Path):
@@ -346,10 +351,7 @@ def aws_peers() -> dict[str, str]:
     s3 = os.environ.get("IMGUP_TEST_S3_ENDPOINT")
     dynamodb = os.environ.get("IMGUP_TEST_DYNAMODB_ENDPOINT")
     if not (s3 and dynamodb):
-        message = "no AWS peers: run inside scripts/with-aws-peers.sh"
-        if os.environ.get("IMGUP_REQUIRE_AWS_PEERS") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
+        missing("no AWS peers (IMGUP_TEST_S3_ENDPOINT, IMGUP_TEST_DYNAMODB_ENDPOINT)")
     return {"AWS_ENDPOINT_URL_S3": s3, "AWS_ENDPOINT_URL_DYNAMODB": dynamodb,
             "AWS_ACCESS_KEY_ID": os.environ.get("IMGUP_TEST_AWS_ACCESS_KEY_ID", "testing"),
             "AWS_SECRET_ACCESS_KEY": os.environ.get("IMGUP_TEST_AWS_SECRET_ACCESS_KEY", "testing"),
