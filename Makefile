@@ -40,9 +40,9 @@ run-aws: build aws-peers
 	./scripts/run-aws.sh
 
 ## Every check the project has: format, unit + contract tests (AWS's SigV4 suite among them),
-## HTTP tests, the SigV4 differential test against botocore, S3BlobStore against boto3, the API
-## function under AWS's Lambda emulator, its Lambda zip with the host's libraries hidden (make
-## package builds it, release preset), the page in a real browser and the Postman collection,
+## HTTP tests, the SigV4 differential test against botocore, S3BlobStore against boto3, the
+## Lambda functions under AWS's emulator, both Lambda zips with the host's libraries hidden (make
+## package builds them, package preset), the page in a real browser and the Postman collection,
 ## and the unit, HTTP, differential and Lambda tests again under AddressSanitizer +
 ## UndefinedBehaviorSanitizer.
 ##
@@ -108,26 +108,34 @@ aws-proofs-asan: build-asan
 lambda-tools:
 	@./scripts/install-lambda-tools.sh
 
-## The Lambda zips for provided.al2023 (docs/adr/0012-packaging.md): build/lambda/api.zip, the
-## release build of the API function, stripped, with every library it loads and the glibc loader
-## (scripts/package-lambda.sh). Only the function's target is built. processor.zip is not made
-## yet: it must carry imgup-pixel-worker beside the function, both run through the bundled loader.
-LAMBDA_PACKAGES := api:imgup-lambda-api
+## The Lambda zips for provided.al2023 (docs/adr/0012-packaging.md), each the function stripped
+## with every library it loads and the glibc loader (scripts/package-lambda.sh), built with the
+## `package` preset (release, and sharp's libvips for the pixel worker: installed into
+## ~/.cache/imgup/tools/sharp-libvips by scripts/install-sharp-libvips.sh, once):
+## build/lambda/api.zip (imgup-lambda-api) and build/lambda/processor.zip (imgup-lambda-processor,
+## with imgup-pixel-worker beside it). Only the functions' targets are built.
 package: deps
-	@cmake --preset release >/dev/null
-	@cmake --build --preset release -j $(JOBS) --target $(foreach p,$(LAMBDA_PACKAGES),$(lastword $(subst :, ,$(p))))
-	@$(foreach p,$(LAMBDA_PACKAGES),./scripts/package-lambda.sh build/release/$(lastword $(subst :, ,$(p))) \
-	  build/lambda/$(firstword $(subst :, ,$(p))).zip $(LAMBDA_MODULES_$(firstword $(subst :, ,$(p)))) &&) true
+	@vips=$$(./scripts/install-sharp-libvips.sh) && cmake --preset package -DIMGUP_SHARP_LIBVIPS="$$vips" >/dev/null
+	@cmake --build --preset package -j $(JOBS) --target imgup-lambda-api imgup-lambda-processor imgup-pixel-worker
+	@./scripts/package-lambda.sh build/package/imgup-lambda-api build/lambda/api.zip
+	@./scripts/package-lambda.sh --helper build/package/imgup-pixel-worker:IMGUP_PIXEL_WORKER \
+	  --notice scripts/sharp-libvips/NOTICE.md build/package/imgup-lambda-processor build/lambda/processor.zip
 
-## The zips as Lambda meets them (tests/package): every library and symbol version they need is in
-## them, and each packaged bootstrap answers API Gateway events under the emulator with the
-## host's library folders hidden. Then the Lambda tests (tests/lambda) again, on the unzipped
-## api.zip's bootstrap.
+## The zips as Lambda meets them (tests/package): both within their budgets, every library and
+## symbol version they need in them, each packaged bootstrap run under the emulator with the
+## host's library folders hidden (the processor on a real S3 event against the AWS peers: run
+## inside scripts/with-aws-peers.sh, as make test does), and the processor's variants compared
+## with the Debian-libvips build's. Then the Lambda tests (tests/lambda) again on the unzipped
+## packages' bootstraps: the processor's all (uploads through the dev API function, local
+## storage), the API function's on S3 + DynamoDB (its package has no local storage).
 package-check: package build lambda-tools
 	$(PYTEST) -q tests/package
-	rm -rf build/lambda/api && unzip -q build/lambda/api.zip -d build/lambda/api
+	rm -rf build/lambda/api build/lambda/processor
+	unzip -q build/lambda/api.zip -d build/lambda/api && unzip -q build/lambda/processor.zip -d build/lambda/processor
 	IMGUP_LAMBDA_API_BIN=$(CURDIR)/build/lambda/api/bootstrap IMGUP_BIN=$(CURDIR)/build/dev/imgup \
-	  $(PYTEST) -q tests/lambda/test_api_function.py
+	  $(PYTEST) -q tests/lambda/test_api_function.py -k aws_storage
+	IMGUP_LAMBDA_PROCESSOR_BIN=$(CURDIR)/build/lambda/processor/bootstrap IMGUP_BIN=$(CURDIR)/build/dev/imgup \
+	  $(PYTEST) -q tests/lambda/test_processor_function.py
 
 ## imgup-lambda-api and imgup-lambda-processor under the emulator, invoked with API Gateway and
 ## S3 events (tests/lambda).

@@ -5,9 +5,11 @@
 #include <filesystem>
 #include <system_error>
 
+#include "aws_backend/aws_backend.hpp"
+#ifndef IMGUP_LAMBDA_AWS_ONLY
 #include "adapters/local/fs_blob_store.hpp"
 #include "adapters/local/sqlite_metadata_store.hpp"
-#include "aws_backend/aws_backend.hpp"
+#endif
 
 namespace imgup::lambda_api {
 
@@ -15,6 +17,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
+#ifndef IMGUP_LAMBDA_AWS_ONLY
 class LocalBackend final : public Backend {
  public:
   LocalBackend(std::unique_ptr<SignedUrls> urls, std::unique_ptr<FsBlobStore> blobs,
@@ -53,6 +56,17 @@ Result<std::unique_ptr<Backend>> OpenLocal(const fs::path& data_dir, Clock& cloc
   IMGUP_ASSIGN_OR_RETURN(auto records, SqliteMetadataStore::Open(data_dir / "imgup.db"));
   return std::make_unique<LocalBackend>(std::move(urls), std::move(blobs), std::move(records));
 }
+#else
+// The API function of the Lambda package (the `package` preset) is built without the local
+// stores: SQLite would be 0.7 MB of its 5 MB zip, for storage that exists only to run the
+// function on one machine (docs/adr/0012-packaging.md).
+Result<std::unique_ptr<Backend>> OpenLocal(const fs::path& data_dir, Clock&) {
+  return Fail(ErrorCode::kInvalidArgument, "invalid_config",
+              "IMGUP_STORAGE=local is not in this build of the function",
+              "built with S3 + DynamoDB only (the Lambda package); data directory " +
+                  data_dir.string() + " not opened");
+}
+#endif
 
 class AwsStorageBackend final : public Backend {
  public:
