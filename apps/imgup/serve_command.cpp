@@ -286,8 +286,7 @@ int Serve(const ServeOptions& options) {
   upload_settings.commit_grace_s = options.upload_form_ttl_s;
   PresignedUploads uploads(
       service, *stores.blobs, *stores.records, *stores.tickets, clock, ids,
-      [&urls](const UploadPolicy& form) { return urls.SignPost(form); }, upload_settings,
-      &workers);
+      [&urls](const UploadPolicy& form) { return urls.SignPost(form); }, upload_settings, &workers);
   ApiKeyAuthenticator authenticator(*stores.keys);
   Router router(authenticator);
   ApiConfig api_config;
