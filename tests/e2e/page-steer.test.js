@@ -33,7 +33,9 @@ async function seed(server, name, type, body) {
 function recordUploads(page) {
   const sent = [];
   page.on("request", (request) => {
-    if (request.method() === "POST" && new URL(request.url()).pathname.endsWith("/upload")) sent.push(request);
+    const path = new URL(request.url()).pathname;
+    // POST /upload only: the form of a presigned upload goes to /blobs/upload (or S3).
+    if (request.method() === "POST" && path.endsWith("/upload") && !path.endsWith("/blobs/upload")) sent.push(request);
   });
   return sent;
 }
