@@ -10,6 +10,8 @@
 //  failed     | the image's own fault (does not decode, too large, too | succeeds: retrying cannot
 //             | slow): record "failed" with the reason, the original   | help
 //             | kept under quarantine/ (or removed, by policy)         |
+//  failed     | a presigned upload's bytes refused by its ticket (ADR  | succeeds: the ticket says
+//             | 15): not the declared type or size; object deleted     | why, GET /images/{id} too
 //  ignored    | not ObjectCreated:*, not an original's key, or neither | succeeds
 //             | record nor original any more (deleted, upload undone)  |
 //  retry      | no record yet (the event beat the upload's second      | fails: Lambda retries it,
