@@ -13,7 +13,6 @@ import json
 import os
 import random
 import struct
-import subprocess
 import zlib
 
 import pytest
@@ -80,47 +79,25 @@ def test_post_uploads_answers_a_form_and_a_pending_record(start_function):
 
 
 @pytest.fixture
-def aws_stack(start_function, start_processor, imgup_binary):
+def aws_stack(start_function, start_processor, aws_peer_store):
     """The API and processor functions on a fresh bucket and table of the AWS peers."""
-    import boto3
-    from botocore.config import Config as BotoConfig
-
-    s3_endpoint = os.environ.get("IMGUP_TEST_S3_ENDPOINT")
-    dynamodb_endpoint = os.environ.get("IMGUP_TEST_DYNAMODB_ENDPOINT")
-    if not (s3_endpoint and dynamodb_endpoint):
-        message = "no AWS peers: run inside scripts/with-aws-peers.sh"
-        if os.environ.get("IMGUP_REQUIRE_AWS_PEERS") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
-    aws = {"AWS_ENDPOINT_URL_S3": s3_endpoint, "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_endpoint,
-           "AWS_ACCESS_KEY_ID": os.environ.get("IMGUP_TEST_AWS_ACCESS_KEY_ID", "testing"),
-           "AWS_SECRET_ACCESS_KEY": os.environ.get("IMGUP_TEST_AWS_SECRET_ACCESS_KEY", "testing"),
-           "AWS_REGION": os.environ.get("IMGUP_TEST_AWS_REGION", "us-east-1"),
-           "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
-           "AWS_EC2_METADATA_DISABLED": "true"}
-    name = f"imgup-presign-{os.getpid()}-{random.getrandbits(32):08x}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("IMGUP_", "AWS_"))}
-    init = subprocess.run([str(imgup_binary), "init-aws", "--bucket", name, "--table", name],
-                          env={**env, **aws}, capture_output=True, text=True, timeout=60)
-    assert init.returncode == 0, init.stderr
-    settings = dict(IMGUP_STORAGE="aws", IMGUP_DATA_DIR="", IMGUP_BUCKET=name, IMGUP_TABLE=name,
-                    IMGUP_CURSOR_SECRET="lambda-test-cursor-secret", **aws)
-    creds = dict(region_name=aws["AWS_REGION"], aws_access_key_id=aws["AWS_ACCESS_KEY_ID"],
-                 aws_secret_access_key=aws["AWS_SECRET_ACCESS_KEY"])
+    settings = dict(IMGUP_STORAGE="aws", IMGUP_DATA_DIR="", IMGUP_BUCKET=aws_peer_store.name,
+                    IMGUP_TABLE=aws_peer_store.name, IMGUP_CURSOR_SECRET="lambda-test-cursor-secret",
+                    **aws_peer_store.env)
 
     class Stack:
-        bucket = name
+        bucket = aws_peer_store.name
         api = start_function(**settings)
         processor = start_processor(**settings)
-        s3 = boto3.client("s3", endpoint_url=s3_endpoint, config=BotoConfig(s3={"addressing_style": "path"}), **creds)
-        dynamodb = boto3.client("dynamodb", endpoint_url=dynamodb_endpoint, **creds)
+        s3 = aws_peer_store.client("s3")
+        dynamodb = aws_peer_store.client("dynamodb")
 
         def keys(self, prefix: str) -> list[str]:
-            listed = self.s3.list_objects_v2(Bucket=name, Prefix=prefix)
+            listed = self.s3.list_objects_v2(Bucket=self.bucket, Prefix=prefix)
             return sorted(o["Key"] for o in listed.get("Contents", []))
 
         def ticket(self, owner: str, image_id: str):
-            return self.dynamodb.get_item(TableName=name, ConsistentRead=True,
+            return self.dynamodb.get_item(TableName=self.bucket, ConsistentRead=True,
                                           Key={"PK": {"S": f"OWNER#{owner}"}, "SK": {"S": f"UPLOAD#{image_id}"}}).get("Item")
 
     return Stack()
