@@ -210,7 +210,7 @@ http-aws: build
 ## Under the sanitizers, the API's own modules (the rest of the suite runs the same code as
 ## http-asan does on local storage, and would double the time of make test).
 HTTP_AWS_ASAN_TESTS = tests/http/test_upload.py tests/http/test_images.py tests/http/test_list.py \
-  tests/http/test_auth.py tests/http/test_content_redirect.py
+  tests/http/test_auth.py tests/http/test_content_redirect.py tests/http/test_presigned_uploads.py
 http-aws-asan: build-asan
 	IMGUP_TEST_STORAGE=aws IMGUP_BIN=$(CURDIR)/build/asan/imgup IMGUP_SANITIZED=1 \
 	  $(PYTEST) -q $(HTTP_AWS_ASAN_TESTS)

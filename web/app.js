@@ -79,12 +79,16 @@ async function problemText(response) {
 // ---- Limits ------------------------------------------------------------------------------------
 // The server says how large a request body may be (GET /health "limits"); until it has, and if
 // it cannot, the page refuses nothing by size and the server's 413 speaks.
+// Files past it go through POST /uploads and its presigned form, up to max_upload_bytes.
 let maxBodyBytes = null;
+let maxUploadBytes = null;
 const limitsReady = fetch(at("/health"))
   .then((response) => (response.ok ? response.json() : null))
   .then((health) => {
     const limit = health && health.limits && health.limits.max_body_bytes;
     if (Number.isSafeInteger(limit) && limit > 0) maxBodyBytes = limit;
+    const large = health && health.limits && health.limits.max_upload_bytes;
+    if (Number.isSafeInteger(large) && large > 0) maxUploadBytes = large;
   })
   .catch(() => {});
 
@@ -288,13 +292,52 @@ function pump() {
   renderQueue();
 }
 
-function sendWithProgress(entry) {
+/**
+ * A file past the inline limit (ADR 15): POST /uploads declares it, the form it answers takes
+ * the bytes (S3's presigned POST on AWS, the server's own one-time URL locally), and the answer
+ * is then the upload's record, as POST /upload's would be (201, or 200 with duplicate: true).
+ */
+async function sendPresigned(entry) {
+  const { file, type } = entry;
+  let started;
+  try {
+    started = await api("/uploads", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ filename: file.name, content_type: type, size_bytes: file.size }),
+    });
+  } catch {
+    return null;
+  }
+  if (started.status !== 201) return { status: started.status, responseText: await started.text() };
+  const form = await started.json();
+  const data = new FormData();
+  for (const [name, value] of Object.entries(form.fields)) data.append(name, value);
+  data.append("file", file, file.name);
+  const xhr = await sendWithProgress(entry, form.url, data, false);
+  if (!xhr || xhr.status < 200 || xhr.status >= 300) return xhr;
+  let record;
+  try {
+    record = await api(`/images/${form.id}`);
+  } catch {
+    return null;
+  }
+  const text = await record.text();
+  let body = {};
+  try {
+    body = JSON.parse(text);
+  } catch {}
+  return { status: record.ok ? (body.duplicate ? 200 : 201) : record.status, responseText: text };
+}
+
+function sendWithProgress(entry, url = at("/upload"), form = null, withKey = true) {
   return new Promise((resolve) => {
     const { file, li } = entry;
     const xhr = new XMLHttpRequest();
     entry.xhr = xhr;
-    xhr.open("POST", at("/upload"));
-    for (const [k, v] of Object.entries(authHeaders())) xhr.setRequestHeader(k, v);
+    xhr.open("POST", url);
+    // A presigned form is its own credential: no key goes to S3.
+    if (withKey) for (const [k, v] of Object.entries(authHeaders())) xhr.setRequestHeader(k, v);
     const bar = li.querySelector("progress");
     const state = li.querySelector(".state");
     bar.value = 0;
@@ -317,8 +360,10 @@ function sendWithProgress(entry) {
     xhr.addEventListener("load", () => resolve(xhr));
     xhr.addEventListener("error", () => resolve(null));
     xhr.addEventListener("abort", () => resolve(null));
-    const form = new FormData();
-    form.append("file", file, file.name);
+    if (!form) {
+      form = new FormData();
+      form.append("file", file, file.name);
+    }
     xhr.send(form);
   });
 }
@@ -351,7 +396,7 @@ async function sendUpload(entry) {
   let xhr = null;
   for (let attempt = 0; attempt < 5; attempt++) {
     const sentKey = apiKey;
-    xhr = await sendWithProgress(entry);
+    xhr = entry.presigned ? await sendPresigned(entry) : await sendWithProgress(entry);
     if (entry.cancelled || !xhr || xhr.status !== 401 || !(await retryAfter401(sentKey))) break;
   }
   if (entry.cancelled) {
@@ -386,7 +431,7 @@ async function sendUpload(entry) {
         if (stale.dataset.id !== body.id) removeTile(stale.dataset.id);
       }
       addTile(body, true);
-      if (body.status === "processing") watchProcessing(body);
+      if (body.status === "processing" || body.status === "awaiting_upload") watchProcessing(body);
     }
     if (body.status === "failed") processingFailed(body);
     renderQueue();
@@ -425,7 +470,12 @@ async function uploadFiles(files) {
     if (entry.state !== "new") continue; // cancelled meanwhile
     const { file, type } = entry;
     if (maxBodyBytes !== null && file.size + formOverhead(file, type) > maxBodyBytes) {
-      const limit = humanBytes(maxBodyBytes - formOverhead(file, type));
+      if (maxUploadBytes !== null && file.size <= maxUploadBytes) {
+        entry.presigned = true; // past the inline limit: POST /uploads
+        entry.state = "waiting";
+        continue;
+      }
+      const limit = humanBytes(maxUploadBytes || maxBodyBytes - formOverhead(file, type));
       failUpload(entry, `Too large: ${humanBytes(file.size)}; this server takes files up to ${limit}.`);
     } else {
       entry.state = "waiting";
@@ -640,7 +690,8 @@ function removeTile(id) {
 /** Polls a record until it leaves `processing`, then redraws its tile. */
 async function watchProcessing(record) {
   let current = record;
-  for (let waited = 0, delay = 200; current.status === "processing" && waited < 120000; waited += delay) {
+  const pending = (status) => status === "processing" || status === "awaiting_upload";
+  for (let waited = 0, delay = 200; pending(current.status) && waited < 120000; waited += delay) {
     delay = Math.min(delay * 1.5, 5000);
     await new Promise((r) => setTimeout(r, delay));
     const shown = document.querySelector(`#gallery li[data-id="${record.id}"]`);
@@ -650,7 +701,7 @@ async function watchProcessing(record) {
     current = await response.json();
   }
   if (current.status === "failed") processingFailed(current);
-  if (current.status !== "processing" && document.querySelector(`#gallery li[data-id="${record.id}"]`)) {
+  if (!pending(current.status) && document.querySelector(`#gallery li[data-id="${record.id}"]`)) {
     addTile(current, false);
   }
 }
@@ -931,7 +982,7 @@ async function pickedFiles(files) {
 function init() {
   const drop = $("drop");
   limitsReady.then(() => {
-    if (maxBodyBytes !== null) $("limit").textContent = `· up to ${humanBytes(typicalFileLimit())} each`;
+    if (maxBodyBytes !== null) $("limit").textContent = `· up to ${humanBytes(maxUploadBytes || typicalFileLimit())} each`;
   });
   $("picker").addEventListener("change", (e) => {
     pickedFiles([...e.target.files]);

@@ -16,6 +16,8 @@
 #include <string_view>
 #include <thread>
 
+#include "codecs/sniff.hpp"
+
 namespace imgup::cli {
 
 namespace {
@@ -104,8 +106,69 @@ ClientResponse Client::UploadFile(const std::string& path, const UploadProgress&
   const std::string bytes = buffer.str();
   const std::size_t slash = path.find_last_of('/');
   const std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
+  if (const std::uint64_t limit = InlineLimit(); limit > 0 && bytes.size() > limit) {
+    return UploadPresigned(name, bytes, progress);
+  }
   return Perform("POST", "/upload?filename=" + Escape(static_cast<CURL*>(curl_), name), &bytes,
                  "application/octet-stream", &progress);
+}
+
+std::uint64_t Client::InlineLimit() {
+  if (inline_limit_ < 0) {
+    inline_limit_ = 0;
+    const ClientResponse health = Get("/health");
+    auto json = nlohmann::json::parse(health.body, nullptr, false);
+    if (health.status == 200 && json.is_object() && json.contains("limits") &&
+        json["limits"].value("max_body_bytes", std::int64_t{0}) > 0 &&
+        json["limits"].contains("max_upload_bytes")) {
+      inline_limit_ = json["limits"].value("max_body_bytes", std::int64_t{0});
+    }
+  }
+  return static_cast<std::uint64_t>(inline_limit_);
+}
+
+ClientResponse Client::UploadPresigned(const std::string& name, const std::string& bytes,
+                                       const UploadProgress& progress) {
+  // The type is declared up front, and the server holds the bytes to it: the same sniffing.
+  auto sniffed = SniffImage(bytes);
+  const std::string type = sniffed ? sniffed->content_type : "application/octet-stream";
+  const std::string request =
+      nlohmann::json{{"filename", name}, {"content_type", type}, {"size_bytes", bytes.size()}}
+          .dump();
+  ClientResponse started = Perform("POST", "/uploads", &request, "application/json", nullptr);
+  if (started.status != 201) return started;
+  auto form = nlohmann::ordered_json::parse(started.body, nullptr, false);
+  if (form.is_discarded() || !form.contains("url") || !form.contains("fields") ||
+      !form.contains("id")) {
+    return ClientResponse{0, {}, {}, "POST /uploads answered no form", started.url};
+  }
+  // multipart/form-data as S3 takes it: every field first, in order, the file last.
+  const std::string boundary = "imgup-form-" + form["id"].get<std::string>();
+  std::string body;
+  for (const auto& [field, value] : form["fields"].items()) {
+    body += "--" + boundary + "\r\nContent-Disposition: form-data; name=\"" + field + "\"\r\n\r\n" +
+            value.get<std::string>() + "\r\n";
+  }
+  body += "--" + boundary +
+          "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"upload\"\r\n"
+          "Content-Type: " +
+          type + "\r\n\r\n";
+  body += bytes;
+  body += "\r\n--" + boundary + "--\r\n";
+  long retry_after_s = -1;
+  // The form is its own credential: no key goes to S3.
+  ClientResponse posted =
+      PerformOnce("POST", form["url"].get<std::string>(), &body,
+                  "multipart/form-data; boundary=" + boundary, &progress, &retry_after_s,
+                  /*with_key=*/false);
+  if (posted.status < 200 || posted.status >= 300) return posted;
+  ClientResponse record = Get("/images/" + form["id"].get<std::string>());
+  if (record.status == 200) {
+    auto json = nlohmann::json::parse(record.body, nullptr, false);
+    const bool duplicate = json.is_object() && json.value("duplicate", false);
+    if (!duplicate) record.status = 201;
+  }
+  return record;
 }
 
 ClientResponse Client::Get(const std::string& path_and_query) {
@@ -141,13 +204,14 @@ ClientResponse Client::Perform(const std::string& method, const std::string& pat
 
 ClientResponse Client::PerformOnce(const std::string& method, const std::string& url,
                                    const std::string* body, const std::string& content_type,
-                                   const UploadProgress* progress, long* retry_after_s) {
+                                   const UploadProgress* progress, long* retry_after_s,
+                                   bool with_key) {
   CURL* curl = static_cast<CURL*>(curl_);
   curl_easy_reset(curl);
   ClientResponse response;
   response.url = url;
   curl_slist* headers = nullptr;
-  if (!api_key_.empty()) {
+  if (with_key && !api_key_.empty()) {
     headers = curl_slist_append(headers, ("Authorization: Bearer " + api_key_).c_str());
   }
   if (body != nullptr) {

@@ -37,7 +37,10 @@ class Client {
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
 
-  /// POST /upload with the raw bytes of a file (the server sniffs the type).
+  /// POST /upload with the raw bytes of a file (the server sniffs the type); a file past the
+  /// server's inline limit (GET /health limits.max_body_bytes, asked once) goes through
+  /// POST /uploads and its presigned form instead, and the answer is then the upload's record
+  /// (GET /images/{id}) with status 201, or 200 when it was a duplicate.
   ClientResponse UploadFile(const std::string& path, const UploadProgress& progress);
   ClientResponse Get(const std::string& path_and_query);
   ClientResponse Delete(const std::string& path);
@@ -48,7 +51,14 @@ class Client {
                          const UploadProgress* progress);
   ClientResponse PerformOnce(const std::string& method, const std::string& url,
                              const std::string* body, const std::string& content_type,
-                             const UploadProgress* progress, long* retry_after_s);
+                             const UploadProgress* progress, long* retry_after_s,
+                             bool with_key = true);
+  /// POST /uploads, the form (to S3 or to the server), then the upload's record.
+  ClientResponse UploadPresigned(const std::string& name, const std::string& bytes,
+                                 const UploadProgress& progress);
+  /// GET /health's limits.max_body_bytes, asked once; 0 when unknown (send inline).
+  std::uint64_t InlineLimit();
+  std::int64_t inline_limit_ = -1;  // -1: not asked yet
   std::string base_url_;
   std::string api_key_;
   RetryPolicy retry_;

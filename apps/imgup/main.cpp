@@ -68,6 +68,17 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--max-body-bytes", serve.max_body_bytes, "Largest request body")
       ->envname("IMGUP_MAX_BODY_BYTES")
       ->capture_default_str();
+  serve_cmd
+      ->add_option("--max-upload-bytes", serve.max_upload_bytes,
+                   "Largest image POST /uploads takes (past --max-body-bytes)")
+      ->envname("IMGUP_MAX_UPLOAD_BYTES")
+      ->capture_default_str()
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 40));
+  serve_cmd
+      ->add_option("--upload-ttl", serve.upload_form_ttl_s, "Seconds a POST /uploads form works")
+      ->envname("IMGUP_UPLOAD_TTL")
+      ->capture_default_str()
+      ->check(CLI::Range(std::int64_t{1}, std::int64_t{7 * 86400}));
   serve_cmd->add_option("--max-pixels", serve.max_pixels, "Largest image (width x height)")
       ->envname("IMGUP_MAX_PIXELS")
       ->capture_default_str();

@@ -23,11 +23,13 @@
 #include "api/record_json.hpp"
 #include "api/router.hpp"
 #include "aws_backend/aws_backend.hpp"
+#include "domain/blob_keys.hpp"
 #include "domain/ulid.hpp"
 #include "imaging/sandboxed_processor.hpp"
 #include "local_stores.hpp"
 #include "runtime/local/worker_pool.hpp"
 #include "services/image_service.hpp"
+#include "services/presigned_uploads.hpp"
 #include "services/processing_service.hpp"
 #include "transport/http/http_server.hpp"
 #include "transport/http/loopback.hpp"
@@ -45,6 +47,7 @@ struct ServeStores {
   BlobStore* blobs = nullptr;
   MetadataStore* records = nullptr;
   ApiKeyStore* keys = nullptr;
+  UploadTickets* tickets = nullptr;
   /// The records left "processing" (the processing window's refill): the store's own
   /// ListProcessing locally; a walk of every record on DynamoDB (ScanProcessing).
   std::function<Result<std::vector<RecordRef>>(std::size_t)> processing;
@@ -104,6 +107,7 @@ ServeStores OpenServeStores(const ServeOptions& options, SignedUrls& urls, Clock
     stores.blobs = &stores.aws->Blobs();
     stores.records = &stores.aws->Records();
     stores.keys = &stores.aws->Records();
+    stores.tickets = &stores.aws->Records();
     stores.processing = [records = stores.records](std::size_t limit) {
       return ScanProcessing(*records, limit);
     };
@@ -114,6 +118,7 @@ ServeStores OpenServeStores(const ServeOptions& options, SignedUrls& urls, Clock
   stores.blobs = stores.local_stores.blobs.get();
   stores.records = stores.local_stores.records.get();
   stores.keys = stores.local_stores.records.get();
+  stores.tickets = stores.local_stores.records.get();
   stores.processing = [records = stores.local_stores.records.get()](std::size_t limit) {
     return records->ListProcessing(limit);
   };
@@ -271,6 +276,17 @@ int Serve(const ServeOptions& options) {
   UploadLimits limits;
   limits.max_pixels = options.max_pixels;
   ImageService service(*stores.blobs, *stores.records, clock, ids, limits, &workers);
+  // Uploads past the inline limit: on both storages the form is this server's one-time URL
+  // (the bytes come here, and are committed when they do), not S3's: no S3 event reaches a
+  // local server (ADR 15).
+  PresignedUploadSettings upload_settings;
+  upload_settings.max_upload_bytes = options.max_upload_bytes;
+  upload_settings.form_ttl_s = options.upload_form_ttl_s;
+  // A pending upload outlives its form by as long again (bytes sent at its last second).
+  upload_settings.commit_grace_s = options.upload_form_ttl_s;
+  PresignedUploads uploads(
+      service, *stores.blobs, *stores.records, *stores.tickets, clock, ids,
+      [&urls](const UploadPolicy& form) { return urls.SignPost(form); }, upload_settings, &workers);
   ApiKeyAuthenticator authenticator(*stores.keys);
   Router router(authenticator);
   ApiConfig api_config;
@@ -278,15 +294,41 @@ int Serve(const ServeOptions& options) {
   api_config.version = kVersion;
   api_config.pending_processing = [&workers] { return workers.Pending(); };
   api_config.content_redirect = options.content_redirect;
+  api_config.uploads = &uploads;
   router.AllowOrigins(options.cors_origins);
   RegisterApiRoutes(router, service, api_config);
-  // S3 signs its own URLs (the client goes to the bucket); the local store's are answered here.
-  if (stores.local) RegisterBlobRoutes(router, urls, *stores.blobs);
+  // The one-time URLs of this process: the local store's presigned GETs, and on both storages
+  // the forms of POST /uploads, whose bytes are committed as they arrive.
+  RegisterBlobRoutes(
+      router, urls, *stores.blobs, [&uploads, &clock, &log_line](const std::string& key) {
+        const std::optional<ImageKey> image = ParseImageKey(key);
+        if (!image || image->kind != ImageKey::Kind::kOriginal) return;
+        auto arrived = uploads.Arrived(image->owner, image->id);
+        nlohmann::json line = {{"ts", FormatRfc3339(clock.NowMs())},
+                               {"level", arrived ? "info" : "error"},
+                               {"msg", "upload arrived"},
+                               {"owner", image->owner},
+                               {"id", image->id}};
+        if (!arrived) {
+          line["error"] = arrived.error().slug;
+          line["error_detail"] = arrived.error().detail;
+        } else if (arrived->ticket) {
+          line["status"] = ToString(arrived->ticket->state);
+          line["reason"] = arrived->ticket->failure_reason;
+        } else if (arrived->record) {
+          line["status"] = ToString(arrived->record->status);
+        }
+        log_line(line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+      });
 
   HttpServerOptions server_options;
   server_options.host = options.host;
   server_options.port = options.port;
   server_options.max_body_bytes = options.max_body_bytes;
+  // The form's fields and multipart framing come on top of the file.
+  server_options.large_body_path = std::string(SignedUrls::kPostPath);
+  server_options.large_body_limit =
+      std::max<std::size_t>(options.max_body_bytes, options.max_upload_bytes + (64 << 10));
   server_options.threads = options.threads;
   HttpServer server(router, server_options, clock, ids, log_line);
   auto port = server.Bind();

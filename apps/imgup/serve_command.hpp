@@ -17,6 +17,9 @@ struct ServeOptions {
   std::string host = "127.0.0.1";
   int port = 8080;
   std::size_t max_body_bytes = 10 * 1024 * 1024;
+  /// POST /uploads: the largest image it takes, and how long its form works.
+  std::uint64_t max_upload_bytes = 64ull << 20;
+  std::int64_t upload_form_ttl_s = 900;
   std::uint64_t max_pixels = 100'000'000;
   std::size_t threads = 0;  // request handler threads; 0: one per CPU
   bool fsync = false;

@@ -188,7 +188,9 @@ void WaitForProcessing(const std::string& url, const std::string& key, int timeo
         continue;
       }
       const std::string status = record.value("status", "");
-      if (status == "processing") {
+      // A presigned upload is "awaiting_upload" until its bytes are committed (on AWS, when the
+      // processor function has the S3 event).
+      if (status == "processing" || status == "awaiting_upload") {
         still.push_back(result);
         continue;
       }

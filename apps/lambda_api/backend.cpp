@@ -26,6 +26,7 @@ class LocalBackend final : public Backend {
   BlobStore& Blobs() override { return *blobs_; }
   MetadataStore& Records() override { return *records_; }
   ApiKeyStore& Keys() override { return *records_; }
+  UploadTickets& Tickets() override { return *records_; }
   SignedUrls* Urls() override { return urls_.get(); }
 
  private:
@@ -74,6 +75,7 @@ class AwsStorageBackend final : public Backend {
   BlobStore& Blobs() override { return aws_->Blobs(); }
   MetadataStore& Records() override { return aws_->Records(); }
   ApiKeyStore& Keys() override { return aws_->Records(); }
+  UploadTickets& Tickets() override { return aws_->Records(); }
   SignedUrls* Urls() override { return nullptr; }  // S3 signs its own
 
  private:

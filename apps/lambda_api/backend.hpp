@@ -10,6 +10,7 @@
 #include "domain/ports/blob_store.hpp"
 #include "domain/ports/clock.hpp"
 #include "domain/ports/metadata_store.hpp"
+#include "domain/ports/upload_tickets.hpp"
 #include "domain/signed_urls.hpp"
 
 namespace imgup::lambda_api {
@@ -20,6 +21,8 @@ class Backend {
   virtual BlobStore& Blobs() = 0;
   virtual MetadataStore& Records() = 0;
   virtual ApiKeyStore& Keys() = 0;
+  /// The presigned uploads' tickets (POST /uploads; the processor commits their bytes).
+  virtual UploadTickets& Tickets() = 0;
   /// What signs the blob store's presigned URLs when the store has no URLs of its own (the
   /// local folder): the function then answers them itself (api/blob_routes). Null when the
   /// store signs its own (S3).

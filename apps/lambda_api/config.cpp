@@ -54,6 +54,24 @@ Result<Config> ReadConfig(const Env& env) {
     }
     config.max_body_bytes = bytes;
   }
+  if (auto limit = env("IMGUP_MAX_UPLOAD_BYTES")) {
+    std::uint64_t bytes = 0;
+    const auto [end, ec] = std::from_chars(limit->data(), limit->data() + limit->size(), bytes);
+    if (ec != std::errc() || end != limit->data() + limit->size() || bytes == 0) {
+      return Invalid("IMGUP_MAX_UPLOAD_BYTES must be a positive number of bytes, not '" + *limit +
+                     "'");
+    }
+    config.max_upload_bytes = bytes;
+  }
+  if (auto ttl = env("IMGUP_UPLOAD_TTL")) {
+    std::int64_t seconds = 0;
+    const auto [end, ec] = std::from_chars(ttl->data(), ttl->data() + ttl->size(), seconds);
+    if (ec != std::errc() || end != ttl->data() + ttl->size() || seconds <= 0 ||
+        seconds > 7 * 86400) {
+      return Invalid("IMGUP_UPLOAD_TTL must be from 1 to 604800 seconds, not '" + *ttl + "'");
+    }
+    config.upload_form_ttl_s = seconds;
+  }
   return config;
 }
 

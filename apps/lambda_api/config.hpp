@@ -2,6 +2,7 @@
 // The API function's configuration, from its environment (Lambda's function settings). Read in
 // one place, the composition root; nothing else reads the environment.
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -28,6 +29,8 @@ struct Config {
   std::string cursor_secret;                         // IMGUP_CURSOR_SECRET, for kAws
   std::string principal_claim = "sub";               // IMGUP_PRINCIPAL_CLAIM
   std::size_t max_body_bytes = kLambdaMaxBodyBytes;  // IMGUP_MAX_BODY_BYTES
+  std::uint64_t max_upload_bytes = 64ull << 20;      // IMGUP_MAX_UPLOAD_BYTES (POST /uploads)
+  std::int64_t upload_form_ttl_s = 900;              // IMGUP_UPLOAD_TTL (POST /uploads' form)
 };
 
 using Env = std::function<std::optional<std::string>(std::string_view name)>;
@@ -39,7 +42,9 @@ using Env = std::function<std::optional<std::string>(std::string_view name)>;
 ///   there), IMGUP_CURSOR_SECRET: what seals DynamoDB continuation tokens (at least 16 bytes;
 ///   when unset, a random secret per instance: see apps/aws_backend/aws_backend.hpp);
 /// - IMGUP_PRINCIPAL_CLAIM: the authorizer's claim that names the owner, "sub" by default;
-/// - IMGUP_MAX_BODY_BYTES: the largest request body, kLambdaMaxBodyBytes by default.
+/// - IMGUP_MAX_BODY_BYTES: the largest request body, kLambdaMaxBodyBytes by default;
+/// - IMGUP_MAX_UPLOAD_BYTES: the largest image POST /uploads takes (64 MiB by default);
+/// - IMGUP_UPLOAD_TTL: seconds its form works (900 by default).
 /// Errors: kInvalidArgument "invalid_config", naming the variable.
 Result<Config> ReadConfig(const Env& env);
 

@@ -12,9 +12,11 @@
 #include "api/router.hpp"
 #include "backend.hpp"
 #include "config.hpp"
+#include "domain/blob_keys.hpp"
 #include "domain/ulid.hpp"
 #include "function_main.hpp"
 #include "services/image_service.hpp"
+#include "services/presigned_uploads.hpp"
 #include "transport/lambda/api_function.hpp"
 
 namespace imgup::lambda_api {
@@ -26,6 +28,7 @@ struct Graph {
   UlidGenerator ids;
   std::unique_ptr<Backend> backend;
   std::unique_ptr<ImageService> service;
+  std::unique_ptr<PresignedUploads> uploads;
   std::unique_ptr<ApiKeyAuthenticator> authenticator;
   std::unique_ptr<Router> router;
 };
@@ -38,6 +41,13 @@ Result<InvocationHandler> Init() {
   // No processing queue: on AWS the original's S3 event starts the processor function.
   graph->service = std::make_unique<ImageService>(backend.Blobs(), backend.Records(), graph->clock,
                                                   graph->ids, UploadLimits{});
+  // Uploads past the inline limit: S3's presigned POST for the original's key; its S3 event
+  // makes the processor function commit the bytes (ADR 15).
+  graph->uploads = std::make_unique<PresignedUploads>(
+      *graph->service, backend.Blobs(), backend.Records(), backend.Tickets(), graph->clock,
+      graph->ids,
+      [&blobs = backend.Blobs()](const UploadPolicy& policy) { return blobs.PresignPost(policy); },
+      PresignedUploadSettings{config.max_upload_bytes, config.upload_form_ttl_s});
   // Asked at the first request that has no authorizer, not here: no network call at init.
   graph->authenticator = std::make_unique<ApiKeyAuthenticator>(
       backend.Keys(), ApiKeyAuthenticator::FirstLook::kFirstRequest);
@@ -47,8 +57,17 @@ Result<InvocationHandler> Init() {
   api.version = app::kVersion;
   // Lambda answers at most 6 MB: content is a redirect to a presigned URL (ADR 7).
   api.content_redirect = true;
+  api.uploads = graph->uploads.get();
   RegisterApiRoutes(*graph->router, *graph->service, api);
-  if (SignedUrls* urls = backend.Urls()) RegisterBlobRoutes(*graph->router, *urls, backend.Blobs());
+  if (SignedUrls* urls = backend.Urls()) {
+    // Local storage: the function answers its own forms and commits what arrives (no S3 event).
+    RegisterBlobRoutes(*graph->router, *urls, backend.Blobs(),
+                       [uploads = graph->uploads.get()](const std::string& key) {
+                         if (auto image = ParseImageKey(key)) {
+                           (void)uploads->Arrived(image->owner, image->id);
+                         }
+                       });
+  }
 
   ApiFunctionOptions options;
   options.max_body_bytes = config.max_body_bytes;

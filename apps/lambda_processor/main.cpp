@@ -46,7 +46,7 @@ Result<InvocationHandler> Init() {
   graph->processor = std::make_unique<SandboxedImageProcessor>(sandbox);
   S3ProcessorFunction function(graph->backend->Blobs(), graph->backend->Records(),
                                *graph->processor, config.function, graph->clock,
-                               lambda_api::WriteLine);
+                               lambda_api::WriteLine, &graph->backend->Tickets());
   return InvocationHandler(
       [graph, function](const Invocation& invocation) { return function(invocation); });
 }

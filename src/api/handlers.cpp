@@ -4,6 +4,7 @@
 
 #include <charconv>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 #include "api/embedded.hpp"
@@ -12,6 +13,7 @@
 #include "codecs/base64.hpp"
 #include "codecs/multipart.hpp"
 #include "codecs/sniff.hpp"
+#include "domain/blob_keys.hpp"
 #include "domain/filename.hpp"
 #include "domain/ulid.hpp"
 
@@ -255,6 +257,92 @@ Result<HttpResponse> HandleUpload(ImageService& service, const RouteContext& con
   return response;
 }
 
+/// POST /uploads {filename, content_type, size_bytes}: a ticket and its presigned form.
+Result<HttpResponse> HandleStartUpload(PresignedUploads& uploads, const RouteContext& context) {
+  if (const std::string type = MediaType(context.request.Header("content-type"));
+      !type.empty() && type != "application/json") {
+    return Fail(ErrorCode::kUnsupportedMediaType, "unsupported_media_type",
+                "Send application/json: {filename, content_type, size_bytes}");
+  }
+  std::optional<std::string> filename, content_type;
+  std::optional<std::uint64_t> size_bytes;
+  IMGUP_RETURN_IF_ERROR(ParseJsonObject(
+      context.request.body,
+      [&](std::string_view key, simdjson::dom::element value) -> Result<void> {
+        if (key == "filename") {
+          IMGUP_ASSIGN_OR_RETURN(const std::string_view text, ReadString(value, key));
+          filename = std::string(text);
+        } else if (key == "content_type") {
+          IMGUP_ASSIGN_OR_RETURN(const std::string_view text, ReadString(value, key));
+          content_type = std::string(text);
+        } else if (key == "size_bytes") {
+          std::uint64_t size = 0;
+          if (value.get_uint64().get(size) != simdjson::SUCCESS) {
+            return BadField("invalid_field", "size_bytes must be a whole number of bytes");
+          }
+          size_bytes = size;
+        }
+        return {};
+      }));
+  if (!filename) return BadField("missing_field", "filename is required");
+  if (!content_type) return BadField("missing_field", "content_type is required");
+  if (!size_bytes) return BadField("missing_field", "size_bytes is required");
+  IMGUP_ASSIGN_OR_RETURN(StartedUpload started,
+                         uploads.Start(context.owner, *filename, *content_type, *size_bytes));
+  std::string url = started.post.url;
+  // The local server's form is relative to it: absolute, as S3's is and as form clients expect.
+  if (!url.empty() && url.front() == '/') {
+    const std::string_view host = context.request.Header("host");
+    url = (host.empty() ? std::string() : "http://" + std::string(host)) +
+          context.request.base_path + url;
+  }
+  // The form's fields in their order (S3 reads them before the file).
+  nlohmann::ordered_json fields = nlohmann::ordered_json::object();
+  for (const auto& [name, value] : started.post.fields) fields[name] = value;
+  const std::string self = context.request.base_path + "/images/" + started.ticket.id;
+  nlohmann::ordered_json body = {
+      {"id", started.ticket.id},
+      {"url", std::move(url)},
+      {"fields", std::move(fields)},
+      {"expires_at", FormatRfc3339(started.post.expires_at_ms)},
+      {"status", ToString(started.ticket.state)},
+      {"max_bytes", started.ticket.max_bytes},
+      {"content_type", started.ticket.content_type},
+      {"urls", {{"self", self}}},
+  };
+  HttpResponse response = JsonResponse(201, body.dump());
+  response.SetHeader("Location", self);
+  return response;
+}
+
+/// GET /images/{id} for an id with no image record: its upload ticket, while it lasts.
+Result<HttpResponse> PendingUploadResponse(PresignedUploads& uploads, const RouteContext& context) {
+  IMGUP_ASSIGN_OR_RETURN(const PendingUpload pending,
+                         uploads.Find(context.owner, context.Param("id")));
+  if (pending.duplicate_of) {
+    // As POST /upload answers a repeated upload: the owner's image with these bytes.
+    return RecordResponse(context, 200, *pending.duplicate_of, /*duplicate=*/true);
+  }
+  const UploadTicket& ticket = pending.ticket;
+  const std::string self = context.request.base_path + "/images/" + ticket.id;
+  nlohmann::json body = {
+      {"id", ticket.id},
+      {"filename", ticket.filename},
+      {"content_type", ticket.content_type},
+      {"uploaded_at", nullptr},
+      {"key", OriginalKey(ticket.owner, ticket.id)},
+      {"size_bytes", ticket.max_bytes},
+      {"status", ticket.state == TicketState::kAwaitingUpload ? "awaiting_upload" : "failed"},
+      {"expires_at", FormatRfc3339(ticket.expires_at_ms)},
+      {"variants", nlohmann::json::object()},
+      {"tags", nlohmann::json::array()},
+      {"description", ""},
+      {"urls", {{"self", self}, {"content", self + "/content"}}},
+  };
+  if (ticket.state != TicketState::kAwaitingUpload) body["failure_reason"] = ticket.failure_reason;
+  return JsonResponse(200, body.dump());
+}
+
 Result<HttpResponse> HandleList(ImageService& service, const RouteContext& context) {
   const HttpRequest& request = context.request;
   ListQuery query;
@@ -448,12 +536,15 @@ Result<HttpResponse> HandleSimilar(ImageService& service, const RouteContext& co
 }  // namespace
 
 Error PayloadTooLarge(std::size_t limit_bytes) {
-  // Names the limit and what raises it; presigned uploads for larger images come with issue D.
+  // Names the limit and the way around it: a presigned upload, whose bytes skip this body.
   return Error{ErrorCode::kPayloadTooLarge,
                "payload_too_large",
-               "The request body is larger than this server's limit of " +
+               "The request body is larger than this server's inline limit of " +
                    std::to_string(limit_bytes) +
-                   " bytes; the server's operator can raise it (imgup serve --max-body-bytes)",
+                   " bytes (its operator sets it: imgup serve --max-body-bytes, "
+                   "IMGUP_MAX_BODY_BYTES on Lambda); send larger images with POST /uploads "
+                   "{filename, content_type, size_bytes} and the form it answers (GET /health "
+                   "says both limits)",
                {}};
 }
 
@@ -492,10 +583,25 @@ void RegisterApiRoutes(Router& router, ImageService& service, const ApiConfig& c
              [&service](const RouteContext& c) { return HandleUpload(service, c); });
   router.Add("GET", "/images",
              [&service](const RouteContext& c) { return HandleList(service, c); });
-  router.Add("GET", "/images/{id}", [&service](const RouteContext& c) -> Result<HttpResponse> {
-    IMGUP_ASSIGN_OR_RETURN(const ImageRecord record, service.Get(c.owner, c.Param("id")));
-    return RecordResponse(c, 200, record);
-  });
+  router.Add("GET", "/images/{id}",
+             [&service, uploads = config.uploads](const RouteContext& c) -> Result<HttpResponse> {
+               auto record = service.Get(c.owner, c.Param("id"));
+               if (!record && record.error().code == ErrorCode::kNotFound && uploads != nullptr) {
+                 // Not an image (yet): a presigned upload whose bytes are still to come, or
+                 // were refused.
+                 if (auto pending = PendingUploadResponse(*uploads, c);
+                     pending || pending.error().code != ErrorCode::kNotFound) {
+                   return pending;
+                 }
+               }
+               if (!record) return tl::unexpected(record.error());
+               return RecordResponse(c, 200, *record);
+             });
+  if (config.uploads != nullptr) {
+    router.Add("POST", "/uploads", [uploads = config.uploads](const RouteContext& c) {
+      return HandleStartUpload(*uploads, c);
+    });
+  }
   router.Add("PATCH", "/images/{id}",
              [&service](const RouteContext& c) { return HandlePatch(service, c); });
   router.Add("DELETE", "/images/{id}", [&service](const RouteContext& c) -> Result<HttpResponse> {
@@ -517,6 +623,11 @@ void RegisterApiRoutes(Router& router, ImageService& service, const ApiConfig& c
         nlohmann::json health = {{"status", "ok"},
                                  {"version", config.version},
                                  {"limits", {{"max_body_bytes", config.max_body_bytes}}}};
+        // Images past max_body_bytes go through POST /uploads, up to max_upload_bytes.
+        if (config.uploads != nullptr) {
+          health["limits"]["max_upload_bytes"] = config.uploads->settings().max_upload_bytes;
+          health["limits"]["upload_form_ttl_s"] = config.uploads->settings().form_ttl_s;
+        }
         if (config.pending_processing) health["processing"] = config.pending_processing();
         return JsonResponse(200, health.dump());
       },

@@ -7,6 +7,7 @@
 
 #include "api/router.hpp"
 #include "services/image_service.hpp"
+#include "services/presigned_uploads.hpp"
 
 namespace imgup {
 
@@ -19,13 +20,16 @@ struct ApiConfig {
   /// instead of the bytes (Lambda answers at most 6 MB); the URL is good for this long.
   bool content_redirect = false;
   std::int64_t content_url_ttl_s = 300;
+  /// POST /uploads, and GET /images/{id} of an upload whose bytes have not been committed; not
+  /// offered when null (POST /uploads answers 404). Not owned.
+  PresignedUploads* uploads = nullptr;
 };
 
 /// Registers every route of the HTTP API (DESIGN.md) on `router`.
 void RegisterApiRoutes(Router& router, ImageService& service, const ApiConfig& config);
 
 /// The 413 problem for a body over the limit, shared by the transports that refuse it before
-/// reading it.
+/// reading it. It names the limit and POST /uploads, the way to send larger images.
 Error PayloadTooLarge(std::size_t limit_bytes);
 
 /// The parsed form of a POST /upload request body (JSON, multipart or raw), before validation

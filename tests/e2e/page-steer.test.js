@@ -33,7 +33,9 @@ async function seed(server, name, type, body) {
 function recordUploads(page) {
   const sent = [];
   page.on("request", (request) => {
-    if (request.method() === "POST" && new URL(request.url()).pathname.endsWith("/upload")) sent.push(request);
+    const path = new URL(request.url()).pathname;
+    // POST /upload only: the form of a presigned upload goes to /blobs/upload (or S3).
+    if (request.method() === "POST" && path.endsWith("/upload") && !path.endsWith("/blobs/upload")) sent.push(request);
   });
   return sent;
 }
@@ -317,7 +319,8 @@ describe("the size limit, learnt from the server (item 6)", () => {
 
   it("with --max-body-bytes 20 MB, takes a 12 MB file (more than the default 10 MB)", async () => {
     const { server, page, console_ } = await open(["--max-body-bytes", String(20 * 1024 * 1024)]);
-    assert.equal(await page.locator("#limit").textContent(), "· up to 20.0 MB each");
+    // The largest file is POST /uploads' (--max-upload-bytes, 64 MiB by default).
+    assert.equal(await page.locator("#limit").textContent(), "· up to 64.0 MB each");
     const big = pngOfSize(12 * 1024 * 1024, 7);
     // From a file: Chromium reads it itself, instead of 12 MB going through the DevTools protocol.
     const path = join(tempDir("imgup-e2e-big-"), "big.png");
@@ -332,13 +335,19 @@ describe("the size limit, learnt from the server (item 6)", () => {
 
   it("with a small limit, refuses in the page what the server would refuse, and sends the rest", async () => {
     const LIMIT = 65536;
-    const { server, page, console_ } = await open(["--max-body-bytes", String(LIMIT)]);
-    assert.match(await page.locator("#limit").textContent(), /^· up to 63\.\d KB each$/);
+    const UPLOAD_LIMIT = LIMIT + 4096; // POST /uploads takes files past the inline limit, up to this
+    const { server, page, console_ } = await open(["--max-body-bytes", String(LIMIT), "--max-upload-bytes", String(UPLOAD_LIMIT)]);
+    assert.match(await page.locator("#limit").textContent(), /^· up to 68\.0 KB each$/);
     const sent = recordUploads(page);
-    // Files from 64 to 1 024 bytes under the limit, with a long name that needs escaping: the
-    // form around each adds a few hundred bytes, so the page must refuse the largest ones itself.
+    const presigned = [];
+    page.on("request", (request) => {
+      if (request.method() === "POST" && new URL(request.url()).pathname.endsWith("/uploads")) presigned.push(request);
+    });
+    // Files from 1 KB under the inline limit to 4 KB past the largest upload, with a long name that
+    // needs escaping: the form around each adds a few hundred bytes, so those near the inline
+    // limit go inline or through POST /uploads by their form's size, and the largest are refused.
     const name = (i) => `${"a-long-name-".repeat(6)}"quoted" café ${String(i).padStart(2, "0")}.png`;
-    const files = Array.from({ length: 16 }, (_, i) => ({ name: name(i), type: PNG_TYPE, bytes: pngOfSize(LIMIT - 64 * (i + 1), 300 + i) }));
+    const files = Array.from({ length: 16 }, (_, i) => ({ name: name(i), type: PNG_TYPE, bytes: pngOfSize(LIMIT - 1024 + 512 * i, 300 + i) }));
     await dropFiles(page, files);
     await eventually(async () => (await page.locator("#uploads .state.done, #uploads li.failed").count()) === files.length, {
       what: "every row ended", timeout: 30000,
@@ -350,16 +359,17 @@ describe("the size limit, learnt from the server (item 6)", () => {
       if (await row.locator(".state.done").count()) {
         accepted.push(file.bytes.length);
       } else {
-        assert.match(await row.locator(".error").textContent(), /^Too large: 63\.\d KB; this server takes files up to 63\.\d KB\.$/);
+        assert.match(await row.locator(".error").textContent(), /^Too large: \d+\.\d KB; this server takes files up to 68\.0 KB\.$/);
         refused.push(file.bytes.length);
       }
     }
-    assert.ok(refused.length >= 1, "the page refused the files whose form would be over the limit");
-    assert.ok(accepted.length >= 1 && Math.max(...accepted) >= LIMIT - 1024, `files within 1 KB of the limit are sent: ${accepted}`);
-    assert.ok(Math.min(...refused) > Math.max(...accepted), "the page refuses by size, the largest ones only");
-    assert.equal(sent.length, accepted.length, "a refused file was never sent");
+    assert.deepEqual(refused, files.map((f) => f.bytes.length).filter((n) => n > UPLOAD_LIMIT), "refused: past --max-upload-bytes only");
+    assert.ok(Math.max(...accepted) > LIMIT, `files past the inline limit are sent through POST /uploads: ${accepted}`);
+    assert.ok(presigned.length >= 1 && presigned.length < accepted.length, `some went inline, some through POST /uploads (${presigned.length})`);
+    assert.equal(sent.length, accepted.length - presigned.length, "inline: the files whose form fits");
     const { body } = await apiJson(server, "/images?limit=100");
     assert.equal(body.items.length, accepted.length, "every file the page sent was stored (no 413)");
+    assert.deepEqual(body.items.map((r) => r.size_bytes).sort((a, b) => a - b), [...accepted].sort((a, b) => a - b));
     assert.deepEqual(console_.problems(), []);
   });
 });

@@ -38,9 +38,9 @@ def small(small_server, make_client):
 def check_413(resp) -> None:
     problem = expect_problem(resp, 413, "payload_too_large")
     assert str(LIMIT) in problem["detail"], f"the detail must name the limit in bytes: {problem['detail']!r}"
-    # No endpoint that does not exist (issue G, item 2): the limit and the flag that raises it.
+    # The limit, the flag that raises it, and the way around it (issue D, item 4).
     assert "--max-body-bytes" in problem["detail"], f"the detail must name the flag: {problem['detail']!r}"
-    assert "/uploads" not in problem["detail"], f"the detail names a missing endpoint: {problem['detail']!r}"
+    assert "POST /uploads" in problem["detail"], f"the detail must name POST /uploads: {problem['detail']!r}"
     assert resp.elapsed < FAST, f"413 took {resp.elapsed:.2f}s: the server waited for the body"
 
 
@@ -110,7 +110,9 @@ def test_health_says_the_limit(small):
     """The page learns the limit here (issue G, item 6) instead of assuming the default."""
     r = small.get("/health")
     assert r.status_code == 200
-    assert r.json()["limits"] == {"max_body_bytes": LIMIT}, r.json()
+    # And how large an image POST /uploads takes past it (issue D, item 4).
+    assert r.json()["limits"] == {"max_body_bytes": LIMIT, "max_upload_bytes": 64 << 20,
+                                  "upload_form_ttl_s": 900}, r.json()
 
 
 def test_server_still_serves_after_413(small):

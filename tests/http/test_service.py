@@ -35,7 +35,9 @@ def test_health(client):
     assert body["status"] == "ok" and body["version"]
     assert isinstance(body["processing"], int) and body["processing"] >= 0
     # The limit the page sizes its uploads by (issue G, item 6): the default --max-body-bytes.
-    assert body["limits"] == {"max_body_bytes": 10 * 1024 * 1024}, body
+    # Past it, POST /uploads takes images up to --max-upload-bytes (issue D, item 4).
+    assert body["limits"] == {"max_body_bytes": 10 * 1024 * 1024, "max_upload_bytes": 64 << 20,
+                              "upload_form_ttl_s": 900}, body
 
 
 def test_openapi_document_is_valid_3_1():

@@ -12,6 +12,9 @@ scripts/install-lambda-tools.sh).
 from __future__ import annotations
 
 import os
+import random
+import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -104,3 +107,46 @@ def start_processor(processor_binary, tmp_path):
     yield start
     for emulator in started:
         emulator.stop()
+
+
+@dataclass
+class AwsPeerStore:
+    """A fresh bucket and table (one name) on the AWS peers, made by `imgup init-aws`."""
+    name: str
+    env: dict  # the AWS_* variables a function (or the CLI) needs to reach them
+    s3_endpoint: str
+    dynamodb_endpoint: str
+
+    def client(self, service: str):
+        import boto3
+        from botocore.config import Config as BotoConfig
+        endpoint = self.s3_endpoint if service == "s3" else self.dynamodb_endpoint
+        config = BotoConfig(s3={"addressing_style": "path"}) if service == "s3" else None
+        return boto3.client(service, endpoint_url=endpoint, config=config, region_name=self.env["AWS_REGION"],
+                            aws_access_key_id=self.env["AWS_ACCESS_KEY_ID"],
+                            aws_secret_access_key=self.env["AWS_SECRET_ACCESS_KEY"])
+
+
+@pytest.fixture
+def aws_peer_store(imgup_binary) -> AwsPeerStore:
+    """The S3 and DynamoDB peers of scripts/with-aws-peers.sh, with a bucket and table of the
+    test's own; skipped without the peers (failed when IMGUP_REQUIRE_AWS_PEERS=1)."""
+    s3_endpoint = os.environ.get("IMGUP_TEST_S3_ENDPOINT")
+    dynamodb_endpoint = os.environ.get("IMGUP_TEST_DYNAMODB_ENDPOINT")
+    if not (s3_endpoint and dynamodb_endpoint):
+        message = "no AWS peers: run inside scripts/with-aws-peers.sh"
+        if os.environ.get("IMGUP_REQUIRE_AWS_PEERS") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    aws = {"AWS_ENDPOINT_URL_S3": s3_endpoint, "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_endpoint,
+           "AWS_ACCESS_KEY_ID": os.environ.get("IMGUP_TEST_AWS_ACCESS_KEY_ID", "testing"),
+           "AWS_SECRET_ACCESS_KEY": os.environ.get("IMGUP_TEST_AWS_SECRET_ACCESS_KEY", "testing"),
+           "AWS_REGION": os.environ.get("IMGUP_TEST_AWS_REGION", "us-east-1"),
+           "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+           "AWS_EC2_METADATA_DISABLED": "true"}
+    name = f"imgup-lambda-{os.getpid()}-{random.getrandbits(32):08x}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("IMGUP_", "AWS_"))}
+    init = subprocess.run([str(imgup_binary), "init-aws", "--bucket", name, "--table", name],
+                          env={**env, **aws}, capture_output=True, text=True, timeout=60)
+    assert init.returncode == 0, init.stderr
+    return AwsPeerStore(name, aws, s3_endpoint, dynamodb_endpoint)

@@ -204,37 +204,13 @@ def test_the_cold_start_is_read_from_the_init_report(start_function):
     assert len(reports) == 1 and reports[0] > 0, fn.log()
 
 
-def test_an_upload_on_aws_storage_lands_in_the_bucket_and_the_table(start_function, imgup_binary):
+def test_an_upload_on_aws_storage_lands_in_the_bucket_and_the_table(start_function, aws_peer_store):
     """IMGUP_STORAGE=aws: the function on S3 + DynamoDB (the peers of scripts/with-aws-peers.sh),
     the bucket and table made by `imgup init-aws`; what the seed's upload stored is read back
     with boto3, and content answers with a redirect to a presigned S3 URL that serves the bytes."""
-    import os
-    import random
-
-    import boto3
-    import pytest
     import requests
-    from botocore.config import Config as BotoConfig
 
-    s3_endpoint = os.environ.get("IMGUP_TEST_S3_ENDPOINT")
-    dynamodb_endpoint = os.environ.get("IMGUP_TEST_DYNAMODB_ENDPOINT")
-    if not (s3_endpoint and dynamodb_endpoint):
-        message = "no AWS peers: run inside scripts/with-aws-peers.sh"
-        if os.environ.get("IMGUP_REQUIRE_AWS_PEERS") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
-    aws = {"AWS_ENDPOINT_URL_S3": s3_endpoint, "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_endpoint,
-           "AWS_ACCESS_KEY_ID": os.environ.get("IMGUP_TEST_AWS_ACCESS_KEY_ID", "testing"),
-           "AWS_SECRET_ACCESS_KEY": os.environ.get("IMGUP_TEST_AWS_SECRET_ACCESS_KEY", "testing"),
-           "AWS_REGION": os.environ.get("IMGUP_TEST_AWS_REGION", "us-east-1"),
-           "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
-           "AWS_EC2_METADATA_DISABLED": "true"}
-    name = f"imgup-lambda-{os.getpid()}-{random.getrandbits(32):08x}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("IMGUP_", "AWS_"))}
-    init = subprocess.run([str(imgup_binary), "init-aws", "--bucket", name, "--table", name],
-                          env={**env, **aws}, capture_output=True, text=True, timeout=60)
-    assert init.returncode == 0, init.stderr
-
+    name, aws, s3_endpoint = aws_peer_store.name, aws_peer_store.env, aws_peer_store.s3_endpoint
     fn = start_function(IMGUP_STORAGE="aws", IMGUP_DATA_DIR="", IMGUP_BUCKET=name, IMGUP_TABLE=name,
                         IMGUP_CURSOR_SECRET="lambda-test-cursor-secret", **aws)
     upload = seed_upload_v2(sub="ann")
@@ -243,13 +219,11 @@ def test_an_upload_on_aws_storage_lands_in_the_bucket_and_the_table(start_functi
     record = body_json(created)
     assert record["key"] == f"originals/ann/{record['id']}"
 
-    creds = dict(region_name=aws["AWS_REGION"], aws_access_key_id=aws["AWS_ACCESS_KEY_ID"],
-                 aws_secret_access_key=aws["AWS_SECRET_ACCESS_KEY"])
-    s3 = boto3.client("s3", endpoint_url=s3_endpoint, config=BotoConfig(s3={"addressing_style": "path"}), **creds)
+    s3 = aws_peer_store.client("s3")
     obj = s3.get_object(Bucket=name, Key=record["key"])
     assert obj["Body"].read() == seed_png(upload)
     assert obj["ContentType"] == "image/png"
-    item = boto3.client("dynamodb", endpoint_url=dynamodb_endpoint, **creds).get_item(
+    item = aws_peer_store.client("dynamodb").get_item(
         TableName=name, ConsistentRead=True,
         Key={"PK": {"S": "OWNER#ann"}, "SK": {"S": f"IMAGE#{record['id']}"}})["Item"]
     assert item["status"] == {"S": "processing"}  # the processor function is not wired in here

@@ -979,6 +979,124 @@ Result<PhashPage> DynamoMetadataStore::ListPhashes(std::string_view owner, std::
   return page;
 }
 
+// ---- UploadTickets --------------------------------------------------------------------------
+
+namespace {
+
+Item TicketKey(std::string_view owner, std::string_view id) {
+  return Key(OwnerPk(owner), "UPLOAD#" + std::string(id));
+}
+
+tl::unexpected<Error> NoTicket() {
+  return Fail(ErrorCode::kNotFound, "not_found", "No upload with this id.");
+}
+
+/// DynamoDB's TTL reads epoch seconds; a ticket is gone for readers at its millisecond.
+std::int64_t TtlSeconds(std::int64_t epoch_ms) { return (epoch_ms + 999) / 1000; }
+
+}  // namespace
+
+Result<void> DynamoMetadataStore::PutTicket(const UploadTicket& ticket) {
+  if (ticket.owner.empty() || ticket.owner.find('#') != std::string::npos) {
+    return Fail(ErrorCode::kInvalidArgument, "invalid_owner",
+                "An owner name may not be empty or hold '#'.");
+  }
+  Item item = TicketKey(ticket.owner, ticket.id);
+  item.emplace("kind", AttributeValue::S("upload"));
+  item.emplace("id", AttributeValue::S(ticket.id));
+  item.emplace("owner", AttributeValue::S(ticket.owner));
+  item.emplace("filename", AttributeValue::S(ticket.filename));
+  item.emplace("content_type", AttributeValue::S(ticket.content_type));
+  item.emplace("max_bytes", AttributeValue::N(std::uint64_t{ticket.max_bytes}));
+  item.emplace("created_ms", AttributeValue::N(std::int64_t{ticket.created_ms}));
+  item.emplace("expires_at_ms", AttributeValue::N(std::int64_t{ticket.expires_at_ms}));
+  item.emplace("expires_at", AttributeValue::N(TtlSeconds(ticket.expires_at_ms)));
+  item.emplace("state", AttributeValue::S(ToString(ticket.state)));
+  if (!ticket.failure_reason.empty()) {
+    item.emplace("failure_reason", AttributeValue::S(ticket.failure_reason));
+  }
+  if (!ticket.duplicate_of.empty()) {
+    item.emplace("duplicate_of", AttributeValue::S(ticket.duplicate_of));
+  }
+  aws::PutItemRequest request;
+  request.table = options_.table;
+  request.item = std::move(item);
+  request.condition = "attribute_not_exists(#pk)";
+  request.names = {{"#pk", kPk}};
+  auto put = client_.PutItem(request);
+  if (put) return {};
+  if (put.error().ConditionFailed()) {
+    return Fail(ErrorCode::kConflict, "duplicate_id", "An upload with this id already exists.");
+  }
+  return Failed(put.error());
+}
+
+Result<UploadTicket> DynamoMetadataStore::GetTicket(std::string_view owner, std::string_view id) {
+  auto found = client_.GetItem(GetRequest(options_.table, TicketKey(owner, id)));
+  if (!found) return Failed(found.error());
+  if (!*found) return NoTicket();
+  const Item& item = **found;
+  UploadTicket ticket;
+  IMGUP_ASSIGN_OR_RETURN(ticket.id, aws::RequiredString(item, "id"));
+  IMGUP_ASSIGN_OR_RETURN(ticket.owner, aws::RequiredString(item, "owner"));
+  IMGUP_ASSIGN_OR_RETURN(ticket.filename, aws::RequiredString(item, "filename"));
+  IMGUP_ASSIGN_OR_RETURN(ticket.content_type, aws::RequiredString(item, "content_type"));
+  IMGUP_ASSIGN_OR_RETURN(ticket.max_bytes, aws::RequiredUint64(item, "max_bytes"));
+  IMGUP_ASSIGN_OR_RETURN(ticket.created_ms, aws::RequiredInt64(item, "created_ms"));
+  IMGUP_ASSIGN_OR_RETURN(ticket.expires_at_ms, aws::RequiredInt64(item, "expires_at_ms"));
+  IMGUP_ASSIGN_OR_RETURN(const std::string state, aws::RequiredString(item, "state"));
+  bool known = false;
+  for (const TicketState s :
+       {TicketState::kAwaitingUpload, TicketState::kFailed, TicketState::kDuplicate}) {
+    if (state == ToString(s)) {
+      ticket.state = s;
+      known = true;
+    }
+  }
+  if (!known) return Corrupt("upload " + ticket.id + ": unknown state " + state);
+  IMGUP_ASSIGN_OR_RETURN(ticket.failure_reason, TextOrEmpty(item, "failure_reason"));
+  IMGUP_ASSIGN_OR_RETURN(ticket.duplicate_of, TextOrEmpty(item, "duplicate_of"));
+  return ticket;
+}
+
+Result<void> DynamoMetadataStore::FinishTicket(const UploadTicket& finished) {
+  aws::UpdateItemRequest request = UpdateRequest(
+      options_.table, TicketKey(finished.owner, finished.id),
+      "attribute_exists(#pk) AND #state = :awaiting", {{"#pk", kPk}, {"#state", "state"}},
+      {{":awaiting", AttributeValue::S(ToString(TicketState::kAwaitingUpload))},
+       {":state", AttributeValue::S(ToString(finished.state))},
+       {":reason", AttributeValue::S(finished.failure_reason)},
+       {":dup", AttributeValue::S(finished.duplicate_of)},
+       {":exp_ms", AttributeValue::N(std::int64_t{finished.expires_at_ms})},
+       {":exp", AttributeValue::N(TtlSeconds(finished.expires_at_ms))}});
+  request.names["#reason"] = "failure_reason";
+  request.names["#dup"] = "duplicate_of";
+  request.names["#exp_ms"] = "expires_at_ms";
+  request.names["#exp"] = "expires_at";
+  request.update =
+      "SET #state = :state, #reason = :reason, #dup = :dup, #exp_ms = :exp_ms, #exp = :exp";
+  request.return_old_on_condition_failure = true;
+  auto updated = client_.UpdateItem(request);
+  if (updated) return {};
+  if (!updated.error().ConditionFailed()) return Failed(updated.error());
+  if (updated.error().item) {
+    return Fail(ErrorCode::kConflict, "not_awaiting", "The upload was finished already.");
+  }
+  auto item = client_.GetItem(GetRequest(options_.table, TicketKey(finished.owner, finished.id)));
+  if (!item) return Failed(item.error());
+  if (!*item) return NoTicket();
+  return Fail(ErrorCode::kConflict, "not_awaiting", "The upload was finished already.");
+}
+
+Result<void> DynamoMetadataStore::RemoveTicket(std::string_view owner, std::string_view id) {
+  aws::DeleteItemRequest request;
+  request.table = options_.table;
+  request.key = TicketKey(owner, id);
+  auto removed = client_.DeleteItem(request);
+  if (!removed) return Failed(removed.error());
+  return {};
+}
+
 // ---- ApiKeyStore ----------------------------------------------------------------------------
 
 Result<void> DynamoMetadataStore::AddKey(std::string_view name, std::string_view key_sha256_hex,

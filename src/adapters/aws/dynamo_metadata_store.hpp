@@ -14,10 +14,11 @@
 #include "aws/dynamo_client.hpp"
 #include "domain/ports/api_key_store.hpp"
 #include "domain/ports/metadata_store.hpp"
+#include "domain/ports/upload_tickets.hpp"
 
 namespace imgup {
 
-class DynamoMetadataStore final : public MetadataStore, public ApiKeyStore {
+class DynamoMetadataStore final : public MetadataStore, public ApiKeyStore, public UploadTickets {
  public:
   struct Options {
     std::string table;
@@ -49,6 +50,12 @@ class DynamoMetadataStore final : public MetadataStore, public ApiKeyStore {
   Result<RefPage> ListRefs(std::string_view token, std::size_t limit) override;
   Result<PhashPage> ListPhashes(std::string_view owner, std::string_view token,
                                 std::size_t limit) override;
+
+  // UploadTickets (docs/dynamodb.md: the upload ticket item, with the TTL attribute expires_at)
+  Result<void> PutTicket(const UploadTicket& ticket) override;
+  Result<UploadTicket> GetTicket(std::string_view owner, std::string_view id) override;
+  Result<void> FinishTicket(const UploadTicket& finished) override;
+  Result<void> RemoveTicket(std::string_view owner, std::string_view id) override;
 
   // ApiKeyStore
   Result<void> AddKey(std::string_view name, std::string_view key_sha256_hex,

@@ -82,6 +82,23 @@ CREATE INDEX images_status_id ON images (status, id);
     {3, R"sql(
 ALTER TABLE images ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
 )sql"},
+    // Presigned uploads whose bytes have not been committed (UploadTickets, ADR 15).
+    {4, R"sql(
+CREATE TABLE upload_tickets (
+  owner          TEXT NOT NULL,
+  id             TEXT NOT NULL,
+  filename       TEXT NOT NULL,
+  content_type   TEXT NOT NULL,
+  max_bytes      INTEGER NOT NULL,
+  created_ms     INTEGER NOT NULL,
+  expires_at_ms  INTEGER NOT NULL,
+  state          TEXT NOT NULL,
+  failure_reason TEXT NOT NULL DEFAULT '',
+  duplicate_of   TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY (owner, id)
+) WITHOUT ROWID;
+CREATE INDEX upload_tickets_expiry ON upload_tickets (expires_at_ms);
+)sql"},
 };
 
 // Qualified with the alias "i": every query reads records as "FROM images i".
@@ -454,6 +471,106 @@ void SqliteMetadataStore::ReleaseReader(std::unique_ptr<Db> db) {
     idle_readers_.push_back(std::move(db));
   }
   reader_released_.notify_one();
+}
+
+// ---- UploadTickets --------------------------------------------------------------------------
+
+namespace {
+
+Result<TicketState> ParseTicketState(std::string_view text) {
+  for (const TicketState state :
+       {TicketState::kAwaitingUpload, TicketState::kFailed, TicketState::kDuplicate}) {
+    if (text == ToString(state)) return state;
+  }
+  return Corrupt("upload ticket: unknown state " + std::string(text));
+}
+
+}  // namespace
+
+Result<void> SqliteMetadataStore::PutTicket(const UploadTicket& ticket) {
+  std::lock_guard<std::mutex> lock(writer_mutex_);
+  IMGUP_ASSIGN_OR_RETURN(auto tx, Transaction::Begin(writer_));
+  {
+    // The sweep: tickets past their expiry are gone for readers already (the service checks
+    // the time); each new ticket deletes them for good, as DynamoDB's TTL does on AWS.
+    IMGUP_ASSIGN_OR_RETURN(auto sweep,
+                           writer_.Cached("DELETE FROM upload_tickets WHERE expires_at_ms <= ?"));
+    IMGUP_RETURN_IF_ERROR(sweep->BindAll(ticket.created_ms));
+    IMGUP_RETURN_IF_ERROR(sweep->Run());
+  }
+  {
+    IMGUP_ASSIGN_OR_RETURN(
+        auto same_id, writer_.Cached("SELECT 1 FROM upload_tickets WHERE owner = ? AND id = ?"));
+    IMGUP_RETURN_IF_ERROR(same_id->BindAll(ticket.owner, ticket.id));
+    IMGUP_ASSIGN_OR_RETURN(const bool exists, Exists(same_id));
+    if (exists) {
+      return Fail(ErrorCode::kConflict, "duplicate_id", "An upload with this id already exists.");
+    }
+  }
+  {
+    IMGUP_ASSIGN_OR_RETURN(
+        auto insert,
+        writer_.Cached("INSERT INTO upload_tickets (owner, id, filename, content_type, "
+                       "max_bytes, created_ms, expires_at_ms, state, failure_reason, "
+                       "duplicate_of) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+    IMGUP_RETURN_IF_ERROR(insert->BindAll(ticket.owner, ticket.id, ticket.filename,
+                                          ticket.content_type, ticket.max_bytes, ticket.created_ms,
+                                          ticket.expires_at_ms, ToString(ticket.state),
+                                          ticket.failure_reason, ticket.duplicate_of));
+    IMGUP_RETURN_IF_ERROR(insert->Run());
+  }
+  return tx.Commit();
+}
+
+Result<UploadTicket> SqliteMetadataStore::GetTicket(std::string_view owner, std::string_view id) {
+  IMGUP_ASSIGN_OR_RETURN(auto reader, AcquireReader());
+  IMGUP_ASSIGN_OR_RETURN(
+      auto stmt,
+      reader.db().Cached("SELECT owner, id, filename, content_type, max_bytes, created_ms, "
+                         "expires_at_ms, state, failure_reason, duplicate_of "
+                         "FROM upload_tickets WHERE owner = ? AND id = ?"));
+  IMGUP_RETURN_IF_ERROR(stmt->BindAll(owner, id));
+  IMGUP_ASSIGN_OR_RETURN(const bool has_row, stmt->Step());
+  if (!has_row) return Fail(ErrorCode::kNotFound, "not_found", "No upload with this id.");
+  UploadTicket ticket;
+  ticket.owner = stmt->ColumnText(0);
+  ticket.id = stmt->ColumnText(1);
+  ticket.filename = stmt->ColumnText(2);
+  ticket.content_type = stmt->ColumnText(3);
+  ticket.max_bytes = static_cast<std::uint64_t>(stmt->ColumnInt64(4));
+  ticket.created_ms = stmt->ColumnInt64(5);
+  ticket.expires_at_ms = stmt->ColumnInt64(6);
+  IMGUP_ASSIGN_OR_RETURN(ticket.state, ParseTicketState(stmt->ColumnView(7)));
+  ticket.failure_reason = stmt->ColumnText(8);
+  ticket.duplicate_of = stmt->ColumnText(9);
+  return ticket;
+}
+
+Result<void> SqliteMetadataStore::FinishTicket(const UploadTicket& finished) {
+  std::lock_guard<std::mutex> lock(writer_mutex_);
+  IMGUP_ASSIGN_OR_RETURN(
+      auto update,
+      writer_.Cached("UPDATE upload_tickets SET state = ?, failure_reason = ?, duplicate_of = ?, "
+                     "expires_at_ms = ? WHERE owner = ? AND id = ? AND state = ?"));
+  IMGUP_RETURN_IF_ERROR(update->BindAll(
+      ToString(finished.state), finished.failure_reason, finished.duplicate_of,
+      finished.expires_at_ms, finished.owner, finished.id, ToString(TicketState::kAwaitingUpload)));
+  IMGUP_RETURN_IF_ERROR(update->Run());
+  if (writer_.Changes() != 0) return {};
+  IMGUP_ASSIGN_OR_RETURN(auto exists,
+                         writer_.Cached("SELECT 1 FROM upload_tickets WHERE owner = ? AND id = ?"));
+  IMGUP_RETURN_IF_ERROR(exists->BindAll(finished.owner, finished.id));
+  IMGUP_ASSIGN_OR_RETURN(const bool found, Exists(exists));
+  if (!found) return Fail(ErrorCode::kNotFound, "not_found", "No upload with this id.");
+  return Fail(ErrorCode::kConflict, "not_awaiting", "The upload was finished already.");
+}
+
+Result<void> SqliteMetadataStore::RemoveTicket(std::string_view owner, std::string_view id) {
+  std::lock_guard<std::mutex> lock(writer_mutex_);
+  IMGUP_ASSIGN_OR_RETURN(auto remove,
+                         writer_.Cached("DELETE FROM upload_tickets WHERE owner = ? AND id = ?"));
+  IMGUP_RETURN_IF_ERROR(remove->BindAll(owner, id));
+  return remove->Run();
 }
 
 // ---- MetadataStore --------------------------------------------------------------------------

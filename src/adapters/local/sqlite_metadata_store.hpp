@@ -28,10 +28,14 @@
 #include "domain/ports/api_key_store.hpp"
 #include "domain/ports/metadata_store.hpp"
 #include "domain/ports/pending_records.hpp"
+#include "domain/ports/upload_tickets.hpp"
 
 namespace imgup {
 
-class SqliteMetadataStore final : public MetadataStore, public PendingRecords, public ApiKeyStore {
+class SqliteMetadataStore final : public MetadataStore,
+                                  public PendingRecords,
+                                  public ApiKeyStore,
+                                  public UploadTickets {
  public:
   // PendingRecords
   Result<std::vector<RecordRef>> ListProcessing(std::size_t limit) override;
@@ -68,6 +72,12 @@ class SqliteMetadataStore final : public MetadataStore, public PendingRecords, p
   Result<PhashPage> ListPhashes(std::string_view owner, std::string_view token,
                                 std::size_t limit) override;
   Result<RefPage> ListRefs(std::string_view token, std::size_t limit) override;
+
+  // UploadTickets
+  Result<void> PutTicket(const UploadTicket& ticket) override;
+  Result<UploadTicket> GetTicket(std::string_view owner, std::string_view id) override;
+  Result<void> FinishTicket(const UploadTicket& finished) override;
+  Result<void> RemoveTicket(std::string_view owner, std::string_view id) override;
 
   // ApiKeyStore
   Result<void> AddKey(std::string_view name, std::string_view key_sha256_hex,

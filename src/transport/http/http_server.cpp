@@ -313,6 +313,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     start_ = SteadyClock::now();
     deadline_ = start_ + std::chrono::seconds(options_.request_timeout_s);
     head_ = false;
+    body_limit_ = options_.max_body_bytes;
     close_after_ = false;
     request_ = HttpRequest{};
     parser_.emplace();
@@ -343,10 +344,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
     }
 
     const boost::optional<std::uint64_t> length = parser_->content_length();
-    if (length && *length > options_.max_body_bytes)
-      return Refuse(PayloadTooLarge(options_.max_body_bytes));
+    body_limit_ = !options_.large_body_path.empty() && request_.path == options_.large_body_path
+                      ? options_.large_body_limit
+                      : options_.max_body_bytes;
+    if (length && *length > body_limit_) return Refuse(PayloadTooLarge(body_limit_));
     // Beast counts a chunked body down from this as it arrives: 413 once the limit is crossed.
-    parser_->body_limit(options_.max_body_bytes);
+    parser_->body_limit(body_limit_);
     if (length) parser_->get().body().reserve(static_cast<std::size_t>(*length) + kBodyPadding);
     // Beast reads no more than the buffer's free capacity at a time: at the idle 8 KB, a 273 KB
     // upload took ~35 reads and as many wake-ups. Room for the body (up to kBodyRead) lets one
@@ -385,7 +388,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void OnBody(const ErrorCodeT& ec, std::size_t /*bytes*/) {
     if (state_ == State::kClosed) return;
-    if (ec == bhttp::error::body_limit) return Refuse(PayloadTooLarge(options_.max_body_bytes));
+    if (ec == bhttp::error::body_limit) return Refuse(PayloadTooLarge(body_limit_));
     if (ec && IsHttpError(ec)) return Refuse(InvalidRequest(ec));
     if (ec) return Close();
     ReadBody();
@@ -413,7 +416,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void RunHandler() noexcept {
-    HttpResponse response = Answer(server_.router, request_, options_.max_body_bytes);
+    HttpResponse response = Answer(server_.router, request_, body_limit_);
     try {
       close_after_ = WantsClose(response);
       response_.emplace(ToBeast(response, head_));
@@ -587,6 +590,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   SteadyClock::time_point start_;
   SteadyClock::time_point deadline_;
   bool head_ = false;
+  std::size_t body_limit_ = 0;  // of the request being read (max_body_bytes, or large_body_limit)
   bool http10_ = false;
   bool keep_alive_ = false;
   bool close_after_ = false;

@@ -25,6 +25,10 @@ struct HttpServerOptions {
   std::string host = "127.0.0.1";  // an IPv4 or IPv6 literal, or a name such as "localhost"
   int port = 8080;                 // 0 picks a free port
   std::size_t max_body_bytes = 10 * 1024 * 1024;  // larger bodies get 413 before being read
+  // One path whose bodies may be larger (the form route of the local presigned uploads, whose
+  // bytes are the point of it), with its own limit; "" for none.
+  std::string large_body_path;
+  std::size_t large_body_limit = 0;
   std::size_t threads = 0;             // workers running handlers (idle connections use none);
                                        // 0: one per CPU
   std::size_t io_threads = 1;          // threads doing network I/O and HTTP parsing

@@ -8,6 +8,9 @@
 
 #include "api/record_json.hpp"
 #include "domain/blob_keys.hpp"
+#include "domain/ulid.hpp"
+#include "services/image_service.hpp"
+#include "services/presigned_uploads.hpp"
 #include "transport/lambda/s3_event.hpp"
 
 namespace imgup {
@@ -73,18 +76,58 @@ bool FailedNotByTheImage(const ImageRecord& record) {
          record.key == OriginalKey(record.owner, record.id);
 }
 
+/// A presigned upload's original (ADR 15): validated against its ticket and committed as a
+/// record, or refused. True when that settles the record's outcome (refused, or to retry):
+/// false when the original is to be processed (committed now or before, or no upload's).
+bool SettledByUpload(BlobStore& blobs, MetadataStore& records, UploadTickets* tickets, Clock& clock,
+                     const ProcessingPolicy& policy, const std::string& key, RecordResult& result) {
+  const std::optional<ImageKey> image = ParseImageKey(key);
+  if (tickets == nullptr || !image || image->kind != ImageKey::Kind::kOriginal) return false;
+  UlidGenerator ids;  // for the service's constructor: committing makes no new id
+  UploadLimits limits;
+  limits.max_pixels = policy.limits.max_pixels;
+  ImageService images(blobs, records, clock, ids, limits);
+  PresignedUploads uploads(
+      images, blobs, records, *tickets, clock, ids,
+      [](const UploadPolicy&) -> Result<PresignedPost> {
+        return Fail(ErrorCode::kInternal, "no_forms", "not here");
+      },
+      PresignedUploadSettings{});
+  auto arrived = uploads.Arrived(image->owner, image->id);
+  if (!arrived) {
+    if (arrived.error().code == ErrorCode::kNotFound) {
+      result.outcome = Outcome::kIgnored;
+      result.reason = arrived.error().slug + ": " + arrived.error().detail;
+      return true;
+    }
+    result.outcome = Outcome::kRetry;
+    result.error = arrived.error();
+    return true;
+  }
+  if (arrived->kind == UploadArrival::Kind::kFailed ||
+      arrived->kind == UploadArrival::Kind::kDuplicate) {
+    // Refused: the ticket says why, the bytes are deleted; no delivery can change that.
+    result.outcome = Outcome::kFailed;
+    result.status = ToString(arrived->ticket->state);
+    result.reason = arrived->ticket->failure_reason;
+    return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 S3ProcessorFunction::S3ProcessorFunction(BlobStore& blobs, MetadataStore& records,
                                          ImageProcessor& processor,
                                          ProcessorFunctionOptions options, Clock& clock,
-                                         LogLine log_line)
+                                         LogLine log_line, UploadTickets* tickets)
     : blobs_(&blobs),
       records_(&records),
       processor_(&processor),
       options_(std::move(options)),
       clock_(&clock),
-      log_line_(std::move(log_line)) {}
+      log_line_(std::move(log_line)),
+      tickets_(tickets) {}
 
 Result<std::string> S3ProcessorFunction::operator()(const Invocation& invocation) const {
   IMGUP_ASSIGN_OR_RETURN(const std::vector<S3EventRecord> events,
@@ -115,6 +158,10 @@ Result<std::string> S3ProcessorFunction::operator()(const Invocation& invocation
         } else if (left < static_cast<std::int64_t>(full_ms)) {
           policy.limits.max_decode_ms = static_cast<std::uint32_t>(left);
         }
+      }
+      if (started_pipeline && SettledByUpload(*blobs_, *records_, tickets_, *clock_,
+                                              options_.policy, event.key, result)) {
+        started_pipeline = false;
       }
       if (started_pipeline) {
         InvocationBoundProcessor bound(*processor_, full_ms);

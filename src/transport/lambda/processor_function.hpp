@@ -10,6 +10,8 @@
 //  failed     | the image's own fault (does not decode, too large, too | succeeds: retrying cannot
 //             | slow): record "failed" with the reason, the original   | help
 //             | kept under quarantine/ (or removed, by policy)         |
+//  failed     | a presigned upload's bytes refused by its ticket (ADR  | succeeds: the ticket says
+//             | 15): not the declared type or size; object deleted     | why, GET /images/{id} too
 //  ignored    | not ObjectCreated:*, not an original's key, or neither | succeeds
 //             | record nor original any more (deleted, upload undone)  |
 //  retry      | no record yet (the event beat the upload's second      | fails: Lambda retries it,
@@ -25,6 +27,7 @@
 #include "domain/ports/clock.hpp"
 #include "domain/ports/image_processor.hpp"
 #include "domain/ports/metadata_store.hpp"
+#include "domain/ports/upload_tickets.hpp"
 #include "services/processing_service.hpp"
 #include "transport/lambda/runtime_api.hpp"
 
@@ -45,9 +48,13 @@ struct ProcessorFunctionOptions {
 class S3ProcessorFunction {
  public:
   /// The stores, `processor`, `clock` are not owned and must outlive the function. `log_line`
-  /// gets one JSON line per record (its outcome, and why).
+  /// gets one JSON line per record (its outcome, and why). With `tickets`, an original that is
+  /// a presigned upload's (POST /uploads, ADR 15) is first validated against its ticket and
+  /// committed as a record (PresignedUploads::Arrived), or refused: outcome "failed", the
+  /// object deleted.
   S3ProcessorFunction(BlobStore& blobs, MetadataStore& records, ImageProcessor& processor,
-                      ProcessorFunctionOptions options, Clock& clock, LogLine log_line);
+                      ProcessorFunctionOptions options, Clock& clock, LogLine log_line,
+                      UploadTickets* tickets = nullptr);
 
   /// Processes every record of the S3 event in `invocation` and answers {"records": [{"key",
   /// "outcome", "status", "reason"}]} (see the table above). Errors (posted as the invocation's
@@ -63,6 +70,7 @@ class S3ProcessorFunction {
   ProcessorFunctionOptions options_;
   Clock* clock_;
   LogLine log_line_;
+  UploadTickets* tickets_;
 };
 
 }  // namespace imgup

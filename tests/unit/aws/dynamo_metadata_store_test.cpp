@@ -10,6 +10,7 @@
 #include "aws/dynamo_peer.hpp"
 #include "fakes/forwarding_metadata_store.hpp"
 #include "metadata_store_contract.hpp"
+#include "upload_tickets_contract.hpp"
 
 namespace imgup::contract {
 namespace {
@@ -60,7 +61,16 @@ struct DynamoKeys {
   }
 };
 
+struct DynamoTickets {
+  static std::shared_ptr<UploadTickets> Make(const fs::path& /*dir*/) {
+    auto made = std::make_shared<DynamoOnScratchTable>(MakeDynamoStore());
+    if (!made->store) return nullptr;
+    return std::shared_ptr<UploadTickets>(made, made->store.get());
+  }
+};
+
 INSTANTIATE_TYPED_TEST_SUITE_P(Dynamo, MetadataStoreContractTest, DynamoRecords);
+INSTANTIATE_TYPED_TEST_SUITE_P(Dynamo, UploadTicketsContractTest, DynamoTickets);
 INSTANTIATE_TYPED_TEST_SUITE_P(Dynamo, ApiKeyStoreTest, DynamoKeys);
 
 class DynamoMetadataStoreTest : public ::testing::Test {

@@ -1,0 +1,170 @@
+"""Uploads past the inline limit on the serverless path (issue D, item 4; ADR 15), under AWS's
+Lambda Runtime Interface Emulator: the API function's inline limit at its boundary (what fits in
+Lambda's 6 MB payload once API Gateway has base64-encoded the body), and with the S3 and
+DynamoDB peers (versitygw + moto, scripts/with-aws-peers.sh): POST /uploads through the API
+function, S3's presigned POST posted to versitygw with `requests` as a boto3 user does, the S3
+event of the object (AWS's sample, as the processor tests build it) to the processor function →
+the record ready and its variants in the bucket; the ticket's TTL attribute read back with boto3;
+bytes that are not the declared type → the record failed with the reason and the object gone."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import struct
+import zlib
+
+import pytest
+import requests
+
+from test_api_function import body_json, http_api, proxy_response
+from test_processor_function import SEED_PNG, s3_put
+
+# apps/lambda_api/config.hpp: (6 MiB - 64 KiB) * 3 / 4, the default IMGUP_MAX_BODY_BYTES.
+LAMBDA_INLINE_LIMIT = (6 * 1024 * 1024 - 64 * 1024) // 4 * 3
+
+
+def png_of_size(size: int) -> bytes:
+    """A PNG of exactly `size` bytes: the seed's header, one IDAT of random bytes, IEND. It
+    passes the request path's checks (the header); only the pipeline would decode it."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    header = SEED_PNG[:SEED_PNG.index(b"IDAT") - 4]
+    fixed = len(header) + len(chunk(b"IDAT", b"")) + len(chunk(b"IEND", b""))
+    return header + chunk(b"IDAT", random.randbytes(size - fixed)) + chunk(b"IEND", b"")
+
+
+def raw_upload(data: bytes) -> dict:
+    import base64
+    event = http_api("POST", "/upload", query="filename=big.png")
+    event["headers"]["content-type"] = "image/png"
+    event["body"] = base64.b64encode(data).decode()
+    event["isBase64Encoded"] = True
+    return event
+
+
+def test_the_inline_limit_follows_from_lambdas_payload_limit(start_function):
+    fn = start_function()
+    health = body_json(proxy_response(fn, http_api("GET", "/health")))
+    assert health["limits"]["max_body_bytes"] == LAMBDA_INLINE_LIMIT
+    assert health["limits"]["max_upload_bytes"] > LAMBDA_INLINE_LIMIT
+
+    under = raw_upload(png_of_size(LAMBDA_INLINE_LIMIT))
+    assert len(json.dumps(under)) < 6 * 1024 * 1024  # the event itself fits in Lambda's payload
+    created = proxy_response(fn, under)
+    assert created["statusCode"] == 201, created["body"][:500]
+    assert body_json(created)["size_bytes"] == LAMBDA_INLINE_LIMIT
+
+    over = proxy_response(fn, raw_upload(png_of_size(LAMBDA_INLINE_LIMIT + 1)))
+    assert over["statusCode"] == 413, over
+    problem = body_json(over)
+    assert problem["code"] == "payload_too_large"
+    assert str(LAMBDA_INLINE_LIMIT) in problem["detail"] and "POST /uploads" in problem["detail"]
+
+
+def test_post_uploads_answers_a_form_and_a_pending_record(start_function):
+    fn = start_function()
+    event = http_api("POST", "/uploads")
+    event["headers"]["content-type"] = "application/json"
+    event["body"] = json.dumps({"filename": "big.png", "content_type": "image/png", "size_bytes": 9_000_000})
+    created = proxy_response(fn, event)
+    assert created["statusCode"] == 201, created
+    form = body_json(created)
+    assert form["fields"]["key"] == f"originals/ann/{form['id']}"
+    pending = body_json(proxy_response(fn, http_api("GET", f"/images/{form['id']}")))
+    assert pending["status"] == "awaiting_upload" and pending["size_bytes"] == 9_000_000
+    listed = body_json(proxy_response(fn, http_api("GET", "/images")))
+    assert form["id"] not in [i["id"] for i in listed["items"]]
+
+
+@pytest.fixture
+def aws_stack(start_function, start_processor, aws_peer_store):
+    """The API and processor functions on a fresh bucket and table of the AWS peers."""
+    settings = dict(IMGUP_STORAGE="aws", IMGUP_DATA_DIR="", IMGUP_BUCKET=aws_peer_store.name,
+                    IMGUP_TABLE=aws_peer_store.name, IMGUP_CURSOR_SECRET="lambda-test-cursor-secret",
+                    **aws_peer_store.env)
+
+    class Stack:
+        bucket = aws_peer_store.name
+        api = start_function(**settings)
+        processor = start_processor(**settings)
+        s3 = aws_peer_store.client("s3")
+        dynamodb = aws_peer_store.client("dynamodb")
+
+        def keys(self, prefix: str) -> list[str]:
+            listed = self.s3.list_objects_v2(Bucket=self.bucket, Prefix=prefix)
+            return sorted(o["Key"] for o in listed.get("Contents", []))
+
+        def ticket(self, owner: str, image_id: str):
+            return self.dynamodb.get_item(TableName=self.bucket, ConsistentRead=True,
+                                          Key={"PK": {"S": f"OWNER#{owner}"}, "SK": {"S": f"UPLOAD#{image_id}"}}).get("Item")
+
+    return Stack()
+
+
+def start_upload(api, data: bytes, content_type: str) -> dict:
+    event = http_api("POST", "/uploads")
+    event["headers"]["content-type"] = "application/json"
+    event["body"] = json.dumps({"filename": "big.png", "content_type": content_type, "size_bytes": len(data)})
+    created = proxy_response(api, event)
+    assert created["statusCode"] == 201, created
+    return body_json(created)
+
+
+def post_form(form: dict, data: bytes, content_type: str) -> requests.Response:
+    """What a boto3 user does with generate_presigned_post's answer."""
+    return requests.post(form["url"], data=form["fields"], files={"file": ("big.png", data, content_type)},
+                         timeout=30)
+
+
+def test_a_presigned_upload_through_s3_and_its_event_becomes_ready(aws_stack):
+    data = SEED_PNG
+    form = start_upload(aws_stack.api, data, "image/png")
+    key = form["fields"]["key"]
+    assert key == f"originals/ann/{form['id']}"
+    assert form["url"].startswith(os.environ["IMGUP_TEST_S3_ENDPOINT"]), form["url"]
+    assert "policy" in form["fields"] and "x-amz-signature" in form["fields"], form["fields"]
+
+    # The pending upload's TTL, as DynamoDB reads it: epoch seconds in `expires_at`, on the
+    # table's TTL attribute.
+    item = aws_stack.ticket("ann", form["id"])
+    assert item["state"] == {"S": "awaiting_upload"}
+    expires_at = int(item["expires_at"]["N"])
+    assert expires_at == -(-int(item["expires_at_ms"]["N"]) // 1000)
+    ttl = aws_stack.dynamodb.describe_time_to_live(TableName=aws_stack.bucket)["TimeToLiveDescription"]
+    assert ttl["AttributeName"] == "expires_at" and ttl["TimeToLiveStatus"] in ("ENABLED", "ENABLING")
+
+    # Past the declared size: S3 (versitygw) refuses the form and stores nothing.
+    too_big = post_form(form, data + b"\0", "image/png")
+    assert too_big.status_code == 400 and b"EntityTooLarge" in too_big.content, too_big.text
+    assert aws_stack.keys(key) == []
+
+    assert post_form(form, data, "image/png").status_code == 204
+    assert aws_stack.keys(key) == [key]
+    for _ in range(2):  # delivered twice: one record, one set of variants
+        r = aws_stack.processor.invoke(s3_put(key))
+        assert r.status_code == 200, r.text
+        assert r.json()["records"][0]["outcome"] == "ready", r.json()
+    record = body_json(proxy_response(aws_stack.api, http_api("GET", f"/images/{form['id']}")))
+    assert record["status"] == "ready" and set(record["variants"]) == {"thumb", "medium"}, record
+    assert aws_stack.keys(f"variants/ann/{form['id']}/") == sorted(
+        f"variants/ann/{form['id']}/{v}.webp" for v in ("thumb", "medium"))
+    assert aws_stack.s3.get_object(Bucket=aws_stack.bucket, Key=key)["Body"].read() == data
+    assert aws_stack.ticket("ann", form["id"]) is None  # committed: the ticket is gone
+
+
+def test_bytes_that_are_not_the_declared_type_fail_the_record_and_are_deleted(aws_stack):
+    form = start_upload(aws_stack.api, SEED_PNG, "image/jpeg")
+    key = form["fields"]["key"]
+    assert post_form(form, SEED_PNG, "image/jpeg").status_code == 204  # S3 checks the field only
+    r = aws_stack.processor.invoke(s3_put(key))
+    assert r.status_code == 200, r.text
+    outcome = r.json()["records"][0]
+    assert outcome["outcome"] == "failed" and outcome["reason"].startswith("content_type_mismatch"), outcome
+    assert aws_stack.keys(key) == []
+    record = body_json(proxy_response(aws_stack.api, http_api("GET", f"/images/{form['id']}")))
+    assert record["status"] == "failed" and record["failure_reason"].startswith("content_type_mismatch")
+    # A second delivery changes nothing.
+    again = aws_stack.processor.invoke(s3_put(key)).json()["records"][0]
+    assert again["outcome"] == "failed", again
