@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import time
 import uuid
 
 import requests
@@ -36,9 +37,19 @@ def invoke(emulator, event: dict, trace: str) -> dict:
     return r.json()
 
 
-def json_lines(emulator) -> list[dict]:
-    """Every line the function printed: each must be one JSON object (the emulator's own lines,
-    START/END/REPORT and its bracketed log lines, are not the function's)."""
+def json_lines(emulator, expected: int) -> list[dict]:
+    """Every line the function printed, once `expected` of them carry a request id (a line may
+    trail the answer it belongs to by a moment): each must be one JSON object (the emulator's own
+    lines, START/END/REPORT and its bracketed log lines, are not the function's)."""
+    for _ in range(100):
+        lines = parse_lines(emulator)
+        if sum(1 for line in lines if "request_id" in line) >= expected:
+            break
+        time.sleep(0.05)
+    return lines
+
+
+def parse_lines(emulator) -> list[dict]:
     out = []
     for line in emulator.log().splitlines():
         if line.startswith(("START RequestId:", "END RequestId:", "REPORT RequestId:",
@@ -91,7 +102,7 @@ def test_api_function_logs_each_request_as_json_with_its_ids_and_metrics(start_f
     assert statuses[:2] == [201, 200] and statuses[3] == 400 and statuses[4] == 200, statuses
     assert statuses[2] in (415, 422), statuses
 
-    lines = json_lines(api)
+    lines = json_lines(api, len(sent))
     invocation_ids = _START.findall(api.log())
     assert len(invocation_ids) == len(sent)
     seen = []
@@ -149,7 +160,7 @@ def test_processor_logs_each_record_with_its_outcome_and_metrics(start_function,
         answers.append(invoke(processor, s3_put(record["key"]), header))
     assert [a["records"][0]["outcome"] for a in answers] == ["ready", "failed"], answers
 
-    lines = [line for line in json_lines(processor) if line.get("msg") != "request"]
+    lines = json_lines(processor, 2)
     invocation_ids = _START.findall(processor.log())
     assert len(invocation_ids) == 2
     by_key = {line["key"]: line for line in lines if "key" in line and "outcome" in line}
