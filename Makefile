@@ -130,7 +130,8 @@ package-check: package build lambda-tools
 	  $(PYTEST) -q tests/lambda/test_api_function.py
 
 ## imgup-lambda-api and imgup-lambda-processor under the emulator, invoked with API Gateway and
-## S3 events (tests/lambda).
+## S3 events, and what they log: JSON lines with the invocation's ids, CloudWatch EMF metrics
+## (tests/lambda).
 lambda: build lambda-tools
 	IMGUP_LAMBDA_API_BIN=$(CURDIR)/build/dev/imgup-lambda-api IMGUP_BIN=$(CURDIR)/build/dev/imgup \
 	  IMGUP_LAMBDA_PROCESSOR_BIN=$(CURDIR)/build/dev/imgup-lambda-processor $(PYTEST) -q tests/lambda
