@@ -18,7 +18,8 @@ MetricsEvent ForFunction(std::string function) {
 
 void AddCountByReason(MetricsEvent& event, std::string name, std::string_view reason) {
   event.dimensions["Reason"] = reason.empty() ? "unknown" : std::string(reason);
-  event.groups.push_back(MetricGroup{kByFunctionAndReason, {{std::move(name), MetricUnit::kCount, 1}}});
+  event.groups.push_back(
+      MetricGroup{kByFunctionAndReason, {{std::move(name), MetricUnit::kCount, 1}}});
 }
 
 }  // namespace
@@ -35,7 +36,8 @@ std::string_view UnitName(MetricUnit unit) {
   return "None";
 }
 
-void AddEmbeddedMetrics(nlohmann::json& line, std::int64_t timestamp_ms, const MetricsEvent& event) {
+void AddEmbeddedMetrics(nlohmann::json& line, std::int64_t timestamp_ms,
+                        const MetricsEvent& event) {
   if (event.groups.empty()) return;
   nlohmann::json directives = nlohmann::json::array();
   for (const MetricGroup& group : event.groups) {
@@ -68,12 +70,10 @@ MetricsEvent ApiRequestMetrics(const HttpRequest& request, const HttpResponse& r
                      {"UploadBytes", MetricUnit::kBytes, static_cast<double>(response.image_bytes)},
                      {"UploadTime", MetricUnit::kMilliseconds, duration_ms}}});
   } else if (upload && response.status == 200) {
-    event.groups.push_back(
-        MetricGroup{kByFunction, {{"DuplicateUploads", MetricUnit::kCount, 1}}});
+    event.groups.push_back(MetricGroup{kByFunction, {{"DuplicateUploads", MetricUnit::kCount, 1}}});
   } else if (presigned && response.status >= 200 && response.status < 300) {
     // POST /uploads (issue 11, item 4) counts as soon as the route answers.
-    event.groups.push_back(
-        MetricGroup{kByFunction, {{"PresignedUploads", MetricUnit::kCount, 1}}});
+    event.groups.push_back(MetricGroup{kByFunction, {{"PresignedUploads", MetricUnit::kCount, 1}}});
   }
   return event;
 }

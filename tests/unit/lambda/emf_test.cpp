@@ -44,7 +44,8 @@ TEST(Emf, AnUploadIsCountedWithItsBytesAndTime) {
 
 TEST(Emf, RejectionsAreCountedByTheProblemsCode) {
   nlohmann::json line = nlohmann::json::object();
-  AddEmbeddedMetrics(line, 1, ApiRequestMetrics(Post("/upload"), Status(415, "unsupported_media_type"), 1));
+  AddEmbeddedMetrics(line, 1,
+                     ApiRequestMetrics(Post("/upload"), Status(415, "unsupported_media_type"), 1));
   EXPECT_EQ(line["Rejections"], 1);
   EXPECT_EQ(line["Reason"], "unsupported_media_type");
   EXPECT_EQ(line["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
