@@ -6,7 +6,7 @@ JOBS ?= $(shell nproc)
 PYTEST := .venv/bin/pytest
 SOURCES = $(shell git ls-files '*.cpp' '*.hpp' 2>/dev/null || find src apps tests bench -name '*.[ch]pp')
 
-.PHONY: run run-aws http-aws http-aws-asan run-aws-test run-aws-test-asan deps aws-peers build build-asan test checks aws dynamo dynamo-checks unit unit-asan http http-asan sigv4 sigv4-asan s3-differential s3-differential-asan dynamo-items dynamo-items-asan aws-proofs aws-proofs-asan lambda lambda-asan lambda-tools package package-check infra-tools infra-check infra-iam infra-iam-asan deploy destroy e2e format format-check tidy bench bench-aws clean
+.PHONY: run run-aws http-aws http-aws-asan run-aws-test run-aws-test-asan deps aws-peers build build-asan test checks aws dynamo dynamo-checks unit unit-asan http http-asan sigv4 sigv4-asan s3-differential s3-differential-asan dynamo-items dynamo-items-asan aws-proofs aws-proofs-asan lambda lambda-asan lambda-tools package package-check infra-tools infra-check infra-iam infra-iam-asan deploy destroy e2e format format-check tidy bench bench-aws bench-lambda clean
 
 deps:
 	@./scripts/install-deps.sh
@@ -138,7 +138,8 @@ package-check: package build lambda-tools
 	  $(PYTEST) -q tests/lambda/test_processor_function.py
 
 ## imgup-lambda-api and imgup-lambda-processor under the emulator, invoked with API Gateway and
-## S3 events (tests/lambda).
+## S3 events, and what they log: JSON lines with the invocation's ids, CloudWatch EMF metrics
+## (tests/lambda).
 lambda: build lambda-tools
 	IMGUP_LAMBDA_API_BIN=$(CURDIR)/build/dev/imgup-lambda-api IMGUP_BIN=$(CURDIR)/build/dev/imgup \
 	  IMGUP_LAMBDA_PROCESSOR_BIN=$(CURDIR)/build/dev/imgup-lambda-processor $(PYTEST) -q tests/lambda
@@ -246,6 +247,15 @@ bench-aws: deps aws-peers
 	@cmake --preset release >/dev/null
 	@cmake --build --preset release -j $(JOBS) --target imgup_aws_bench imgup_s3_put_bench
 	./bench/aws/run.sh
+
+## The Lambda functions beside the seed's Python peer (bench/lambda_seed_peer.py; bench/seed_python
+## installs awslambdaric, boto3 and Pillow into their own cached venv): cold starts, warm uploads,
+## peak RSS, 12 MP processing, all under aws-lambda-rie on versitygw + moto, in one run. The API
+## function from api.zip; the processor from processor.zip once `make package` makes it, else
+## the release build's (its pixel worker beside it). Numbers in bench/README.md.
+bench-lambda: package aws-peers lambda-tools
+	@cmake --build --preset release -j $(JOBS) --target imgup imgup-lambda-processor imgup-pixel-worker
+	./scripts/with-aws-peers.sh .venv/bin/python bench/lambda_seed_peer.py $(BENCH_LAMBDA_ARGS)
 
 clean:
 	rm -rf build

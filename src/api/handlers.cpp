@@ -254,6 +254,7 @@ Result<HttpResponse> HandleUpload(ImageService& service, const RouteContext& con
   HttpResponse response =
       RecordResponse(context, outcome.duplicate ? 200 : 201, outcome.record, outcome.duplicate);
   response.SetHeader("Location", context.request.base_path + "/images/" + outcome.record.id);
+  response.image_bytes = outcome.record.size_bytes;
   return response;
 }
 

@@ -43,7 +43,11 @@ struct HttpResponse {
   // For the request log: which route answered and for whom.
   std::string route;
   std::string owner;
+  std::string error_code;    // the problem's stable `code` (its slug), for the log and metrics
   std::string error_detail;  // internal cause of an error response, for the log only
+  /// The size of the image an upload stored or found again (0 for other answers), for the log
+  /// and the UploadBytes metric.
+  std::uint64_t image_bytes = 0;
 
   void SetHeader(std::string name, std::string value);
   std::string_view Header(std::string_view name) const;

@@ -73,6 +73,7 @@ HttpResponse ProblemResponse(const Error& error, std::string_view request_id) {
   response.status = status;
   response.body = problem.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   response.SetHeader("Content-Type", "application/problem+json");
+  response.error_code = error.slug;
   response.error_detail = error.detail;
   if (error.code == ErrorCode::kUnauthenticated) {
     response.SetHeader("WWW-Authenticate", "Bearer realm=\"imgup\"");

@@ -1,5 +1,6 @@
 #include "imaging/pixel_worker.hpp"
 
+#include <glib.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -14,6 +15,7 @@
 #include <exception>
 #include <fstream>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "codecs/sniff.hpp"
@@ -125,7 +127,40 @@ bool ParsePixelWorkerArgs(int argc, char** argv, PixelWorkerOptions& options) {
   return argc % 2 == 0;
 }
 
+namespace {
+
+/// libvips' and GLib's warnings as one JSON line each on stderr, like every other line the
+/// functions and the server write: CloudWatch Logs takes a worker's stderr line by line, and
+/// a bare "(process:42): VIPS-WARNING **: ..." would be the one line no query can parse.
+GLogWriterOutput WriteGLibLogAsJson(GLogLevelFlags level, const GLogField* fields, gsize n_fields,
+                                    gpointer /*user_data*/) {
+  std::string domain;
+  std::string message;
+  for (gsize i = 0; i < n_fields; ++i) {
+    if (fields[i].length >= 0) continue;  // not a string (GLib: -1 means nul-terminated)
+    const char* value = static_cast<const char*>(fields[i].value);
+    if (std::strcmp(fields[i].key, "GLIB_DOMAIN") == 0) domain = value;
+    if (std::strcmp(fields[i].key, "MESSAGE") == 0) message = value;
+  }
+  const bool error = (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL)) != 0;
+  const bool warning = (level & G_LOG_LEVEL_WARNING) != 0;
+  if (!error && !warning && (level & G_LOG_LEVEL_MESSAGE) == 0) return G_LOG_WRITER_HANDLED;
+  const nlohmann::json line = {{"level", error ? "error" : (warning ? "warn" : "info")},
+                               {"msg", message},
+                               {"source", "pixel-worker"},
+                               {"glib_domain", domain},
+                               {"pid", static_cast<long>(::getpid())}};
+  const std::string text =
+      line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  std::fwrite(text.data(), 1, text.size(), stderr);
+  std::fflush(stderr);
+  return G_LOG_WRITER_HANDLED;
+}
+
+}  // namespace
+
 int RunPixelWorker(const char* argv0, const PixelWorkerOptions& options) {
+  g_log_set_writer_func(WriteGLibLogAsJson, nullptr, nullptr);
   // The worker must not outlive the server, even one killed with SIGKILL.
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (options.parent != 0 && ::getppid() != options.parent) return 1;
@@ -156,8 +191,13 @@ int RunPixelWorker(const char* argv0, const PixelWorkerOptions& options) {
   ::sched_setscheduler(0, SCHED_IDLE, &zero);
 
   if (auto started = VipsImageProcessor::InitVips(argv0); !started) {
-    std::fprintf(stderr, "imgup pixel-worker: %s %s\n", started.error().message.c_str(),
-                 started.error().detail.c_str());
+    const nlohmann::json line = {{"level", "error"},
+                                 {"msg", started.error().message},
+                                 {"source", "pixel-worker"},
+                                 {"error_code", started.error().slug},
+                                 {"error_detail", started.error().detail}};
+    std::fprintf(stderr, "%s\n",
+                 line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
     return 1;
   }
   VipsImageProcessor processor;

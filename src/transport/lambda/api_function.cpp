@@ -7,6 +7,7 @@
 #include "api/exchange.hpp"
 #include "api/record_json.hpp"
 #include "api/request_log.hpp"
+#include "transport/lambda/emf.hpp"
 
 namespace imgup {
 
@@ -57,7 +58,12 @@ Result<std::string> ApiGatewayFunction::operator()(const Invocation& invocation)
   }
   const double ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-  log_line_(FormatRequestLog(clock_->NowMs(), request, response, ms));
+  const std::int64_t now = clock_->NowMs();
+  nlohmann::json line = RequestLogJson(now, request, response, ms);
+  if (!invocation.trace_id.empty()) line["trace_id"] = XRayTraceId(invocation.trace_id);
+  if (!decoded.gateway_request_id.empty()) line["apigw_request_id"] = decoded.gateway_request_id;
+  AddEmbeddedMetrics(line, now, ApiRequestMetrics(request, response, ms));
+  log_line_(DumpLogLine(line));
   return payload;
 }
 

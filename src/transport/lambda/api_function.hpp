@@ -24,7 +24,9 @@ struct ApiFunctionOptions {
 class ApiGatewayFunction {
  public:
   /// `router` and `clock` are not owned. `log_line` gets one JSON line per request
-  /// (FormatRequestLog), plus one for a response over the size limit.
+  /// (RequestLogJson, plus the invocation's trace_id and API Gateway's apigw_request_id, and the
+  /// request's metrics in Embedded Metric Format: ApiRequestMetrics), plus one for a response
+  /// over the size limit.
   ApiGatewayFunction(const Router& router, ApiFunctionOptions options, Clock& clock,
                      LogLine log_line);
 

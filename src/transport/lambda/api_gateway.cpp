@@ -247,6 +247,7 @@ Result<GatewayRequest> DecodeGatewayEvent(const std::string& event, const Gatewa
     return tl::unexpected(NotAnEvent("neither requestContext.http.method nor httpMethod"));
   }
   if (out.request.method.empty()) return tl::unexpected(NotAnEvent("empty method"));
+  if (auto id = StringAt(context_node, "requestId")) out.gateway_request_id = std::string(*id);
   if (auto body = Body(event_node)) {
     out.request.body = std::move(*body);
   } else if (!out.rejection) {

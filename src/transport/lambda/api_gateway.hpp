@@ -46,6 +46,9 @@ struct GatewayOptions {
 struct GatewayRequest {
   PayloadVersion version = PayloadVersion::kHttpV2;
   HttpRequest request;
+  /// API Gateway's own id of the request (requestContext.requestId: the `apigw-requestid` header
+  /// of an HTTP API's answer, the $context.requestId of its access log); "" when absent.
+  std::string gateway_request_id;
   /// An event that API Gateway sent but that must not reach the router; answered with this
   /// error's problem: kInvalidArgument "invalid_base64" for a body that does not decode,
   /// kPermissionDenied "missing_claim" when an authorizer vouched for the caller but its context

@@ -11,6 +11,7 @@
 #include "domain/ulid.hpp"
 #include "services/image_service.hpp"
 #include "services/presigned_uploads.hpp"
+#include "transport/lambda/emf.hpp"
 #include "transport/lambda/s3_event.hpp"
 
 namespace imgup {
@@ -199,7 +200,9 @@ Result<std::string> S3ProcessorFunction::operator()(const Invocation& invocation
                       (result.error->detail.empty() ? "" : " (" + result.error->detail + ")");
     }
 
-    nlohmann::json line = {{"ts", FormatRfc3339(clock_->NowMs())},
+    const std::int64_t now = clock_->NowMs();
+    const std::int64_t duration_ms = now - started;
+    nlohmann::json line = {{"ts", FormatRfc3339(now)},
                            {"level", "info"},
                            {"msg", "s3 record"},
                            {"request_id", invocation.request_id},
@@ -207,11 +210,26 @@ Result<std::string> S3ProcessorFunction::operator()(const Invocation& invocation
                            {"bucket", event.bucket},
                            {"key", event.key},
                            {"outcome", Name(result.outcome)},
-                           {"duration_ms", clock_->NowMs() - started}};
+                           {"duration_ms", duration_ms}};
+    if (!invocation.trace_id.empty()) line["trace_id"] = XRayTraceId(invocation.trace_id);
     if (!event.sequencer.empty()) line["sequencer"] = event.sequencer;
-    if (record) line["id"] = record->id;
+    if (record) {
+      line["id"] = record->id;
+      line["owner"] = record->owner;
+    }
     if (!result.status.empty()) line["status"] = result.status;
     if (!result.reason.empty()) line["reason"] = result.reason;
+    // The error's code alone (the reason's first word): what the metrics count by.
+    std::string error_code;
+    if (result.error) {
+      error_code = result.error->slug;
+    } else if (result.outcome == Outcome::kFailed || result.outcome == Outcome::kCrashed) {
+      error_code = result.reason.substr(0, result.reason.find(':'));
+    }
+    if (!error_code.empty()) line["error_code"] = error_code;
+    AddEmbeddedMetrics(
+        line, now,
+        ProcessorRecordMetrics(Name(result.outcome), error_code, static_cast<double>(duration_ms)));
     switch (result.outcome) {
       case Outcome::kRetry:
         line["level"] = "warn";

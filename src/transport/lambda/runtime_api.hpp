@@ -27,6 +27,11 @@ struct FunctionError {
   std::string message;
 };
 
+/// The trace id of an X-Ray trace header ("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=...;
+/// Sampled=1" → "1-5759e988-bd862e3fe1be46a994272793"), what the X-Ray console searches by;
+/// the header itself when it has no Root.
+std::string XRayTraceId(std::string_view trace_header);
+
 /// The error document the Runtime API takes for `error`.
 std::string FunctionErrorJson(const FunctionError& error);
 /// `error` as a FunctionError: type "Imgup." + slug, its public message and, after " — ", its

@@ -38,6 +38,19 @@ FunctionError FromException(std::exception_ptr thrown) {
 
 }  // namespace
 
+std::string XRayTraceId(std::string_view trace_header) {
+  std::string_view rest = trace_header;
+  while (!rest.empty()) {
+    const std::size_t end = rest.find(';');
+    std::string_view part = rest.substr(0, end);
+    while (!part.empty() && part.front() == ' ') part.remove_prefix(1);
+    if (part.substr(0, 5) == "Root=") return std::string(part.substr(5));
+    if (end == std::string_view::npos) break;
+    rest.remove_prefix(end + 1);
+  }
+  return std::string(trace_header);
+}
+
 std::string FunctionErrorJson(const FunctionError& error) {
   const nlohmann::json document = {{"errorMessage", error.message},
                                    {"errorType", error.type},
@@ -84,6 +97,7 @@ int RunRuntimeLoop(RuntimeApi& api, const InvocationHandler& handler, const LogL
     if (failure) {
       Log(log_line, "error", "invocation failed",
           {{"request_id", invocation.request_id},
+           {"trace_id", XRayTraceId(invocation.trace_id)},
            {"error_type", failure->type},
            {"error_message", failure->message}});
     }

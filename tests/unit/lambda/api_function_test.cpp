@@ -144,6 +144,15 @@ TEST_F(ApiFunctionTest, ResponsesAreFinishedLikeTheLocalServers) {
   EXPECT_EQ(line["owner"], "u");
   EXPECT_EQ(line["route"], "/whoami");
   EXPECT_EQ(line["status"], 200);
+  EXPECT_EQ(line["apigw_request_id"], "id");  // AWS's sample's requestContext.requestId
+  EXPECT_FALSE(line.contains("trace_id")) << "no trace header, no trace id";
+  EXPECT_FALSE(line.contains("_aws")) << "GET /whoami counts nothing";
+
+  // With a trace: its id (the header's Root) on the line.
+  Invocation traced = InvocationOf(event, "lambda-req-43");
+  traced.trace_id = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+  ASSERT_TRUE(Function()(traced));
+  EXPECT_EQ(json::parse(logs_.back())["trace_id"], "1-5759e988-bd862e3fe1be46a994272793");
 
   // HEAD: no body, the length it would have had.
   event["requestContext"]["http"]["method"] = "HEAD";

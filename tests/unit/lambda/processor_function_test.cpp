@@ -169,6 +169,23 @@ TEST_F(ProcessorFunctionTest, AnS3PutOfAnOriginalMakesItsRecordReady) {
   EXPECT_EQ(log_[0]["outcome"], "ready");
   EXPECT_EQ(log_[0]["request_id"], "req-1");
   EXPECT_EQ(log_[0]["id"], record.id);
+  EXPECT_EQ(log_[0]["owner"], "ann");
+  EXPECT_FALSE(log_[0].contains("trace_id")) << "no trace header, no trace id";
+  // Its metrics (Embedded Metric Format, transport/lambda/emf.hpp).
+  EXPECT_EQ(log_[0]["ImagesProcessed"], 1);
+  EXPECT_EQ(log_[0]["ProcessingTime"], log_[0]["duration_ms"]);
+  EXPECT_EQ(log_[0]["Function"], "processor");
+  EXPECT_EQ(log_[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"], "imgup");
+}
+
+TEST_F(ProcessorFunctionTest, EachRecordsLineCarriesTheInvocationsTraceId) {
+  const ImageRecord record = UploadedImage();
+  Invocation invocation = PutEvent(record.key);
+  invocation.trace_id =
+      "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+  Answer(Function()(invocation));
+  ASSERT_EQ(log_.size(), 1u);
+  EXPECT_EQ(log_[0]["trace_id"], "1-5759e988-bd862e3fe1be46a994272793");
 }
 
 TEST_F(ProcessorFunctionTest, TheKeyIsUrlDecodedBeforeItIsLookedUp) {
@@ -191,6 +208,9 @@ TEST_F(ProcessorFunctionTest, AnEventBeforeItsRecordFailsTheInvocationAndALaterO
   ASSERT_EQ(log_.size(), 1u);
   EXPECT_EQ(log_[0]["level"], "warn");
   EXPECT_NE(log_[0]["msg"].get<std::string>().find("not stored yet"), std::string::npos);
+  EXPECT_EQ(log_[0]["error_code"], "record_not_yet");
+  EXPECT_EQ(log_[0]["ProcessingRetries"], 1);
+  EXPECT_EQ(log_[0]["Reason"], "record_not_yet");
   EXPECT_EQ(pipeline_.calls, 0);
 
   ASSERT_TRUE(records_.Insert(record));  // the upload's second write
