@@ -5,6 +5,8 @@
 #   PEERS_LOG_DIR        where each peer's output goes
 #   PEERS_S3_DIR         versitygw's posix backend (the buckets)
 #   PEERS_REGION, PEERS_ACCESS_KEY_ID, PEERS_SECRET_ACCESS_KEY   versitygw's root user
+#   PEERS_EVENT_WEBHOOK_URL  optional: where versitygw posts its bucket notifications (it posts
+#                        a test event at start and exits when nothing answers there)
 #   PEERS_MOTO_JOURNAL   optional: moto keeps its DynamoDB writes there and replays them at
 #                        start (scripts/moto_server.py --journal), so that a restart keeps them
 # and gets PIDS (every process started, for stop_pids) and STARTED_PORT (the last peer's port).
@@ -104,7 +106,7 @@ run_versitygw() {
   ROOT_ACCESS_KEY_ID="$PEERS_ACCESS_KEY_ID" \
     ROOT_SECRET_ACCESS_KEY="$PEERS_SECRET_ACCESS_KEY" \
     exec "$VERSITYGW" --port "127.0.0.1:$PORT" --region "$PEERS_REGION" --keep-alive \
-    --quiet posix --disableotmp "$PEERS_S3_DIR"
+    ${PEERS_EVENT_WEBHOOK_URL:+--event-webhook-url "$PEERS_EVENT_WEBHOOK_URL"} --quiet posix --disableotmp "$PEERS_S3_DIR"
 }
 
 run_moto() {
