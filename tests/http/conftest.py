@@ -10,7 +10,9 @@
 Environment: IMGUP_BIN (default build/dev/imgup), IMGUP_CORPORA (default ../shared/corpora),
 IMGUP_PROCESSING_TIMEOUT (seconds an upload may take to leave "processing"; default 60),
 IMGUP_TEST_STORAGE (local, the default, or aws: every server on a fresh S3 bucket and DynamoDB
-table of the peers of scripts/with-aws-peers.sh; `make http-aws`).
+table of the peers of scripts/with-aws-peers.sh; `make http-aws`; or lambda: every server is
+`make run-lambda`'s stack on its own data dir, the API function under AWS's Lambda emulator behind
+`imgup gateway`, its processor fed by versitygw's S3 events; `make http-lambda`).
 """
 
 from __future__ import annotations
@@ -60,7 +62,7 @@ def pytest_collection_modifyitems(config, items):
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "local_only(reason): skipped with IMGUP_TEST_STORAGE=aws")
+    config.addinivalue_line("markers", "local_only(reason): skipped with IMGUP_TEST_STORAGE=aws or lambda")
 
 
 @pytest.fixture(scope="session")
