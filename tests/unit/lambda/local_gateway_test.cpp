@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -109,7 +110,15 @@ TEST_P(LocalGatewayRoundTrip, TheFunctionSeesTheRequestThatCameIn) {
   EXPECT_EQ(out.method, "POST");
   EXPECT_EQ(out.base_path, "/prod");
   EXPECT_EQ(out.path, "/images/a b");
-  EXPECT_EQ(out.query, in.query);
+  if (GetParam() == PayloadVersion::kHttpV2) {
+    EXPECT_EQ(out.query, in.query);  // rawQueryString keeps the order
+  } else {
+    // multiValueQueryStringParameters is an object: each name's values in order, names not.
+    HeaderList expected = in.query;
+    std::stable_sort(expected.begin(), expected.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    EXPECT_EQ(out.query, expected);
+  }
   EXPECT_EQ(out.body, in.body);
   EXPECT_EQ(out.Header("content-type"), "image/png");
   EXPECT_EQ(out.Header("cookie"), "one=1; two=2");
