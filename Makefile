@@ -192,19 +192,25 @@ run-aws-test-asan: build-asan aws-peers
 
 ## The HTTP suite over make run-lambda's stack (tests/http with IMGUP_TEST_STORAGE=lambda: each
 ## server is scripts/run-lambda.sh on its own data dir, with the dev build's functions under the
-## emulator): the API contract through the gateway, the API function and the processor. What is
-## about the local process only skips, saying why (tests/http/conftest.py). The peers are the
-## stack's own, so it needs no with-aws-peers.sh.
+## emulator): the API contract's modules through the gateway, the API function and the processor
+## (upload, bad input, images, list, content, auth, keyless mode). What differs on Lambda skips,
+## saying why (tests/http/conftest.py). The peers are the stack's own: no with-aws-peers.sh needed.
+## `make http-lambda HTTP_LAMBDA_TESTS=tests/http` runs every module (what is about imgup serve's
+## flags or the local process skips; ~25 min here).
 HTTP_LAMBDA_ENV = IMGUP_TEST_STORAGE=lambda IMGUP_PROCESSING_TIMEOUT=120
+HTTP_LAMBDA_TESTS = tests/http/test_upload.py tests/http/test_upload_bad_input.py tests/http/test_images.py \
+  tests/http/test_list.py tests/http/test_content_range.py tests/http/test_content_redirect.py \
+  tests/http/test_auth.py tests/http/test_keyless.py
 http-lambda: build aws-peers lambda-tools
 	$(HTTP_LAMBDA_ENV) IMGUP_BIN=$(CURDIR)/build/dev/imgup IMGUP_LAMBDA_API_BIN=$(CURDIR)/build/dev/imgup-lambda-api \
-	  IMGUP_LAMBDA_PROCESSOR_BIN=$(CURDIR)/build/dev/imgup-lambda-processor $(PYTEST) -q tests/http
+	  IMGUP_LAMBDA_PROCESSOR_BIN=$(CURDIR)/build/dev/imgup-lambda-processor $(PYTEST) -q $(HTTP_LAMBDA_TESTS)
 
-## Under the sanitizers: the asan build's gateway and functions, on the API's own modules.
+## Under the sanitizers: the asan build's gateway and functions, on the upload and auth modules
+## (the rest runs the same code as http-lambda and http-asan do).
 http-lambda-asan: build-asan aws-peers lambda-tools
 	$(HTTP_LAMBDA_ENV) IMGUP_BIN=$(CURDIR)/build/asan/imgup IMGUP_LAMBDA_API_BIN=$(CURDIR)/build/asan/imgup-lambda-api \
 	  IMGUP_LAMBDA_PROCESSOR_BIN=$(CURDIR)/build/asan/imgup-lambda-processor IMGUP_SANITIZED=1 \
-	  $(PYTEST) -q $(HTTP_AWS_ASAN_TESTS)
+	  $(PYTEST) -q tests/http/test_upload.py tests/http/test_auth.py
 
 ## scripts/run-lambda.sh itself and its S3 event relay (tests/run_lambda), on the dev build's
 ## functions.

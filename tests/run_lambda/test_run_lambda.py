@@ -232,6 +232,15 @@ def test_run_lambda_serves_processes_dead_letters_and_stops_everything(tmp_path)
     assert len(pids) >= 6, stack.text()  # moto, relay, versitygw, two emulators (and functions), gateway
     left = [pid for pid in pids if alive(pid)]
     assert not left, f"still running after Ctrl-C: {left}\n{stack.text()}"
+    assert_no_sanitizer_report(stack)
+
+
+def assert_no_sanitizer_report(stack: RunLambda) -> None:
+    """Sanitizer builds (IMGUP_LAMBDA_*_BIN of the asan preset) report into the functions' logs."""
+    for name in ("api", "processor", "gateway.stderr"):
+        text = stack.log(name)
+        for marker in ("runtime error:", "AddressSanitizer", "LeakSanitizer"):
+            assert marker not in text, f"sanitizer report in {name}.log:\n{text[-4000:]}"
 
 
 def test_a_rest_api_with_a_stage_and_a_failing_function(tmp_path):
@@ -271,3 +280,4 @@ def test_a_rest_api_with_a_stage_and_a_failing_function(tmp_path):
     finally:
         code = stack.interrupt()
     assert code == 130, stack.text()
+    assert_no_sanitizer_report(stack)
