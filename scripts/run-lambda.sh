@@ -114,8 +114,14 @@ processor_function() {
 API_BIN="$(api_function)"
 processor_function
 
+GATEWAY_PID=""
 stop_all() {
   trap - INT TERM HUP EXIT
+  # The gateway first: it finishes the requests in flight while the functions still answer.
+  if [ -n "$GATEWAY_PID" ]; then
+    kill -TERM "$GATEWAY_PID" 2>/dev/null || true
+    wait "$GATEWAY_PID" 2>/dev/null || true
+  fi
   stop_pids
   echo "run-lambda: stopped" >&2
 }
