@@ -156,7 +156,7 @@ PROCESSOR_URL="http://127.0.0.1:$PROCESSOR_PORT$INVOKE_PATH"
 
 run_relay() {
   exec "$MOTO_PYTHON" -u "$ROOT/scripts/s3_event_relay.py" --port "$PORT" --function-url "$PROCESSOR_URL" \
-    --dlq "$DATA/dlq" --backoff "${IMGUP_RELAY_BACKOFF:-1}"
+    --dlq "$DATA/dlq" --backoff "${IMGUP_RELAY_BACKOFF:-1}" --aws-env "$DATA/aws-local.env"
 }
 # versitygw posts a test event at start and exits when nothing answers: the relay goes first.
 PEERS_LOG_DIR="$LOGS"

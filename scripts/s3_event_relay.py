@@ -17,6 +17,11 @@ What versitygw's records differ in (measured with v1.8.0), and what AWS sends in
 - userIdentity and ownerIdentity say "PrincipalId": AWS's say "principalId";
 - eventTime has no milliseconds, the sequencer is a decimal counter, eTag is quoted, versionId is
   null, the request ids are empty, and every record carries glacierEventData.
+- for a browser form upload (POST Object, the presigned POST of `POST /uploads`) the key is empty
+  and the ARN names only the bucket: the relay finds the object in the bucket instead (the newest
+  object under --prefix with the record's ETag and size, not yet relayed), through S3 with the
+  endpoint and keys of --aws-env (DATA/aws-local.env, read when first needed: it is written once
+  versitygw runs, after the relay has started).
 At start versitygw posts a test event ({"Event": "s3:TestEvent"}) and exits when nothing answers;
 it is answered and not relayed (AWS sends such a test event to SQS and SNS, never to Lambda).
 
@@ -27,7 +32,7 @@ Why Python and not C++ inside imgup: this runs only on a developer's machine to 
 notification service; nothing of it is deployed, and its one job is reshaping JSON and retrying.
 
 Usage: s3_event_relay.py --function-url URL --dlq DIR [--port 0] [--prefix originals/]
-       [--backoff 1.0] [--retries 2]
+       [--backoff 1.0] [--retries 2] [--aws-env DATA/aws-local.env]
 Prints "s3-event-relay: listening on http://127.0.0.1:PORT" when it answers. SIGTERM or SIGINT
 stops it after the invocation in flight.
 """
@@ -124,19 +129,61 @@ def to_aws_record(record: dict, configuration_id: str = "imgup-processor") -> di
     }
 
 
-def events_to_send(notification: dict, prefix: str = "originals/") -> list[dict]:
+def events_to_send(notification: dict, prefix: str = "originals/", find_key=None) -> list[dict]:
     """The AWS events ({"Records": [record]}, one record each, as S3 sends them) for versitygw's
     notification `notification`: ObjectCreated records under `prefix` only; none for a test
-    event."""
+    event. `find_key(bucket, etag, size)` names the object of a record without a key (a form
+    POST's), or None."""
     out = []
     for record in notification.get("Records") or []:
         if not str(record.get("eventName", "")).removeprefix("s3:").startswith("ObjectCreated:"):
             continue
-        key = ((record.get("s3") or {}).get("object") or {}).get("key", "")
+        obj = (record.get("s3") or {}).get("object") or {}
+        key = obj.get("key", "")
+        if not key and find_key is not None:
+            found = find_key((record.get("s3") or {}).get("bucket", {}).get("name", ""),
+                             str(obj.get("eTag") or "").strip('"'), int(obj.get("size") or 0))
+            if found:
+                record = json.loads(json.dumps(record))
+                record["s3"]["object"]["key"] = key = found
         if not key.startswith(prefix):
             continue
         out.append({"Records": [to_aws_record(record)]})
     return out
+
+
+class KeyFinder:
+    """The object a keyless record (versitygw's for a form POST) is about: the newest object under
+    `prefix` with its ETag and size that no earlier keyless record named."""
+
+    def __init__(self, aws_env_file: Path, prefix: str):
+        self.aws_env_file = aws_env_file
+        self.prefix = prefix
+        self.named: set[tuple[str, str, str]] = set()
+        self._s3 = None
+
+    def client(self):
+        if self._s3 is None:
+            import boto3
+            from botocore.config import Config
+            env = dict(line.split("=", 1) for line in self.aws_env_file.read_text().splitlines() if "=" in line)
+            self._s3 = boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL_S3"], region_name=env["AWS_REGION"],
+                                    aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+                                    aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+                                    config=Config(s3={"addressing_style": "path"}))
+        return self._s3
+
+    def __call__(self, bucket: str, etag: str, size: int) -> Optional[str]:
+        candidates = []
+        for page in self.client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=self.prefix):
+            for obj in page.get("Contents", []):
+                if obj["ETag"].strip('"') == etag and obj["Size"] == size and (bucket, obj["Key"], etag) not in self.named:
+                    candidates.append((obj["LastModified"], obj["Key"]))
+        if not candidates:
+            return None
+        key = max(candidates)[1]
+        self.named.add((bucket, key, etag))
+        return key
 
 
 def invoke(url: str, event: dict, timeout: float) -> tuple[bool, int, bytes]:
@@ -162,7 +209,8 @@ def invoke(url: str, event: dict, timeout: float) -> tuple[bool, int, bytes]:
 
 class Relay:
     def __init__(self, function_url: str, dlq: Path, retries: int = 2, backoff: float = 1.0,
-                 prefix: str = "originals/", timeout: float = 900.0, log=sys.stderr):
+                 prefix: str = "originals/", timeout: float = 900.0, log=sys.stderr, find_key=None):
+        self.find_key = find_key
         self.function_url = function_url
         self.dlq = dlq
         self.retries = retries
@@ -179,7 +227,11 @@ class Relay:
         print(json.dumps(fields), file=self.log, flush=True)
 
     def accept(self, notification: dict) -> int:
-        events = events_to_send(notification, self.prefix)
+        try:
+            events = events_to_send(notification, self.prefix, self.find_key)
+        except Exception as e:  # S3 did not answer the key's lookup: say so, drop nothing else
+            self.say(msg="relay error", error=repr(e))
+            events = events_to_send(notification, self.prefix)
         for event in events:
             self.queue.put(event)
         return len(events)
@@ -282,9 +334,12 @@ def main() -> int:
     parser.add_argument("--prefix", default="originals/")
     parser.add_argument("--retries", type=int, default=2)
     parser.add_argument("--backoff", type=float, default=1.0)
+    parser.add_argument("--aws-env", type=Path, help="KEY=value lines with the S3 endpoint and keys "
+                        "(DATA/aws-local.env): to find the object of a form POST's keyless record")
     args = parser.parse_args()
 
-    relay = Relay(args.function_url, args.dlq, args.retries, args.backoff, args.prefix)
+    finder = KeyFinder(args.aws_env, args.prefix) if args.aws_env else None
+    relay = Relay(args.function_url, args.dlq, args.retries, args.backoff, args.prefix, find_key=finder)
     server = make_server(relay, args.port)
     relay.start()
 
