@@ -52,22 +52,9 @@ case "$GATEWAY" in http | rest) ;; *)
 esac
 
 STATE="$DATA/aws"
+local_stack_state "$STATE"
 LOGS="$DATA/logs"
-mkdir -p "$STATE/logs" "$LOGS"
-chmod 700 "$STATE"
-if [ ! -s "$STATE/credentials" ]; then
-  (
-    umask 077
-    "$MOTO_PYTHON" -c 'import secrets
-print("IMGUPLOCAL" + secrets.token_hex(5).upper())
-print(secrets.token_urlsafe(30))' >"$STATE/credentials"
-  )
-fi
-{ read -r ACCESS_KEY_ID; read -r SECRET_ACCESS_KEY; } <"$STATE/credentials"
-if [ ! -s "$STATE/cursor-secret" ]; then
-  (umask 077 && "$MOTO_PYTHON" -c 'import secrets; print(secrets.token_urlsafe(32))' >"$STATE/cursor-secret")
-fi
-CURSOR_SECRET="$(cat "$STATE/cursor-secret")"
+mkdir -p "$LOGS"
 
 # unpacked ZIP DIR: the package's files in DIR (again when the zip is newer), its bootstrap path.
 unpacked() {
@@ -168,21 +155,8 @@ start_peer run-lambda:versitygw / run_versitygw
 S3_ENDPOINT="http://127.0.0.1:$STARTED_PORT"
 
 ENV_FILE="$DATA/aws-local.env"
-(
-  umask 077
-  cat >"$ENV_FILE.tmp" <<ENV
-AWS_ENDPOINT_URL_S3=$S3_ENDPOINT
-AWS_ENDPOINT_URL_DYNAMODB=$DYNAMODB_ENDPOINT
-AWS_ACCESS_KEY_ID=$ACCESS_KEY_ID
-AWS_SECRET_ACCESS_KEY=$SECRET_ACCESS_KEY
-AWS_REGION=$REGION
-IMGUP_BUCKET=$BUCKET
-IMGUP_TABLE=$TABLE
-IMGUP_API_FUNCTION_URL=$API_URL
-IMGUP_PROCESSOR_FUNCTION_URL=$PROCESSOR_URL
-ENV
-  mv "$ENV_FILE.tmp" "$ENV_FILE"
-)
+write_aws_local_env "$ENV_FILE" "$S3_ENDPOINT" "$DYNAMODB_ENDPOINT" "$REGION" "$BUCKET" "$TABLE" \
+  "IMGUP_API_FUNCTION_URL=$API_URL" "IMGUP_PROCESSOR_FUNCTION_URL=$PROCESSOR_URL"
 echo "run-lambda: wrote $ENV_FILE" >&2
 
 # What the functions and imgup see: these AWS settings and nothing of the user's (a profile, a
