@@ -6,7 +6,7 @@ JOBS ?= $(shell nproc)
 PYTEST := .venv/bin/pytest
 SOURCES = $(shell git ls-files '*.cpp' '*.hpp' 2>/dev/null || find src apps tests bench -name '*.[ch]pp')
 
-.PHONY: run run-aws http-aws http-aws-asan run-aws-test run-aws-test-asan deps aws-peers build build-asan test checks aws dynamo dynamo-checks unit unit-asan http http-asan sigv4 sigv4-asan s3-differential s3-differential-asan dynamo-items dynamo-items-asan aws-proofs aws-proofs-asan lambda lambda-asan lambda-tools package package-check infra-tools infra-check infra-iam infra-iam-asan deploy destroy e2e format format-check tidy bench bench-aws bench-lambda clean
+.PHONY: run run-aws run-lambda http-lambda http-lambda-asan run-lambda-test run-lambda-test-asan http-aws http-aws-asan run-aws-test run-aws-test-asan deps aws-peers build build-asan test checks aws dynamo dynamo-checks unit unit-asan http http-asan sigv4 sigv4-asan s3-differential s3-differential-asan dynamo-items dynamo-items-asan aws-proofs aws-proofs-asan lambda lambda-asan lambda-tools package package-check infra-tools infra-check infra-iam infra-iam-asan deploy destroy e2e format format-check tidy bench bench-aws bench-lambda clean
 
 deps:
 	@./scripts/install-deps.sh
@@ -39,6 +39,17 @@ run: build
 run-aws: build aws-peers
 	./scripts/run-aws.sh
 
+## The serverless stack on this machine, no Docker, no AWS account: both Lambda functions under
+## AWS's Runtime Interface Emulator (the API function from build/lambda/api.zip), S3 + DynamoDB on
+## versitygw and moto, versitygw's S3 events relayed to the processor, and `imgup gateway` as API
+## Gateway on http://127.0.0.1:8080 (PORT=; GATEWAY=rest for a REST API, STAGE=prod for /prod/).
+## data/aws-local.env says where everything is; Ctrl-C stops it all (scripts/run-lambda.sh).
+## Until make package makes processor.zip, the processor is the release build's, with its pixel
+## worker beside it.
+run-lambda: build package aws-peers lambda-tools
+	@test -f build/lambda/processor.zip || cmake --build --preset release -j $(JOBS) --target imgup-lambda-processor imgup-pixel-worker
+	./scripts/run-lambda.sh
+
 ## Every check the project has: format, unit + contract tests (AWS's SigV4 suite among them),
 ## HTTP tests, the SigV4 differential test against botocore, S3BlobStore against boto3, the
 ## Lambda functions under AWS's emulator, both Lambda zips with the host's libraries hidden (make
@@ -54,8 +65,9 @@ test: format-check build build-asan package aws-peers lambda-tools infra-tools
 	@echo "make test: all checks passed"
 
 checks: format-check unit http http-aws run-aws-test sigv4 s3-differential dynamo-items aws-proofs \
-  lambda package-check infra-check infra-iam e2e unit-asan http-asan http-aws-asan run-aws-test-asan sigv4-asan \
-  s3-differential-asan dynamo-items-asan aws-proofs-asan lambda-asan infra-iam-asan
+  lambda package-check infra-check infra-iam http-lambda run-lambda-test e2e unit-asan http-asan \
+  http-aws-asan run-aws-test-asan sigv4-asan s3-differential-asan dynamo-items-asan aws-proofs-asan \
+  lambda-asan infra-iam-asan http-lambda-asan run-lambda-test-asan
 
 ## Only the tests that need the AWS peers, with the peers (for working on the AWS adapters).
 aws: build aws-peers
@@ -223,6 +235,38 @@ run-aws-test: build aws-peers
 
 run-aws-test-asan: build-asan aws-peers
 	IMGUP_BIN=$(CURDIR)/build/asan/imgup $(PYTEST) -q tests/run_aws
+
+## The HTTP suite over make run-lambda's stack (tests/http with IMGUP_TEST_STORAGE=lambda: each
+## server is scripts/run-lambda.sh on its own data dir, with the dev build's functions under the
+## emulator): the API contract's modules through the gateway, the API function and the processor
+## (upload, bad input, images, list, content, auth, keyless mode). What differs on Lambda skips,
+## saying why (tests/http/conftest.py). The peers are the stack's own: no with-aws-peers.sh needed.
+## `make http-lambda HTTP_LAMBDA_TESTS=tests/http` runs every module (what is about imgup serve's
+## flags or the local process skips; ~25 min here).
+HTTP_LAMBDA_ENV = IMGUP_TEST_STORAGE=lambda IMGUP_PROCESSING_TIMEOUT=120
+HTTP_LAMBDA_TESTS = tests/http/test_upload.py tests/http/test_upload_bad_input.py tests/http/test_images.py \
+  tests/http/test_list.py tests/http/test_content_range.py tests/http/test_content_redirect.py \
+  tests/http/test_auth.py tests/http/test_keyless.py
+http-lambda: build aws-peers lambda-tools
+	$(HTTP_LAMBDA_ENV) IMGUP_BIN=$(CURDIR)/build/dev/imgup IMGUP_LAMBDA_API_BIN=$(CURDIR)/build/dev/imgup-lambda-api \
+	  IMGUP_LAMBDA_PROCESSOR_BIN=$(CURDIR)/build/dev/imgup-lambda-processor $(PYTEST) -q $(HTTP_LAMBDA_TESTS)
+
+## Under the sanitizers: the asan build's gateway and functions, on the upload and auth modules
+## (the rest runs the same code as http-lambda and http-asan do).
+http-lambda-asan: build-asan aws-peers lambda-tools
+	$(HTTP_LAMBDA_ENV) IMGUP_BIN=$(CURDIR)/build/asan/imgup IMGUP_LAMBDA_API_BIN=$(CURDIR)/build/asan/imgup-lambda-api \
+	  IMGUP_LAMBDA_PROCESSOR_BIN=$(CURDIR)/build/asan/imgup-lambda-processor IMGUP_SANITIZED=1 \
+	  $(PYTEST) -q tests/http/test_upload.py tests/http/test_auth.py
+
+## scripts/run-lambda.sh itself and its S3 event relay (tests/run_lambda), on the dev build's
+## functions.
+run-lambda-test: build aws-peers lambda-tools
+	IMGUP_BIN=$(CURDIR)/build/dev/imgup IMGUP_LAMBDA_API_BIN=$(CURDIR)/build/dev/imgup-lambda-api \
+	  IMGUP_LAMBDA_PROCESSOR_BIN=$(CURDIR)/build/dev/imgup-lambda-processor $(PYTEST) -q tests/run_lambda
+
+run-lambda-test-asan: build-asan aws-peers lambda-tools
+	IMGUP_BIN=$(CURDIR)/build/asan/imgup IMGUP_LAMBDA_API_BIN=$(CURDIR)/build/asan/imgup-lambda-api \
+	  IMGUP_LAMBDA_PROCESSOR_BIN=$(CURDIR)/build/asan/imgup-lambda-processor $(PYTEST) -q tests/run_lambda
 
 format:
 	clang-format-16 -i $(SOURCES)

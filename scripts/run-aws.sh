@@ -30,23 +30,7 @@ if [ ! -x "$BIN" ]; then
 fi
 
 STATE="$DATA/aws"
-mkdir -p "$STATE/logs"
-chmod 700 "$STATE"
-# The emulators' root user, made once: the files under $STATE/s3 and the journal are theirs.
-if [ ! -s "$STATE/credentials" ]; then
-  (
-    umask 077
-    "$MOTO_PYTHON" -c 'import secrets
-print("IMGUPLOCAL" + secrets.token_hex(5).upper())
-print(secrets.token_urlsafe(30))' >"$STATE/credentials"
-  )
-fi
-{ read -r ACCESS_KEY_ID; read -r SECRET_ACCESS_KEY; } <"$STATE/credentials"
-# The secret that seals DynamoDB continuation tokens, kept with the data like the keys.
-if [ ! -s "$STATE/cursor-secret" ]; then
-  (umask 077 && "$MOTO_PYTHON" -c 'import secrets; print(secrets.token_urlsafe(32))' >"$STATE/cursor-secret")
-fi
-CURSOR_SECRET="$(cat "$STATE/cursor-secret")"
+local_stack_state "$STATE"
 
 SERVE_PID=""
 stop_all() {
@@ -76,19 +60,7 @@ start_peer run-aws:moto /moto-api/ run_moto
 DYNAMODB_ENDPOINT="http://127.0.0.1:$STARTED_PORT"
 
 ENV_FILE="$DATA/aws-local.env"
-(
-  umask 077
-  cat >"$ENV_FILE.tmp" <<ENV
-AWS_ENDPOINT_URL_S3=$S3_ENDPOINT
-AWS_ENDPOINT_URL_DYNAMODB=$DYNAMODB_ENDPOINT
-AWS_ACCESS_KEY_ID=$ACCESS_KEY_ID
-AWS_SECRET_ACCESS_KEY=$SECRET_ACCESS_KEY
-AWS_REGION=$REGION
-IMGUP_BUCKET=$BUCKET
-IMGUP_TABLE=$TABLE
-ENV
-  mv "$ENV_FILE.tmp" "$ENV_FILE"
-)
+write_aws_local_env "$ENV_FILE" "$S3_ENDPOINT" "$DYNAMODB_ENDPOINT" "$REGION" "$BUCKET" "$TABLE"
 echo "run-aws: wrote $ENV_FILE" >&2
 
 # imgup reads only these AWS settings: no profile or ~/.aws file of the user's gets in the way.

@@ -13,6 +13,7 @@
 #include "aws_commands.hpp"
 #include "client.hpp"
 #include "client_commands.hpp"
+#include "gateway_command.hpp"
 #include "imaging/pixel_worker.hpp"
 #include "local_stores.hpp"
 #include "serve_command.hpp"
@@ -236,6 +237,36 @@ int main(int argc, char** argv) {
   keys_rm->add_option("name", key_name, "Key name")->required();
   add_key_store_options(keys_rm);
 
+  // imgup gateway
+  GatewayCommandOptions gateway;
+  auto* gateway_cmd = app.add_subcommand(
+      "gateway",
+      "API Gateway on this machine: HTTP requests as proxy events to a Lambda function under AWS's "
+      "Runtime Interface Emulator (make run-lambda)");
+  gateway_cmd
+      ->add_option("--function-url", gateway.function_url,
+                   "The function's invoke URL (http://127.0.0.1:P/2015-03-31/functions/function/"
+                   "invocations)")
+      ->envname("IMGUP_API_FUNCTION_URL")
+      ->required();
+  gateway_cmd->add_option("--host", gateway.host, "Address to listen on")->capture_default_str();
+  gateway_cmd->add_option("--port", gateway.port, "Port (0 picks a free one)")
+      ->envname("IMGUP_PORT")
+      ->capture_default_str();
+  gateway_cmd
+      ->add_option("--payload", gateway.payload,
+                   "http: an HTTP API (payload 2.0); rest: a REST API (payload 1.0)")
+      ->envname("IMGUP_GATEWAY_PAYLOAD")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"http", "rest"}));
+  gateway_cmd
+      ->add_option("--stage", gateway.stage,
+                   "Serve the API under /STAGE/ (a REST API's stage, or a named HTTP API stage)")
+      ->envname("IMGUP_GATEWAY_STAGE");
+  gateway_cmd->add_option("--timeout", gateway.timeout_s, "Integration timeout in seconds")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 900));
+
   // imgup fsck
   bool fsck_check = false, fsck_json = false;
   auto* fsck_cmd = app.add_subcommand("fsck", "Find and remove leftovers of a crash");
@@ -247,6 +278,7 @@ int main(int argc, char** argv) {
 
   curl_global_init(CURL_GLOBAL_DEFAULT);
   if (serve_cmd->parsed()) return Serve(serve);
+  if (gateway_cmd->parsed()) return RunGateway(gateway);
   // The client commands: Ctrl-C stops what is in flight and lets them say what was done.
   cli::InstallInterruptHandler();
   if (upload_cmd->parsed()) {

@@ -5,6 +5,8 @@
 #   PEERS_LOG_DIR        where each peer's output goes
 #   PEERS_S3_DIR         versitygw's posix backend (the buckets)
 #   PEERS_REGION, PEERS_ACCESS_KEY_ID, PEERS_SECRET_ACCESS_KEY   versitygw's root user
+#   PEERS_EVENT_WEBHOOK_URL  optional: where versitygw posts its bucket notifications (it posts
+#                        a test event at start and exits when nothing answers there)
 #   PEERS_MOTO_JOURNAL   optional: moto keeps its DynamoDB writes there and replays them at
 #                        start (scripts/moto_server.py --journal), so that a restart keeps them
 # and gets PIDS (every process started, for stop_pids) and STARTED_PORT (the last peer's port).
@@ -104,7 +106,7 @@ run_versitygw() {
   ROOT_ACCESS_KEY_ID="$PEERS_ACCESS_KEY_ID" \
     ROOT_SECRET_ACCESS_KEY="$PEERS_SECRET_ACCESS_KEY" \
     exec "$VERSITYGW" --port "127.0.0.1:$PORT" --region "$PEERS_REGION" --keep-alive \
-    --quiet posix --disableotmp "$PEERS_S3_DIR"
+    ${PEERS_EVENT_WEBHOOK_URL:+--event-webhook-url "$PEERS_EVENT_WEBHOOK_URL"} --quiet posix --disableotmp "$PEERS_S3_DIR"
 }
 
 run_moto() {
@@ -115,4 +117,50 @@ run_moto() {
     journal=(--journal "$PEERS_MOTO_JOURNAL")
   fi
   exec "$MOTO_PYTHON" "$ROOT/scripts/moto_server.py" -H 127.0.0.1 -p "$PORT" "${journal[@]}"
+}
+
+# local_stack_state STATE: the folder of a local stack's data (make run-aws, make run-lambda), and
+# its secrets, made once and kept there: the emulators' root user (the files under STATE/s3 and
+# the journal are theirs) and the secret that seals DynamoDB continuation tokens. Sets
+# ACCESS_KEY_ID, SECRET_ACCESS_KEY and CURSOR_SECRET.
+local_stack_state() {
+  local state=$1
+  mkdir -p "$state/logs"
+  chmod 700 "$state"
+  if [ ! -s "$state/credentials" ]; then
+    (
+      umask 077
+      "$MOTO_PYTHON" -c 'import secrets
+print("IMGUPLOCAL" + secrets.token_hex(5).upper())
+print(secrets.token_urlsafe(30))' >"$state/credentials"
+    )
+  fi
+  { read -r ACCESS_KEY_ID; read -r SECRET_ACCESS_KEY; } <"$state/credentials"
+  if [ ! -s "$state/cursor-secret" ]; then
+    (umask 077 && "$MOTO_PYTHON" -c 'import secrets; print(secrets.token_urlsafe(32))' >"$state/cursor-secret")
+  fi
+  CURSOR_SECRET="$(cat "$state/cursor-secret")"
+}
+
+# write_aws_local_env FILE S3_ENDPOINT DYNAMODB_ENDPOINT REGION BUCKET TABLE [LINE...]: the
+# KEY=value lines that tell the AWS CLI or boto3 where a local stack is (and its keys: mode 600),
+# then any further LINEs; written whole or not at all.
+write_aws_local_env() {
+  local file=$1 s3=$2 dynamodb=$3 region=$4 bucket=$5 table=$6
+  shift 6
+  (
+    umask 077
+    {
+      echo "AWS_ENDPOINT_URL_S3=$s3"
+      echo "AWS_ENDPOINT_URL_DYNAMODB=$dynamodb"
+      echo "AWS_ACCESS_KEY_ID=$ACCESS_KEY_ID"
+      echo "AWS_SECRET_ACCESS_KEY=$SECRET_ACCESS_KEY"
+      echo "AWS_REGION=$region"
+      echo "IMGUP_BUCKET=$bucket"
+      echo "IMGUP_TABLE=$table"
+      local line
+      for line in "$@"; do echo "$line"; done
+    } >"$file.tmp"
+    mv "$file.tmp" "$file"
+  )
 }

@@ -84,8 +84,17 @@ def sha256(data: bytes) -> str:
 # ---------------------------------------------------------------------------------------------
 
 STORAGE = os.environ.get("IMGUP_TEST_STORAGE", "local")
-assert STORAGE in ("local", "aws"), f"IMGUP_TEST_STORAGE must be local or aws, not {STORAGE!r}"
-AWS = STORAGE == "aws"
+assert STORAGE in ("local", "aws", "lambda"), f"IMGUP_TEST_STORAGE must be local, aws or lambda, not {STORAGE!r}"
+# lambda: every server is `make run-lambda`'s stack (scripts/run-lambda.sh on the server's data
+# dir: the API function under AWS's Lambda emulator behind `imgup gateway`, the processor fed by
+# versitygw's S3 events, S3 + DynamoDB on versitygw and moto), and the store helpers read its
+# bucket and table. The functions are IMGUP_LAMBDA_API_BIN and IMGUP_LAMBDA_PROCESSOR_BIN;
+# IMGUP_GATEWAY (http or rest) picks the payload version.
+LAMBDA = STORAGE == "lambda"
+# imgup serve's flags for what the API function always does (content is a redirect to a
+# presigned S3 GET: a response over Lambda's 6 MB is never attempted).
+LAMBDA_ALWAYS = frozenset({"--content-redirect"})
+AWS = STORAGE in ("aws", "lambda")
 
 # The record columns db_rows offers on aws (the names of SQLite's images table).
 _RECORD_COLUMNS = ("id", "owner", "filename", "content_type", "format", "key", "sha256", "status",
@@ -98,7 +107,18 @@ class AwsStore:
 
     _n = itertools.count()
 
-    def __init__(self):
+    def __init__(self, stack_env: Optional[Mapping[str, str]] = None):
+        if stack_env is not None:  # a run-lambda stack's own peers, bucket and table (aws-local.env)
+            self.bucket = stack_env["IMGUP_BUCKET"]
+            self.table = stack_env["IMGUP_TABLE"]
+            self.region = stack_env["AWS_REGION"]
+            self.s3_endpoint = stack_env["AWS_ENDPOINT_URL_S3"]
+            self.dynamodb_endpoint = stack_env["AWS_ENDPOINT_URL_DYNAMODB"]
+            self.access_key = stack_env["AWS_ACCESS_KEY_ID"]
+            self.secret_key = stack_env["AWS_SECRET_ACCESS_KEY"]
+            self._s3 = None
+            self._dynamodb = None
+            return
         missing = [v for v in ("IMGUP_TEST_S3_ENDPOINT", "IMGUP_TEST_DYNAMODB_ENDPOINT") if not os.environ.get(v)]
         if missing:
             raise AssertionError(f"IMGUP_TEST_STORAGE=aws needs the AWS peers ({', '.join(missing)} unset): "
@@ -180,12 +200,30 @@ def aws_store(data_dir: Path, create: bool = True) -> Optional[AwsStore]:
     name = str(Path(data_dir).resolve())
     with _SERVERS_LOCK:
         store = _AWS_STORES.get(name)
+    if store is None and LAMBDA:
+        # The stack's own, known once scripts/run-lambda.sh has written its aws-local.env.
+        env_file = Path(data_dir) / "aws-local.env"
+        if not env_file.exists():
+            return None
+        store = AwsStore(read_env_file(env_file))
+        with _SERVERS_LOCK:
+            store = _AWS_STORES.setdefault(name, store)
     if store is None and create:
         store = AwsStore()
         store.create()
         with _SERVERS_LOCK:
             store = _AWS_STORES.setdefault(name, store)
     return store
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """KEY=value lines (data/aws-local.env)."""
+    values = {}
+    for line in Path(path).read_text().splitlines():
+        if line.strip():
+            key, _, value = line.partition("=")
+            values[key] = value
+    return values
 
 
 # ---------------------------------------------------------------------------------------------
@@ -236,12 +274,16 @@ class Server:
         cmd = [str(binary), "serve", "--host", "127.0.0.1", "--port", "0", "--data", str(self.data_dir),
                *self.args]
         env = {k: v for k, v in os.environ.items() if not k.startswith("IMGUP_")}
-        if (store := aws_store(self.data_dir)) is not None:
+        popen_extra = {}
+        if LAMBDA:
+            cmd, env, popen_extra = self._lambda_stack(env)
+            timeout = max(timeout, 90.0)
+        elif (store := aws_store(self.data_dir)) is not None:
             cmd += store.args()
             env.update(store.env())
         with open(self._stdout_path, "wb") as stdout:
             self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=stdout, stderr=subprocess.PIPE,
-                                         env=env)
+                                         env=env, **popen_extra)
         threading.Thread(target=self._read_stderr, args=(self.proc,), daemon=True).start()
         deadline = time.monotonic() + timeout
         while not self._ready.wait(0.05):
@@ -255,6 +297,33 @@ class Server:
         with _SERVERS_LOCK:
             _SERVERS_BY_DIR[str(self.data_dir.resolve())] = self
         return self
+
+    def _lambda_stack(self, env: dict[str, str]):
+        """The command, environment and Popen arguments of scripts/run-lambda.sh on this data dir
+        (IMGUP_TEST_STORAGE=lambda): the gateway on a free port, the functions of the build under
+        test, the relay retrying at once (the suite's processing time limit is the local one)."""
+        import pytest
+        # What the API function always does, a flag of imgup serve's asks for: no difference.
+        args = [a for a in self.args if a not in LAMBDA_ALWAYS]
+        if args:
+            pytest.skip(f"imgup serve's own flags ({' '.join(self.args)}): the Lambda stack has none "
+                        "(its functions are configured by their environment)")
+        env = dict(env)
+        env.update({"PORT": "0", "DATA": str(self.data_dir), "IMGUP_BIN": str(imgup_bin()),
+                    "IMGUP_RELAY_BACKOFF": "0.2", "GATEWAY": os.environ.get("IMGUP_GATEWAY", "http")})
+        for name in ("IMGUP_LAMBDA_API_BIN", "IMGUP_LAMBDA_PROCESSOR_BIN", "IMGUP_PIXEL_WORKER", "IMGUP_TOOLS_DIR",
+                     "IMGUP_RIE"):
+            if os.environ.get(name):
+                env[name] = os.environ[name]
+        # SIGINT as a terminal leaves it (a background job's shell starts with it ignored).
+        extra = {"preexec_fn": lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)}
+        return [str(REPO / "scripts" / "run-lambda.sh")], env, extra
+
+    def function_logs(self) -> str:
+        """What the stack's functions wrote (IMGUP_TEST_STORAGE=lambda): their emulators' logs."""
+        logs = self.data_dir / "logs"
+        return "".join((logs / f"{name}.log").read_text("utf-8", "replace")
+                       for name in ("api", "processor") if (logs / f"{name}.log").exists())
 
     def _read_stderr(self, proc: subprocess.Popen) -> None:
         assert proc.stderr is not None
@@ -283,6 +352,8 @@ class Server:
                 self.proc.wait()
                 raise AssertionError(f"imgup serve did not exit within {timeout}s of SIGTERM")
         self.returncode = self.proc.returncode
+        if LAMBDA and self.returncode == 143:
+            self.returncode = 0  # run-lambda.sh exits 143 after stopping everything on SIGTERM
         return self.returncode
 
     def kill(self) -> None:
@@ -294,6 +365,10 @@ class Server:
 
     # -- what it wrote -----------------------------------------------------------------------
     def stdout_text(self) -> str:
+        if LAMBDA:
+            # The API function's request log lines, among its emulator's own.
+            return "".join(line for line in self.function_logs().splitlines(keepends=True)
+                           if line.startswith("{") and '"request_id"' in line)
         return self._stdout_path.read_text("utf-8", "replace") if self._stdout_path else ""
 
     def log_records(self) -> list[dict]:
@@ -326,6 +401,10 @@ class Server:
         r = requests.get(self.url + "/health", timeout=HTTP_TIMEOUT, headers={"Connection": "close"})
         assert r.status_code == 200, f"GET /health: {r.status_code} {r.text[:300]}"
         body = r.json()
+        if LAMBDA:
+            # No queue in the API function: the processor works off S3 events; what is still to do
+            # shows as records "processing" (records_processing).
+            body.setdefault("processing", 0)
         assert isinstance(body.get("processing"), int) and body["processing"] >= 0, (
             f"GET /health must say how many images are queued or being processed: {body}")
         return body
@@ -400,7 +479,7 @@ def stop_checked(srv: Server, what: str) -> None:
         assert rc == 0, (f"{what}: a graceful stop (SIGTERM) must exit 0, got {rc}; stderr:\n"
                          + "".join(srv.stderr_lines[-50:]))
     # Sanitizer builds (IMGUP_BIN=.../asan): UBSan reports do not change the exit code.
-    text = "".join(srv.stderr_lines)
+    text = "".join(srv.stderr_lines) + (srv.function_logs() if LAMBDA else "")
     for marker in ("runtime error:", "AddressSanitizer", "LeakSanitizer", "ThreadSanitizer"):
         assert marker not in text, f"{what}: sanitizer report on stderr:\n{text[-4000:]}"
 
@@ -419,6 +498,14 @@ class ServerFactory:
             data_dir = self._tmp.mktemp(f"srv{next(self._n)}") / "data"
         data_dir.mkdir(parents=True, exist_ok=True)
         srv = Server(data_dir, args, log_dir=data_dir.parent)
+        if LAMBDA:
+            # The stack's table exists once it runs; the API function looks for keys until it
+            # has found some, so keys added now count from the first request on.
+            srv.start()
+            self._servers.append(srv)
+            for name in keys:
+                srv.keys[name] = add_key(data_dir, name)
+            return srv
         for name in keys:
             srv.keys[name] = add_key(data_dir, name)
         srv.start()
@@ -642,6 +729,9 @@ class Client:
 
     def request(self, method: str, path: str, *, undocumented: Optional[str] = None, **kw) -> requests.Response:
         kw.setdefault("timeout", HTTP_TIMEOUT)
+        # On the Lambda stack the API function answers content with a redirect to a presigned S3
+        # GET (a response over Lambda's 6 MB is never attempted): a client follows it to the bytes.
+        follow = LAMBDA and "allow_redirects" not in kw and method in ("GET", "HEAD") and "/content" in path
         kw.setdefault("allow_redirects", False)
         resp = self._session().request(method, self.base_url + path, **kw)
         prep = resp.request
@@ -650,6 +740,11 @@ class Client:
             body = body.encode("utf-8")
         self.contract.check(prep.method, prep.url, dict(prep.headers), body, resp.status_code,
                             Headers(list(resp.headers.items())), resp.content, undocumented=undocumented)
+        if follow and resp.status_code in (302, 303, 307) and resp.headers.get("Location", "").startswith("http"):
+            headers = {k: v for k, v in (kw.get("headers") or {}).items()
+                       if k.lower() in ("range", "if-range", "if-none-match", "if-match", "if-modified-since")}
+            resp = requests.request(method, resp.headers["Location"], headers=headers, timeout=kw["timeout"],
+                                    allow_redirects=False)
         return resp
 
     def get(self, path, **kw):

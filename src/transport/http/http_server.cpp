@@ -56,15 +56,15 @@ class Connection;
 /// Everything the server shares with its connections. Outlives them: Serve() returns only when
 /// the io_context ran out of work, that is when every connection is gone.
 struct ServerCore {
-  ServerCore(const Router& router_in, HttpServerOptions options_in, Clock& clock_in,
+  ServerCore(HttpHandler handler_in, HttpServerOptions options_in, Clock& clock_in,
              IdGenerator& ids_in, std::function<void(const std::string&)> log_line_in)
-      : router(router_in),
+      : handler(std::move(handler_in)),
         options(std::move(options_in)),
         clock(clock_in),
         ids(ids_in),
         log_line(std::move(log_line_in)) {}
 
-  const Router& router;
+  const HttpHandler handler;
   const HttpServerOptions options;
   Clock& clock;
   IdGenerator& ids;
@@ -396,7 +396,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   // --- answering -------------------------------------------------------------------------
 
-  /// Runs the router on a worker: handlers may block, connections must not wait for them.
+  /// Runs the handler (the router) on a worker: handlers may block, connections must not wait for
+  /// them.
   void Handle() {
     state_ = State::kHandling;
     stream_.expires_never();
@@ -416,7 +417,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void RunHandler() noexcept {
-    HttpResponse response = Answer(server_.router, request_, body_limit_);
+    HttpResponse response = server_.handler(request_);
     try {
       close_after_ = WantsClose(response);
       response_.emplace(ToBeast(response, head_));
@@ -707,8 +708,19 @@ void ServerCore::LogRequest(const HttpRequest& request, const HttpResponse& resp
 
 HttpServer::HttpServer(const Router& router, HttpServerOptions options, Clock& clock,
                        IdGenerator& ids, std::function<void(const std::string&)> log_line)
-    : core_(std::make_unique<http_detail::ServerCore>(router, std::move(options), clock, ids,
-                                                      std::move(log_line))) {}
+    : HttpServer(
+          [&router, max_body_bytes = options.max_body_bytes, large_path = options.large_body_path,
+           large_limit = options.large_body_limit](const HttpRequest& request) {
+            // The limit the connection read this body under (Connection::OnHeader).
+            const bool large = !large_path.empty() && request.path == large_path;
+            return Answer(router, request, large ? large_limit : max_body_bytes);
+          },
+          std::move(options), clock, ids, std::move(log_line)) {}
+
+HttpServer::HttpServer(HttpHandler handler, HttpServerOptions options, Clock& clock,
+                       IdGenerator& ids, std::function<void(const std::string&)> log_line)
+    : core_(std::make_unique<http_detail::ServerCore>(std::move(handler), std::move(options), clock,
+                                                      ids, std::move(log_line))) {}
 
 HttpServer::~HttpServer() = default;
 

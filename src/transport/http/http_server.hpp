@@ -48,10 +48,18 @@ struct HttpServerOptions {
   std::size_t linger_max_bytes = 4 * 1024 * 1024;
 };
 
+/// Answers one complete request on a worker thread (it may block). Never throws.
+using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
+
 class HttpServer {
  public:
   /// `log_line` receives one JSON line per request (and a JSON line per transport error).
+  /// Requests go through `router` (api/exchange's Answer, with `options.max_body_bytes`).
   HttpServer(const Router& router, HttpServerOptions options, Clock& clock, IdGenerator& ids,
+             std::function<void(const std::string&)> log_line);
+  /// The same server in front of any `handler` (`imgup gateway` forwards every request to a
+  /// Lambda function); the transport's own limits and refusals stay the same.
+  HttpServer(HttpHandler handler, HttpServerOptions options, Clock& clock, IdGenerator& ids,
              std::function<void(const std::string&)> log_line);
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
