@@ -706,16 +706,27 @@ void ServerCore::LogRequest(const HttpRequest& request, const HttpResponse& resp
 
 }  // namespace http_detail
 
+namespace {
+
+/// The router as the server's handler, with the body limit each request was read under
+/// (Connection::OnHeader). Made from `options` before they are moved into the server: a lambda
+/// built in the same argument list as std::move(options) could copy a moved-from path.
+HttpHandler RouterHandler(const Router& router, const HttpServerOptions& options) {
+  return [&router, max_body_bytes = options.max_body_bytes, large_path = options.large_body_path,
+          large_limit = options.large_body_limit](const HttpRequest& request) {
+    const bool large = !large_path.empty() && request.path == large_path;
+    return Answer(router, request, large ? large_limit : max_body_bytes);
+  };
+}
+
+}  // namespace
+
 HttpServer::HttpServer(const Router& router, HttpServerOptions options, Clock& clock,
-                       IdGenerator& ids, std::function<void(const std::string&)> log_line)
-    : HttpServer(
-          [&router, max_body_bytes = options.max_body_bytes, large_path = options.large_body_path,
-           large_limit = options.large_body_limit](const HttpRequest& request) {
-            // The limit the connection read this body under (Connection::OnHeader).
-            const bool large = !large_path.empty() && request.path == large_path;
-            return Answer(router, request, large ? large_limit : max_body_bytes);
-          },
-          std::move(options), clock, ids, std::move(log_line)) {}
+                       IdGenerator& ids, std::function<void(const std::string&)> log_line) {
+  HttpHandler handler = RouterHandler(router, options);
+  core_ = std::make_unique<http_detail::ServerCore>(std::move(handler), std::move(options), clock,
+                                                    ids, std::move(log_line));
+}
 
 HttpServer::HttpServer(HttpHandler handler, HttpServerOptions options, Clock& clock,
                        IdGenerator& ids, std::function<void(const std::string&)> log_line)
