@@ -594,6 +594,9 @@ void RegisterApiRoutes(Router& router, ImageService& service, const ApiConfig& c
                      pending || pending.error().code != ErrorCode::kNotFound) {
                    return pending;
                  }
+                 // Neither: unless the upload was committed between the two reads (the record
+                 // is written before its ticket is removed), so the record is read once more.
+                 record = service.Get(c.owner, c.Param("id"));
                }
                if (!record) return tl::unexpected(record.error());
                return RecordResponse(c, 200, *record);

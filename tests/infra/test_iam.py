@@ -470,6 +470,9 @@ def test_each_functions_user_is_refused_what_the_template_does_not_grant(world, 
     if name == "ProcessorFunction":
         refused("ProcessorFunction: PutObject of an original", lambda: s3.put_object(
             Bucket=world.bucket, Key=f"originals/{OWNER}/x", Body=b"x"))
+    else:
+        refused("ApiFunction: PutObject of a variant", lambda: s3.put_object(
+            Bucket=world.bucket, Key=f"variants/{OWNER}/x/thumb.webp", Body=b"x"))
     if world.moto_scopes_dynamodb:
         refused(f"{name}: GetItem, another table",
                 lambda: dynamodb.get_item(TableName=world.other_table, Key=key))
