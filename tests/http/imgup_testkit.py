@@ -290,8 +290,7 @@ class Server:
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 rc = self.proc.poll()
                 if rc is None:
-                    self.proc.kill()
-                    self.proc.wait()
+                    self._kill_all()
                 raise AssertionError(f"{' '.join(cmd)} did not print its listening line "
                                      f"(exit code {rc}); stderr:\n" + "".join(self.stderr_lines))
         with _SERVERS_LOCK:
@@ -315,8 +314,11 @@ class Server:
                      "IMGUP_RIE"):
             if os.environ.get(name):
                 env[name] = os.environ[name]
-        # SIGINT as a terminal leaves it (a background job's shell starts with it ignored).
-        extra = {"preexec_fn": lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)}
+        # SIGINT as a terminal leaves it (a background job's shell starts with it ignored). A
+        # session of its own, so that a hard kill reaches every process of the stack
+        # (_kill_all): SIGKILL to the script alone would leave its children running.
+        extra = {"preexec_fn": lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+                 "start_new_session": True}
         return [str(REPO / "scripts" / "run-lambda.sh")], env, extra
 
     def function_logs(self) -> str:
@@ -348,8 +350,7 @@ class Server:
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+                self._kill_all()
                 raise AssertionError(f"imgup serve did not exit within {timeout}s of SIGTERM")
         self.returncode = self.proc.returncode
         if LAMBDA and self.returncode == 143:
@@ -359,9 +360,21 @@ class Server:
     def kill(self) -> None:
         """SIGKILL, at once: no graceful anything."""
         assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait()
+        self._kill_all()
         self.returncode = self.proc.returncode
+
+    def _kill_all(self) -> None:
+        """SIGKILL to the server, or on the Lambda stack to every process of run-lambda.sh's
+        session (its own: _lambda_stack), and waits for it."""
+        assert self.proc is not None
+        if LAMBDA:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        else:
+            self.proc.kill()
+        self.proc.wait()
 
     # -- what it wrote -----------------------------------------------------------------------
     def stdout_text(self) -> str:
