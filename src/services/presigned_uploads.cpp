@@ -77,13 +77,16 @@ Result<UploadArrival> PresignedUploads::Arrived(std::string_view owner, std::str
     return tl::unexpected(found.error());
   }
   UploadTicket ticket = std::move(*found);
-  if (ticket.state == TicketState::kFailed) {
-    return UploadArrival{UploadArrival::Kind::kFailed, std::nullopt, std::move(ticket)};
-  }
-  if (ticket.state == TicketState::kDuplicate) {
-    return UploadArrival{UploadArrival::Kind::kDuplicate, std::nullopt, std::move(ticket)};
-  }
   const std::string key = OriginalKey(owner, id);
+  if (ticket.state == TicketState::kFailed || ticket.state == TicketState::kDuplicate) {
+    // Settled: no record has this id, so whatever is at its key now is not an image's. An S3
+    // form is good until it expires, and a client may post it again after the refusal: those
+    // bytes go too (a delivery of the first event finds nothing to delete).
+    (void)blobs_.Delete(key);
+    return UploadArrival{ticket.state == TicketState::kDuplicate ? UploadArrival::Kind::kDuplicate
+                                                                 : UploadArrival::Kind::kFailed,
+                         std::nullopt, std::move(ticket)};
+  }
   auto bytes = blobs_.Get(key);
   if (!bytes) {
     if (bytes.error().code != ErrorCode::kNotFound) return tl::unexpected(bytes.error());

@@ -168,3 +168,10 @@ def test_bytes_that_are_not_the_declared_type_fail_the_record_and_are_deleted(aw
     # A second delivery changes nothing.
     again = aws_stack.processor.invoke(s3_put(key)).json()["records"][0]
     assert again["outcome"] == "failed", again
+    # The form is S3's, good until it expires: bytes posted again after the refusal are deleted
+    # on their event too, not left at a key no record names.
+    assert post_form(form, SEED_PNG, "image/jpeg").status_code == 204
+    assert aws_stack.keys(key) == [key]
+    reposted = aws_stack.processor.invoke(s3_put(key)).json()["records"][0]
+    assert reposted["outcome"] == "failed", reposted
+    assert aws_stack.keys(key) == []
