@@ -30,29 +30,10 @@ if [ ! -x "$BIN" ]; then
 fi
 
 STATE="$DATA/aws"
-local_stack_state "$STATE"
+local_stack_state "$STATE" "$REGION"
 
 SERVE_PID=""
-stop_all() {
-  trap - INT TERM HUP EXIT
-  if [ -n "$SERVE_PID" ]; then
-    kill -TERM "$SERVE_PID" 2>/dev/null || true
-    wait "$SERVE_PID" 2>/dev/null || true
-  fi
-  stop_pids
-  echo "run-aws: stopped" >&2
-}
-trap 'stop_all; exit 130' INT
-trap 'stop_all; exit 143' TERM
-trap 'stop_all; exit 129' HUP
-trap 'stop_all' EXIT
-
-PEERS_LOG_DIR="$STATE/logs"
-PEERS_S3_DIR="$STATE/s3"
-PEERS_REGION="$REGION"
-PEERS_ACCESS_KEY_ID="$ACCESS_KEY_ID"
-PEERS_SECRET_ACCESS_KEY="$SECRET_ACCESS_KEY"
-PEERS_MOTO_JOURNAL="$STATE/dynamodb-journal.jsonl"
+local_stack_traps run-aws SERVE_PID
 
 start_peer run-aws:versitygw / run_versitygw
 S3_ENDPOINT="http://127.0.0.1:$STARTED_PORT"

@@ -52,7 +52,7 @@ case "$GATEWAY" in http | rest) ;; *)
 esac
 
 STATE="$DATA/aws"
-local_stack_state "$STATE"
+local_stack_state "$STATE" "$REGION"
 LOGS="$DATA/logs"
 mkdir -p "$LOGS"
 
@@ -102,27 +102,7 @@ API_BIN="$(api_function)"
 processor_function
 
 GATEWAY_PID=""
-stop_all() {
-  trap - INT TERM HUP EXIT
-  # The gateway first: it finishes the requests in flight while the functions still answer.
-  if [ -n "$GATEWAY_PID" ]; then
-    kill -TERM "$GATEWAY_PID" 2>/dev/null || true
-    wait "$GATEWAY_PID" 2>/dev/null || true
-  fi
-  stop_pids
-  echo "run-lambda: stopped" >&2
-}
-trap 'stop_all; exit 130' INT
-trap 'stop_all; exit 143' TERM
-trap 'stop_all; exit 129' HUP
-trap 'stop_all' EXIT
-
-PEERS_LOG_DIR="$STATE/logs"
-PEERS_S3_DIR="$STATE/s3"
-PEERS_REGION="$REGION"
-PEERS_ACCESS_KEY_ID="$ACCESS_KEY_ID"
-PEERS_SECRET_ACCESS_KEY="$SECRET_ACCESS_KEY"
-PEERS_MOTO_JOURNAL="$STATE/dynamodb-journal.jsonl"
+local_stack_traps run-lambda GATEWAY_PID
 
 start_peer run-lambda:moto /moto-api/ run_moto
 DYNAMODB_ENDPOINT="http://127.0.0.1:$STARTED_PORT"

@@ -119,12 +119,17 @@ run_moto() {
   exec "$MOTO_PYTHON" "$ROOT/scripts/moto_server.py" -H 127.0.0.1 -p "$PORT" "${journal[@]}"
 }
 
-# local_stack_state STATE: the folder of a local stack's data (make run-aws, make run-lambda), and
-# its secrets, made once and kept there: the emulators' root user (the files under STATE/s3 and
-# the journal are theirs) and the secret that seals DynamoDB continuation tokens. Sets
-# ACCESS_KEY_ID, SECRET_ACCESS_KEY and CURSOR_SECRET.
+# local_stack_state STATE REGION: the folder of a local stack's data (make run-aws, make
+# run-lambda), and its secrets, made once and kept there: the emulators' root user (the files
+# under STATE/s3 and the journal are theirs) and the secret that seals DynamoDB continuation
+# tokens. Sets ACCESS_KEY_ID, SECRET_ACCESS_KEY and CURSOR_SECRET, and the PEERS_* settings that
+# start_peer's run_versitygw and run_moto read (their data under STATE, moto's journal there).
 local_stack_state() {
   local state=$1
+  PEERS_LOG_DIR="$state/logs"
+  PEERS_S3_DIR="$state/s3"
+  PEERS_REGION="$2"
+  PEERS_MOTO_JOURNAL="$state/dynamodb-journal.jsonl"
   mkdir -p "$state/logs"
   chmod 700 "$state"
   if [ ! -s "$state/credentials" ]; then
@@ -140,6 +145,32 @@ print(secrets.token_urlsafe(30))' >"$state/credentials"
     (umask 077 && "$MOTO_PYTHON" -c 'import secrets; print(secrets.token_urlsafe(32))' >"$state/cursor-secret")
   fi
   CURSOR_SECRET="$(cat "$state/cursor-secret")"
+  PEERS_ACCESS_KEY_ID="$ACCESS_KEY_ID"
+  PEERS_SECRET_ACCESS_KEY="$SECRET_ACCESS_KEY"
+}
+
+# local_stack_traps NAME FRONT_PID_VARIABLE: on INT, TERM, HUP or exit, stops the process whose
+# PID the named variable holds (the stack's front: the server or the gateway, first, so that it
+# finishes the requests in flight while what it calls still answers), then every PID in PIDS;
+# exits 130, 143 or 129 on the signals, as a shell does.
+local_stack_traps() {
+  LOCAL_STACK_NAME=$1
+  LOCAL_STACK_FRONT=$2
+  trap 'stop_local_stack; exit 130' INT
+  trap 'stop_local_stack; exit 143' TERM
+  trap 'stop_local_stack; exit 129' HUP
+  trap 'stop_local_stack' EXIT
+}
+
+stop_local_stack() {
+  trap - INT TERM HUP EXIT
+  local front="${!LOCAL_STACK_FRONT:-}"
+  if [ -n "$front" ]; then
+    kill -TERM "$front" 2>/dev/null || true
+    wait "$front" 2>/dev/null || true
+  fi
+  stop_pids
+  echo "$LOCAL_STACK_NAME: stopped" >&2
 }
 
 # write_aws_local_env FILE S3_ENDPOINT DYNAMODB_ENDPOINT REGION BUCKET TABLE [LINE...]: the
