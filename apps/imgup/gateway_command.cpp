@@ -12,6 +12,7 @@
 #include "domain/ports/clock.hpp"
 #include "domain/ulid.hpp"
 #include "local_stores.hpp"
+#include "stop_signals.hpp"
 #include "transport/http/http_server.hpp"
 #include "transport/lambda/local_gateway.hpp"
 
@@ -103,22 +104,12 @@ class Gateway {
 }  // namespace
 
 int RunGateway(const GatewayCommandOptions& options) {
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  const sigset_t signals = BlockStopSignals();
 
   SystemClock clock;
   UlidGenerator ids;
   Gateway gateway(options, clock);
-  std::mutex log_mutex;
-  auto log_line = [&log_mutex](const std::string& line) {
-    std::lock_guard<std::mutex> lock(log_mutex);
-    std::fwrite(line.data(), 1, line.size(), stdout);
-    std::fputc('\n', stdout);
-    std::fflush(stdout);
-  };
+  const auto log_line = StdoutLines();
   HttpServerOptions server_options;
   server_options.host = options.host;
   server_options.port = options.port;
@@ -134,10 +125,9 @@ int RunGateway(const GatewayCommandOptions& options) {
     Die("imgup gateway: cannot listen on " + options.host + ":" + std::to_string(options.port) +
         ": " + port.error().detail);
   std::thread signal_thread([&server, signals] {
-    int signal_number = 0;
-    sigwait(&signals, &signal_number);
-    std::cerr << "imgup gateway: " << (signal_number == SIGINT ? "SIGINT" : "SIGTERM")
-              << ", finishing in-flight requests\n";
+    // Waited for before anything is written: the operands of << run left to right.
+    const char* signal_name = WaitForStopSignal(signals);
+    std::cerr << "imgup gateway: " << signal_name << ", finishing in-flight requests\n";
     server.Stop();
   });
   std::cerr << "imgup gateway: "

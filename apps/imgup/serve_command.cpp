@@ -31,6 +31,7 @@
 #include "services/image_service.hpp"
 #include "services/presigned_uploads.hpp"
 #include "services/processing_service.hpp"
+#include "stop_signals.hpp"
 #include "transport/http/http_server.hpp"
 #include "transport/http/loopback.hpp"
 #include "version.hpp"
@@ -169,12 +170,8 @@ void CheckCanListen(const ServeOptions& options) {
 }  // namespace
 
 int Serve(const ServeOptions& options) {
-  // Signals are taken by one thread with sigwait, so block them before any thread starts.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // Signals are taken by one thread, so they are blocked before any thread starts.
+  const sigset_t signals = BlockStopSignals();
 
   // A data directory without a database holds no key: refuse a network address before
   // creating anything (the same check runs again below on an existing store, and on DynamoDB).
@@ -206,13 +203,7 @@ int Serve(const ServeOptions& options) {
     }
   }
 
-  std::mutex log_mutex;
-  auto log_line = [&log_mutex](const std::string& line) {
-    std::lock_guard<std::mutex> lock(log_mutex);
-    std::fwrite(line.data(), 1, line.size(), stdout);
-    std::fputc('\n', stdout);
-    std::fflush(stdout);
-  };
+  const auto log_line = StdoutLines();
 
   // The image pipeline, off the request path: uploads are queued to a bounded worker pool, and
   // the pixel work runs in child processes that are killed at the deadline (pixel-worker).
@@ -335,10 +326,9 @@ int Serve(const ServeOptions& options) {
   if (!port) Die(ListenFailure(port.error(), options));
 
   std::thread signal_thread([&server, &workers, &processor, signals] {
-    int signal_number = 0;
-    sigwait(&signals, &signal_number);
-    std::cerr << "imgup: " << (signal_number == SIGINT ? "SIGINT" : "SIGTERM")
-              << ", finishing in-flight requests\n";
+    // Waited for before anything is written: the operands of << run left to right.
+    const char* signal_name = WaitForStopSignal(signals);
+    std::cerr << "imgup: " << signal_name << ", finishing in-flight requests\n";
     server.Stop();
     // Images being processed are not waited for: their workers are killed and the records
     // stay "processing", to be taken up again at the next start.
