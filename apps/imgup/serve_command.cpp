@@ -291,9 +291,10 @@ int Serve(const ServeOptions& options) {
   // The one-time URLs of this process: the local store's presigned GETs, and on both storages
   // the forms of POST /uploads, whose bytes are committed as they arrive.
   RegisterBlobRoutes(
-      router, urls, *stores.blobs, [&uploads, &clock, &log_line](const std::string& key) {
+      router, urls, *stores.blobs,
+      [&uploads, &clock, &log_line](const std::string& key) -> Result<void> {
         const std::optional<ImageKey> image = ParseImageKey(key);
-        if (!image || image->kind != ImageKey::Kind::kOriginal) return;
+        if (!image || image->kind != ImageKey::Kind::kStaging) return {};
         auto arrived = uploads.Arrived(image->owner, image->id);
         nlohmann::json line = {{"ts", FormatRfc3339(clock.NowMs())},
                                {"level", arrived ? "info" : "error"},
@@ -310,6 +311,8 @@ int Serve(const ServeOptions& options) {
           line["status"] = ToString(arrived->record->status);
         }
         log_line(line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+        if (!arrived) return tl::unexpected(arrived.error());
+        return {};
       });
 
   HttpServerOptions server_options;

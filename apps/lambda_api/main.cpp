@@ -41,8 +41,8 @@ Result<InvocationHandler> Init() {
   // No processing queue: on AWS the original's S3 event starts the processor function.
   graph->service = std::make_unique<ImageService>(backend.Blobs(), backend.Records(), graph->clock,
                                                   graph->ids, UploadLimits{});
-  // Uploads past the inline limit: S3's presigned POST for the original's key; its S3 event
-  // makes the processor function commit the bytes (ADR 15).
+  // Uploads past the inline limit: S3's presigned POST for the upload's staging key; its S3
+  // event makes the processor function commit the bytes (ADR 15).
   graph->uploads = std::make_unique<PresignedUploads>(
       *graph->service, backend.Blobs(), backend.Records(), backend.Tickets(), graph->clock,
       graph->ids,
@@ -62,10 +62,11 @@ Result<InvocationHandler> Init() {
   if (SignedUrls* urls = backend.Urls()) {
     // Local storage: the function answers its own forms and commits what arrives (no S3 event).
     RegisterBlobRoutes(*graph->router, *urls, backend.Blobs(),
-                       [uploads = graph->uploads.get()](const std::string& key) {
-                         if (auto image = ParseImageKey(key)) {
-                           (void)uploads->Arrived(image->owner, image->id);
-                         }
+                       [uploads = graph->uploads.get()](const std::string& key) -> Result<void> {
+                         auto image = ParseImageKey(key);
+                         if (!image || image->kind != ImageKey::Kind::kStaging) return {};
+                         IMGUP_RETURN_IF_ERROR(uploads->Arrived(image->owner, image->id));
+                         return {};
                        });
   }
 

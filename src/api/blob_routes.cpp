@@ -26,8 +26,12 @@ Result<HttpResponse> ServeObject(SignedUrls& urls, BlobStore& blobs, const Route
   return response;
 }
 
-Result<HttpResponse> StoreForm(SignedUrls& urls, BlobStore& blobs,
-                               const std::function<void(const std::string&)>& on_stored,
+/// A failure to store or commit what a form brought: the client may post the same form again.
+bool IsStorageFailure(const Error& error) {
+  return error.code == ErrorCode::kUnavailable || error.code == ErrorCode::kInternal;
+}
+
+Result<HttpResponse> StoreForm(SignedUrls& urls, BlobStore& blobs, const FormStored& on_stored,
                                const RouteContext& c) {
   IMGUP_ASSIGN_OR_RETURN(
       const auto parts,
@@ -46,7 +50,8 @@ Result<HttpResponse> StoreForm(SignedUrls& urls, BlobStore& blobs,
     return Fail(ErrorCode::kInvalidArgument, "missing_field",
                 "The form has no part named 'file' (it must come after the fields)");
   }
-  IMGUP_ASSIGN_OR_RETURN(const UploadPolicy policy, urls.RedeemPost(fields));
+  IMGUP_ASSIGN_OR_RETURN(const SignedUrls::PostGrant grant, urls.RedeemPost(fields));
+  const UploadPolicy& policy = grant.policy;
   if (file->data.empty()) {
     return Fail(
         ErrorCode::kInvalidArgument, "entity_too_small",
@@ -57,8 +62,17 @@ Result<HttpResponse> StoreForm(SignedUrls& urls, BlobStore& blobs,
                 "The file is " + std::to_string(file->data.size()) +
                     " bytes; this form takes at most " + std::to_string(policy.max_bytes));
   }
-  IMGUP_RETURN_IF_ERROR(blobs.Put(policy.key, file->data, policy.content_type));
-  if (on_stored) on_stored(policy.key);
+  Result<void> stored = blobs.Put(policy.key, file->data, policy.content_type);
+  if (stored && on_stored) stored = on_stored(policy.key);
+  if (!stored) {
+    if (!IsStorageFailure(stored.error())) return tl::unexpected(stored.error());
+    // Nothing was committed: the form stays good for another try (S3 answers a failed store
+    // 503 too, and its form works again). The staging object, if stored, is written over then.
+    urls.ReleasePost(grant);
+    return Fail(ErrorCode::kUnavailable, "storage_unavailable",
+                "The upload could not be stored; post the same form again.",
+                stored.error().slug + ": " + stored.error().detail);
+  }
   HttpResponse response;
   response.status = 204;  // S3's answer to a form without success_action_status
   return response;
@@ -66,8 +80,7 @@ Result<HttpResponse> StoreForm(SignedUrls& urls, BlobStore& blobs,
 
 }  // namespace
 
-void RegisterBlobRoutes(Router& router, SignedUrls& urls, BlobStore& blobs,
-                        std::function<void(const std::string& key)> on_stored) {
+void RegisterBlobRoutes(Router& router, SignedUrls& urls, BlobStore& blobs, FormStored on_stored) {
   router.Add(
       "GET", std::string(SignedUrls::kGetPath),
       [&urls, &blobs](const RouteContext& c) { return ServeObject(urls, blobs, c); },

@@ -12,9 +12,14 @@
 
 namespace imgup {
 
-/// `on_stored(key)` runs after a form's object has been stored (the local stand-in for S3's
-/// ObjectCreated event); none when empty.
+/// Runs after a form's object has been stored under `key`, in the same request (the local
+/// stand-in for S3's ObjectCreated event): commits it. An error of the stores (kUnavailable,
+/// kInternal) makes the form's answer 503 and leaves the form usable; the route answers any
+/// other error as it is.
+using FormStored = std::function<Result<void>(const std::string& key)>;
+
+/// `on_stored`: none when empty.
 void RegisterBlobRoutes(Router& router, SignedUrls& urls, BlobStore& blobs,
-                        std::function<void(const std::string& key)> on_stored = {});
+                        FormStored on_stored = {});
 
 }  // namespace imgup

@@ -46,6 +46,10 @@ std::string OriginalKey(std::string_view owner, std::string_view id) {
   return "originals/" + std::string(owner) + "/" + std::string(id);
 }
 
+std::string StagingKey(std::string_view owner, std::string_view id) {
+  return "uploads/" + std::string(owner) + "/" + std::string(id);
+}
+
 std::string VariantPrefix(std::string_view owner, std::string_view id) {
   return "variants/" + std::string(owner) + "/" + std::string(id) + "/";
 }
@@ -72,6 +76,8 @@ std::optional<ImageKey> ParseImageKey(std::string_view key) {
     parsed.kind = ImageKey::Kind::kOriginal;
   } else if (segments[0] == "quarantine" && segments.size() == 3) {
     parsed.kind = ImageKey::Kind::kQuarantine;
+  } else if (segments[0] == "uploads" && segments.size() == 3) {
+    parsed.kind = ImageKey::Kind::kStaging;
   } else if (segments[0] == "variants" && segments.size() == 4 && segments[3].ends_with(".webp") &&
              segments[3].size() > 5) {
     parsed.kind = ImageKey::Kind::kVariant;

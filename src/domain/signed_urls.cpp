@@ -147,7 +147,7 @@ Result<PresignedPost> SignedUrls::SignPost(const UploadPolicy& policy) {
   return post;
 }
 
-Result<UploadPolicy> SignedUrls::RedeemPost(const FormFields& fields) {
+Result<SignedUrls::PostGrant> SignedUrls::RedeemPost(const FormFields& fields) {
   const auto encoded = Field(fields, "policy");
   const auto signature = Field(fields, "x-imgup-signature");
   if (!encoded || !signature || !SameBytes(*signature, Sign("POST\n" + std::string(*encoded)))) {
@@ -180,7 +180,12 @@ Result<UploadPolicy> SignedUrls::RedeemPost(const FormFields& fields) {
   if (!UseNonce("p" + std::string(lines[4]), *expires_ms)) {
     return Denied("url_used", "This form has been used; ask for a new one");
   }
-  return policy;
+  return PostGrant{std::move(policy), std::string(lines[4])};
+}
+
+void SignedUrls::ReleasePost(const PostGrant& grant) {
+  std::lock_guard lock(mutex_);
+  used_.erase("p" + grant.nonce);
 }
 
 }  // namespace imgup

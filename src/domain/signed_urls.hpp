@@ -42,10 +42,16 @@ class SignedUrls {
   /// ("signature_mismatch", "url_expired", "url_used").
   Result<GetGrant> RedeemGet(const FormFields& query);
 
-  /// Checks a form's fields (every part but the file) and uses it up; the policy it was signed
-  /// with (expires_in_s is 0). Errors: kPermissionDenied as RedeemGet; kInvalidArgument
-  /// ("policy_violation") when a field differs from the policy.
-  Result<UploadPolicy> RedeemPost(const FormFields& fields);
+  struct PostGrant {
+    UploadPolicy policy;  // the policy the form was signed with (expires_in_s is 0)
+    std::string nonce;
+  };
+  /// Checks a form's fields (every part but the file) and uses it up. Errors: kPermissionDenied
+  /// as RedeemGet; kInvalidArgument ("policy_violation") when a field differs from the policy.
+  Result<PostGrant> RedeemPost(const FormFields& fields);
+  /// Makes a redeemed form usable again (until it expires): what it was to store could not be
+  /// stored, and the client may try again with the same form.
+  void ReleasePost(const PostGrant& grant);
 
  private:
   std::string Sign(std::string_view what) const;

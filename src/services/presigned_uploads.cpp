@@ -43,58 +43,81 @@ Result<StartedUpload> PresignedUploads::Start(std::string_view owner, std::strin
   ticket.state = TicketState::kAwaitingUpload;
   IMGUP_ASSIGN_OR_RETURN(
       PresignedPost post,
-      signer_(UploadPolicy{OriginalKey(owner, ticket.id), type, size_bytes, settings_.form_ttl_s}));
+      signer_(UploadPolicy{StagingKey(owner, ticket.id), type, size_bytes, settings_.form_ttl_s}));
   ticket.expires_at_ms = post.expires_at_ms + settings_.commit_grace_s * 1000;
   IMGUP_RETURN_IF_ERROR(tickets_.PutTicket(ticket));
   return StartedUpload{std::move(ticket), std::move(post)};
 }
 
+UploadArrival PresignedUploads::Settled(UploadTicket ticket) {
+  // Nothing is committed from the staging key once the ticket is not awaiting: whatever is
+  // there now (the refused bytes, or the same form posted again) goes.
+  (void)blobs_.Delete(StagingKey(ticket.owner, ticket.id));
+  const auto kind = ticket.state == TicketState::kDuplicate ? UploadArrival::Kind::kDuplicate
+                                                            : UploadArrival::Kind::kFailed;
+  return UploadArrival{kind, std::nullopt, std::move(ticket)};
+}
+
+UploadArrival PresignedUploads::Committed(ImageRecord record) {
+  // The record exists: readers find it before the ticket, which can go, and so can the staging
+  // object (bytes posted again meanwhile are no image's either).
+  (void)tickets_.RemoveTicket(record.owner, record.id);
+  (void)blobs_.Delete(StagingKey(record.owner, record.id));
+  return UploadArrival{UploadArrival::Kind::kCommitted, std::move(record), std::nullopt};
+}
+
+UploadArrival PresignedUploads::NoTicket(std::string_view owner, std::string_view id) {
+  (void)blobs_.Delete(StagingKey(owner, id));
+  return UploadArrival{};
+}
+
 Result<UploadArrival> PresignedUploads::Refuse(UploadTicket ticket, TicketState state,
                                                std::string reason, std::string duplicate_of) {
-  const std::string key = OriginalKey(ticket.owner, ticket.id);
   ticket.state = state;
   ticket.failure_reason = std::move(reason);
   ticket.duplicate_of = std::move(duplicate_of);
   ticket.expires_at_ms = clock_.NowMs() + settings_.finished_ttl_s * 1000;
   if (auto finished = tickets_.FinishTicket(ticket); !finished) {
-    if (finished.error().code != ErrorCode::kConflict) return tl::unexpected(finished.error());
-    // Another delivery finished it first; its answer is the ticket's.
-    IMGUP_ASSIGN_OR_RETURN(ticket, tickets_.GetTicket(ticket.owner, ticket.id));
-    return UploadArrival{ticket.state == TicketState::kDuplicate ? UploadArrival::Kind::kDuplicate
-                                                                 : UploadArrival::Kind::kFailed,
-                         std::nullopt, std::move(ticket)};
+    if (finished.error().code != ErrorCode::kConflict &&
+        finished.error().code != ErrorCode::kNotFound) {
+      return tl::unexpected(finished.error());
+    }
+    // Another delivery settled it first (refused, or committed and removed the ticket): its
+    // answer is the upload's.
+    auto now = tickets_.GetTicket(ticket.owner, ticket.id);
+    if (!now) {
+      if (now.error().code == ErrorCode::kNotFound) return NoTicket(ticket.owner, ticket.id);
+      return tl::unexpected(now.error());
+    }
+    if (now->state == TicketState::kAwaitingUpload) {
+      return Fail(ErrorCode::kUnavailable, "ticket_busy",
+                  "The upload's ticket changed while its bytes were checked.",
+                  "ticket " + ticket.id + " still awaiting after a refused FinishTicket");
+    }
+    return Settled(std::move(*now));
   }
-  (void)blobs_.Delete(key);
-  return UploadArrival{state == TicketState::kDuplicate ? UploadArrival::Kind::kDuplicate
-                                                        : UploadArrival::Kind::kFailed,
-                       std::nullopt, std::move(ticket)};
+  return Settled(std::move(ticket));
 }
 
 Result<UploadArrival> PresignedUploads::Arrived(std::string_view owner, std::string_view id) {
   auto found = tickets_.GetTicket(owner, id);
   if (!found) {
-    if (found.error().code == ErrorCode::kNotFound) return UploadArrival{};
+    // Committed (the ticket went with it), or settled and expired: an S3 form is good until it
+    // expires and can be posted again after the commit; those bytes are nothing's.
+    if (found.error().code == ErrorCode::kNotFound) return NoTicket(owner, id);
     return tl::unexpected(found.error());
   }
   UploadTicket ticket = std::move(*found);
-  const std::string key = OriginalKey(owner, id);
-  if (ticket.state == TicketState::kFailed || ticket.state == TicketState::kDuplicate) {
-    // Settled: no record has this id, so whatever is at its key now is not an image's. An S3
-    // form is good until it expires, and a client may post it again after the refusal: those
-    // bytes go too (a delivery of the first event finds nothing to delete).
-    (void)blobs_.Delete(key);
-    return UploadArrival{ticket.state == TicketState::kDuplicate ? UploadArrival::Kind::kDuplicate
-                                                                 : UploadArrival::Kind::kFailed,
-                         std::nullopt, std::move(ticket)};
-  }
-  auto bytes = blobs_.Get(key);
+  const std::string staging = StagingKey(owner, id);
+  if (ticket.state != TicketState::kAwaitingUpload) return Settled(std::move(ticket));
+  auto bytes = blobs_.Get(staging);
   if (!bytes) {
     if (bytes.error().code != ErrorCode::kNotFound) return tl::unexpected(bytes.error());
-    // Refused and deleted by another delivery (its ticket says so), or never stored.
+    // Committed or refused by another delivery since (its ticket says so), or never stored.
     IMGUP_ASSIGN_OR_RETURN(ticket, tickets_.GetTicket(owner, id));
     if (ticket.state != TicketState::kAwaitingUpload) return Arrived(owner, id);
     return Fail(ErrorCode::kNotFound, "not_found", "No bytes were uploaded for this id yet.",
-                "key " + key + ": no object");
+                "key " + staging + ": no object");
   }
   // S3 enforces the form's content-length-range; the local route does too. Checked again, as
   // the ticket is what the client declared.
@@ -118,10 +141,8 @@ Result<UploadArrival> PresignedUploads::Arrived(std::string_view owner, std::str
   // The same bytes already uploaded by the owner: the upload is a duplicate, as an inline one
   // would be, unless that image failed (it makes way, as in ImageService::Commit).
   if (auto existing = records_.FindBySha256(owner, validated->sha256)) {
-    if (existing->id == ticket.id) {
-      (void)tickets_.RemoveTicket(owner, id);
-      return UploadArrival{UploadArrival::Kind::kCommitted, std::move(*existing), std::nullopt};
-    }
+    // This upload's own record: an earlier delivery of these bytes stopped after its Insert.
+    if (existing->id == ticket.id) return Committed(std::move(*existing));
     if (existing->status != ImageStatus::kFailed) {
       return Refuse(std::move(ticket), TicketState::kDuplicate,
                     "duplicate_content: the same bytes as image " + existing->id, existing->id);
@@ -133,8 +154,19 @@ Result<UploadArrival> PresignedUploads::Arrived(std::string_view owner, std::str
   } else if (existing.error().code != ErrorCode::kNotFound) {
     return tl::unexpected(existing.error());
   }
+  // A record with this id and other bytes: the form was posted again while an earlier post was
+  // being committed, and that one won. Its original is not to be written over.
+  auto other = records_.Get(owner, id);
+  if (other) return NoTicket(owner, id);
+  if (other.error().code != ErrorCode::kNotFound) return tl::unexpected(other.error());
 
   const SniffResult& sniffed = validated->sniffed;
+  const std::string key = OriginalKey(owner, id);
+  // The bytes checked above, from memory: a CopyObject of the staging key would copy whatever a
+  // post of the same form had put there since. The original first, the record second, as for an
+  // inline upload; after a crash in between, a later delivery finds the ticket still awaiting
+  // and the staging object still there, and does both again (the Put is idempotent).
+  IMGUP_RETURN_IF_ERROR(blobs_.Put(key, validated->request.bytes, sniffed.content_type));
   ImageRecord record;
   record.id = ticket.id;
   record.owner = std::string(owner);
@@ -150,13 +182,15 @@ Result<UploadArrival> PresignedUploads::Arrived(std::string_view owner, std::str
   record.status = ImageStatus::kProcessing;
   if (auto inserted = records_.Insert(record); !inserted) {
     if (inserted.error().slug == "duplicate_id") {
-      // Another delivery committed it first.
+      // Another delivery committed it first: of the same bytes (then this Put wrote what it
+      // had written), or of a post of the same form that raced this one (docs/adr/0015).
       IMGUP_ASSIGN_OR_RETURN(ImageRecord stored, records_.Get(owner, id));
-      (void)tickets_.RemoveTicket(owner, id);
-      return UploadArrival{UploadArrival::Kind::kCommitted, std::move(stored), std::nullopt};
+      if (stored.sha256 == record.sha256) return Committed(std::move(stored));
+      return NoTicket(owner, id);
     }
     if (inserted.error().slug == "duplicate_content") {
-      // A concurrent upload of the same bytes won.
+      // A concurrent upload of the same bytes won: no record has this id, nor its original.
+      (void)blobs_.Delete(key);
       auto winner = records_.FindBySha256(owner, record.sha256);
       return Refuse(std::move(ticket), TicketState::kDuplicate,
                     "duplicate_content: the same bytes as image " +
@@ -165,10 +199,8 @@ Result<UploadArrival> PresignedUploads::Arrived(std::string_view owner, std::str
     }
     return tl::unexpected(inserted.error());
   }
-  // The record exists now: readers find it before the ticket, which can go.
-  (void)tickets_.RemoveTicket(owner, id);
   if (queue_ != nullptr) (void)queue_->Enqueue(RecordRef{record.owner, record.id, record.key});
-  return UploadArrival{UploadArrival::Kind::kCommitted, std::move(record), std::nullopt};
+  return Committed(std::move(record));
 }
 
 Result<PendingUpload> PresignedUploads::Find(std::string_view owner, std::string_view id) {

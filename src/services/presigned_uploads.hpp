@@ -1,9 +1,11 @@
 #pragma once
 // Uploads past the inline limit (docs/adr/0015-presigned-uploads.md): POST /uploads hands out a
-// presigned form for the key the image will have (originals/{owner}/{id}) and records an upload
-// ticket; when the bytes arrive (the local server's form route, or on AWS the object's S3 event
-// in the processor function) Arrived() validates them against the ticket and commits them as an
-// image record, whose processing then follows the inline upload's path.
+// presigned form for a staging key (uploads/{owner}/{id}) and records an upload ticket; when the
+// bytes arrive (the local server's form route, or on AWS the staging object's S3 event in the
+// processor function) Arrived() validates them against the ticket and commits them: the bytes it
+// validated are written under the image's key (originals/{owner}/{id}) and an image record is
+// inserted, whose processing then follows the inline upload's path. A form can be posted again
+// until it expires, so nothing under the staging key is ever served or processed.
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -45,10 +47,11 @@ struct StartedUpload {
 
 struct UploadArrival {
   enum class Kind {
-    kNoTicket,   // no ticket: not a presigned upload (an inline upload's original), or done
-    kCommitted,  // the bytes passed: `record` is the new image record, "processing"
-    kFailed,     // the bytes were refused: `ticket` says why; the object is deleted
-    kDuplicate,  // the owner had these bytes: `ticket.duplicate_of`; the object is deleted
+    kNoTicket,   // no awaiting ticket (committed before, or expired) or another post's bytes
+                 // committed already: the staging object is deleted, nothing else changes
+    kCommitted,  // the bytes passed: `record` is the image record ("processing" when new)
+    kFailed,     // the bytes were refused: `ticket` says why; the staging object is deleted
+    kDuplicate,  // the owner had these bytes: `ticket.duplicate_of`; staging object deleted
   };
   Kind kind = Kind::kNoTicket;
   std::optional<ImageRecord> record;
@@ -86,11 +89,13 @@ class PresignedUploads {
   Result<StartedUpload> Start(std::string_view owner, std::string_view filename,
                               std::string_view content_type, std::uint64_t size_bytes);
 
-  /// The bytes of the owner's upload `id` are stored under its key: validates them against the
-  /// ticket (size, the sniffed type equal to the declared one, the image limits) and commits
-  /// them as an image record with the ticket's id, or refuses them (ticket failed, object
-  /// deleted). Idempotent: a second delivery finds the ticket finished or gone (kNoTicket) and
-  /// changes nothing. Errors: the stores' (try again).
+  /// The bytes of the owner's upload `id` are stored under its staging key: validates them
+  /// against the ticket (size, the sniffed type equal to the declared one, the image limits) and
+  /// commits them (the validated bytes Put under the original's key with the sniffed type, the
+  /// record inserted, the ticket removed), or refuses them (ticket finished); the staging object
+  /// is deleted either way. Idempotent: a second delivery finds the ticket finished (the same
+  /// answer) or gone (kNoTicket) and changes nothing but deleting the staging object.
+  /// Errors: the stores' (try again); kNotFound when the ticket awaits and nothing is staged.
   Result<UploadArrival> Arrived(std::string_view owner, std::string_view id);
 
   /// The owner's upload `id` while it has a ticket that has not expired. Errors: kNotFound.
@@ -99,10 +104,16 @@ class PresignedUploads {
   const PresignedUploadSettings& settings() const { return settings_; }
 
  private:
-  /// Finishes the ticket as `state` and deletes the bytes that arrived (ticket first: a reader
+  /// Finishes the ticket as `state` and deletes the staging object (ticket first: a reader
   /// never learns of bytes that are gone).
   Result<UploadArrival> Refuse(UploadTicket ticket, TicketState state, std::string reason,
                                std::string duplicate_of);
+  /// The answer for a ticket refused before; its staging object deleted.
+  UploadArrival Settled(UploadTicket ticket);
+  /// The answer for the upload's record; its ticket and staging object deleted.
+  UploadArrival Committed(ImageRecord record);
+  /// The answer when there is nothing to commit; the staging object deleted.
+  UploadArrival NoTicket(std::string_view owner, std::string_view id);
 
   ImageService& images_;
   BlobStore& blobs_;

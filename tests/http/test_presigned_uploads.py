@@ -9,6 +9,7 @@ failures, the bytes read back from the folder or the bucket."""
 
 from __future__ import annotations
 
+import sqlite3
 import time
 
 import pytest
@@ -70,7 +71,8 @@ def test_presigned_upload_becomes_a_ready_image(big, big_server):
     assert ULID_RE.match(form["id"])
     assert form["status"] == "awaiting_upload"
     assert form["url"].startswith("http://") and isinstance(form["fields"], dict)
-    assert form["fields"]["key"] == f"originals/{OWNER}/{form['id']}"
+    # The form stores under a staging key; only the bytes validated there become the original.
+    assert form["fields"]["key"] == f"uploads/{OWNER}/{form['id']}"
     assert form["fields"]["Content-Type"] == "image/png"
     # Pending: GET shows it, the list does not, nothing is stored yet.
     pending = big.get(f"/images/{form['id']}").json()
@@ -84,7 +86,9 @@ def test_presigned_upload_becomes_a_ready_image(big, big_server):
     assert record["status"] == "ready", record
     assert record["size_bytes"] == len(data) and record["width"] == 200
     assert set(record["variants"]) == {"thumb", "medium"}
+    assert record["key"] == f"originals/{OWNER}/{form['id']}"
     assert blob_bytes(big_server.data_dir, record["key"]) == data
+    assert blob_bytes(big_server.data_dir, form["fields"]["key"]) is None  # committed: gone
     assert form["id"] in [i["id"] for i in big.get("/images?limit=100").json()["items"]]
     content = big.get(f"/images/{form['id']}/content")
     assert content.status_code in (200, 302, 307)
@@ -117,7 +121,35 @@ def test_bytes_that_are_not_the_declared_type_fail_and_are_deleted(big, big_serv
     assert record["status"] == "failed", record
     assert record["failure_reason"].startswith("content_type_mismatch"), record
     assert blob_bytes(big_server.data_dir, form["fields"]["key"]) is None
+    assert blob_bytes(big_server.data_dir, f"originals/{OWNER}/{form['id']}") is None
     assert form["id"] not in [i["id"] for i in big.get("/images?limit=100").json()["items"]]
+
+
+@pytest.mark.local_only("the failure is made by holding SQLite's write lock")
+def test_a_commit_the_store_cannot_take_answers_503_and_the_form_stays_usable(big, big_server):
+    """The form's bytes are committed in the request: when the metadata store cannot take the
+    record (here: another process holds SQLite's write lock past the server's busy timeout), the
+    answer is 503 and the one-time form is not used up, so the client posts it again."""
+    data = big_png()
+    form = start(big, data)
+    lock = sqlite3.connect(big_server.data_dir / "imgup.db", timeout=30, isolation_level=None)
+    try:
+        lock.execute("BEGIN EXCLUSIVE")
+        failed = post_form(form, data)
+    finally:
+        lock.close()
+    problem = expect_problem(failed, 503, "storage_unavailable")
+    assert "post the same form again" in problem["detail"], problem
+    assert big.get(f"/images/{form['id']}").json()["status"] == "awaiting_upload"
+
+    again = post_form(form, data)
+    assert again.status_code == 204, again.text
+    record = big.wait_processed(form["id"])
+    assert record["status"] == "ready", record
+    assert blob_bytes(big_server.data_dir, record["key"]) == data
+    assert blob_bytes(big_server.data_dir, form["fields"]["key"]) is None
+    used = post_form(form, data)
+    assert used.status_code == 403 and used.json()["code"] == "url_used", used.text
 
 
 def test_the_same_bytes_again_answer_the_first_image(big):

@@ -2,10 +2,13 @@
 Lambda Runtime Interface Emulator: the API function's inline limit at its boundary (what fits in
 Lambda's 6 MB payload once API Gateway has base64-encoded the body), and with the S3 and
 DynamoDB peers (versitygw + moto, scripts/with-aws-peers.sh): POST /uploads through the API
-function, S3's presigned POST posted to versitygw with `requests` as a boto3 user does, the S3
-event of the object (AWS's sample, as the processor tests build it) to the processor function →
-the record ready and its variants in the bucket; the ticket's TTL attribute read back with boto3;
-bytes that are not the declared type → the record failed with the reason and the object gone."""
+function, S3's presigned POST posted to versitygw with `requests` as a boto3 user does (the bytes
+land under the staging key uploads/{owner}/{id}), the S3 event of the staged object (AWS's
+sample, as the processor tests build it) to the processor function → committed: the validated
+bytes under originals/, whose own event → the record ready and its variants in the bucket; the
+ticket's TTL attribute read back with boto3; bytes that are not the declared type → the upload
+failed with the reason and the staged object gone; the form posted again after the commit (the
+attack of issue D's staging fix) → deleted, the image's bytes unchanged."""
 
 from __future__ import annotations
 
@@ -13,13 +16,14 @@ import json
 import os
 import random
 import struct
+import threading
 import zlib
 
 import pytest
 import requests
 
 from test_api_function import body_json, http_api, proxy_response
-from test_processor_function import SEED_PNG, s3_put
+from test_processor_function import SEED_PNG, png_with_pixel_data, s3_put
 
 # apps/lambda_api/config.hpp: (6 MiB - 64 KiB) * 3 / 4, the default IMGUP_MAX_BODY_BYTES.
 LAMBDA_INLINE_LIMIT = (6 * 1024 * 1024 - 64 * 1024) // 4 * 3
@@ -71,7 +75,7 @@ def test_post_uploads_answers_a_form_and_a_pending_record(start_function):
     created = proxy_response(fn, event)
     assert created["statusCode"] == 201, created
     form = body_json(created)
-    assert form["fields"]["key"] == f"originals/ann/{form['id']}"
+    assert form["fields"]["key"] == f"uploads/ann/{form['id']}"
     pending = body_json(proxy_response(fn, http_api("GET", f"/images/{form['id']}")))
     assert pending["status"] == "awaiting_upload" and pending["size_bytes"] == 9_000_000
     listed = body_json(proxy_response(fn, http_api("GET", "/images")))
@@ -118,11 +122,26 @@ def post_form(form: dict, data: bytes, content_type: str) -> requests.Response:
                          timeout=30)
 
 
+def deliver(processor, key: str) -> dict:
+    r = processor.invoke(s3_put(key))
+    assert r.status_code == 200, r.text
+    assert "errorType" not in r.json(), f"{r.text}\n{processor.log()}"
+    return r.json()["records"][0]
+
+
+def content_of(api, image_id: str) -> bytes:
+    """GET /images/{id}/content as a client gets it: the function's 302, then S3's answer."""
+    answer = proxy_response(api, http_api("GET", f"/images/{image_id}/content"))
+    assert answer["statusCode"] == 302, answer
+    return requests.get(answer["headers"]["Location"], timeout=30).content
+
+
 def test_a_presigned_upload_through_s3_and_its_event_becomes_ready(aws_stack):
     data = SEED_PNG
     form = start_upload(aws_stack.api, data, "image/png")
-    key = form["fields"]["key"]
-    assert key == f"originals/ann/{form['id']}"
+    staged = form["fields"]["key"]
+    key = f"originals/ann/{form['id']}"
+    assert staged == f"uploads/ann/{form['id']}"
     assert form["url"].startswith(os.environ["IMGUP_TEST_S3_ENDPOINT"]), form["url"]
     assert "policy" in form["fields"] and "x-amz-signature" in form["fields"], form["fields"]
 
@@ -138,20 +157,96 @@ def test_a_presigned_upload_through_s3_and_its_event_becomes_ready(aws_stack):
     # Past the declared size: S3 (versitygw) refuses the form and stores nothing.
     too_big = post_form(form, data + b"\0", "image/png")
     assert too_big.status_code == 400 and b"EntityTooLarge" in too_big.content, too_big.text
-    assert aws_stack.keys(key) == []
+    assert aws_stack.keys("uploads/") == []
 
     assert post_form(form, data, "image/png").status_code == 204
-    assert aws_stack.keys(key) == [key]
+    assert aws_stack.keys("uploads/") == [staged] and aws_stack.keys("originals/") == []
+    # The staged object's event commits it, without pixel work: the original, no variants yet.
+    assert deliver(aws_stack.processor, staged)["outcome"] == "committed"
+    assert aws_stack.keys("uploads/") == [] and aws_stack.keys("originals/") == [key]
+    assert aws_stack.keys("variants/") == []
+    assert aws_stack.ticket("ann", form["id"]) is None  # committed: the ticket is gone
+    assert '"outcome":"committed"' in aws_stack.processor.log()
+    # Delivered again: no ticket awaits, nothing changes.
+    assert deliver(aws_stack.processor, staged)["outcome"] == "ignored"
+    # The Put under originals/ raised the original's own event: processed as an inline upload.
     for _ in range(2):  # delivered twice: one record, one set of variants
-        r = aws_stack.processor.invoke(s3_put(key))
-        assert r.status_code == 200, r.text
-        assert r.json()["records"][0]["outcome"] == "ready", r.json()
+        assert deliver(aws_stack.processor, key)["outcome"] == "ready"
     record = body_json(proxy_response(aws_stack.api, http_api("GET", f"/images/{form['id']}")))
     assert record["status"] == "ready" and set(record["variants"]) == {"thumb", "medium"}, record
     assert aws_stack.keys(f"variants/ann/{form['id']}/") == sorted(
         f"variants/ann/{form['id']}/{v}.webp" for v in ("thumb", "medium"))
+    original = aws_stack.s3.get_object(Bucket=aws_stack.bucket, Key=key)
+    assert original["Body"].read() == data and original["ContentType"] == "image/png"
+
+
+def test_the_form_posted_again_after_the_commit_changes_nothing(aws_stack):
+    """The attack: an S3 form can be posted any number of times until it expires. Posted again
+    once the image is ready, with an HTML file sent as image/png or with another image, the new
+    bytes stay under the staging key, their event deletes them, and the image's bytes (in the
+    bucket and through GET /images/{id}/content) are the validated ones."""
+    data = SEED_PNG
+    html = b"<!doctype html><script>alert(document.cookie)</script>" + b" " * (len(data) - 60)
+    other = png_with_pixel_data(b"\x00" * 42)  # well-formed chunks: passes the commit's checks
+    form = start_upload(aws_stack.api, data, "image/png")
+    staged, key = form["fields"]["key"], f"originals/ann/{form['id']}"
+    assert post_form(form, data, "image/png").status_code == 204
+    assert deliver(aws_stack.processor, staged)["outcome"] == "committed"
+    assert deliver(aws_stack.processor, key)["outcome"] == "ready"
+    before = body_json(proxy_response(aws_stack.api, http_api("GET", f"/images/{form['id']}")))
+    assert content_of(aws_stack.api, form["id"]) == data
+
+    for again in (html[:len(data)], other):
+        assert post_form(form, again, "image/png").status_code == 204  # S3 takes it: the form is valid
+        assert aws_stack.keys("uploads/") == [staged]
+        assert aws_stack.s3.get_object(Bucket=aws_stack.bucket, Key=key)["Body"].read() == data
+        outcome = deliver(aws_stack.processor, staged)
+        assert outcome["outcome"] == "ignored" and outcome["reason"].startswith("no_ticket"), outcome
+        assert aws_stack.keys("uploads/") == []  # the staged object is gone
+        assert aws_stack.s3.get_object(Bucket=aws_stack.bucket, Key=key)["Body"].read() == data
+        assert content_of(aws_stack.api, form["id"]) == data
+        after = body_json(proxy_response(aws_stack.api, http_api("GET", f"/images/{form['id']}")))
+        assert after == before
+
+
+def test_the_staged_event_ten_times_at_once_leaves_one_record_and_one_set_of_variants(
+        aws_stack, start_processor, aws_peer_store):
+    settings = dict(IMGUP_STORAGE="aws", IMGUP_DATA_DIR="", IMGUP_BUCKET=aws_peer_store.name,
+                    IMGUP_TABLE=aws_peer_store.name, **aws_peer_store.env)
+    instances = [aws_stack.processor] + [start_processor(**settings) for _ in range(4)]
+    data = SEED_PNG
+    form = start_upload(aws_stack.api, data, "image/png")
+    staged, key = form["fields"]["key"], f"originals/ann/{form['id']}"
+    assert post_form(form, data, "image/png").status_code == 204
+
+    def at_once(event_key: str) -> list[dict]:
+        # Two rounds of five concurrent deliveries: the emulator runs one invocation at a time
+        # per instance, so each round has the event in five processes at once.
+        answers: list = [None] * 10
+
+        def one(i: int) -> None:
+            answers[i] = instances[i % 5].invoke(s3_put(event_key))
+
+        for first in (0, 5):
+            threads = [threading.Thread(target=one, args=(i,)) for i in range(first, first + 5)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+        for r in answers:
+            assert r.status_code == 200 and "errorType" not in r.json(), r.text
+        return [r.json()["records"][0]["outcome"] for r in answers]
+
+    staged_outcomes = at_once(staged)
+    assert "committed" in staged_outcomes and set(staged_outcomes) <= {"committed", "ignored"}, staged_outcomes
+    assert aws_stack.keys("uploads/") == [] and aws_stack.keys("originals/") == [key]
+    assert set(at_once(key)) == {"ready"}
+    listed = body_json(proxy_response(aws_stack.api, http_api("GET", "/images")))
+    assert [item["id"] for item in listed["items"]] == [form["id"]]
+    assert aws_stack.keys("variants/") == sorted(
+        f"variants/ann/{form['id']}/{v}.webp" for v in ("thumb", "medium"))
     assert aws_stack.s3.get_object(Bucket=aws_stack.bucket, Key=key)["Body"].read() == data
-    assert aws_stack.ticket("ann", form["id"]) is None  # committed: the ticket is gone
+    assert aws_stack.ticket("ann", form["id"]) is None
 
 
 def test_bytes_that_are_not_the_declared_type_fail_the_record_and_are_deleted(aws_stack):
@@ -163,6 +258,7 @@ def test_bytes_that_are_not_the_declared_type_fail_the_record_and_are_deleted(aw
     outcome = r.json()["records"][0]
     assert outcome["outcome"] == "failed" and outcome["reason"].startswith("content_type_mismatch"), outcome
     assert aws_stack.keys(key) == []
+    assert aws_stack.keys("originals/") == []
     record = body_json(proxy_response(aws_stack.api, http_api("GET", f"/images/{form['id']}")))
     assert record["status"] == "failed" and record["failure_reason"].startswith("content_type_mismatch")
     # A second delivery changes nothing.

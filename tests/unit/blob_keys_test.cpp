@@ -28,13 +28,21 @@ TEST(BlobKeysTest, EveryKeyImgupWritesParsesBackToItsOwnerAndId) {
   ASSERT_TRUE(quarantined);
   EXPECT_EQ(quarantined->kind, ImageKey::Kind::kQuarantine);
   EXPECT_EQ(quarantined->owner, "local");
+
+  EXPECT_EQ(StagingKey("carol", kId), std::string("uploads/carol/") + kId);
+  auto staged = ParseImageKey(StagingKey("carol", kId));
+  ASSERT_TRUE(staged);
+  EXPECT_EQ(staged->kind, ImageKey::Kind::kStaging);
+  EXPECT_EQ(staged->owner, "carol");
+  EXPECT_EQ(staged->id, kId);
 }
 
 TEST(BlobKeysTest, OtherKeysAreNotImageKeys) {
-  for (const char* key : {"", "originals", "originals/alice", "originals/alice/", "originals//id",
-                          "originals/a/b/c", "variants/alice/id", "variants/alice/id/thumb.png",
-                          "variants/alice/id/.webp", "thumbs/alice/id", "originals/../id",
-                          "originals/alice/id with space", ".tmp/x/y", "/originals/alice/id"}) {
+  for (const char* key :
+       {"", "originals", "originals/alice", "originals/alice/", "originals//id", "originals/a/b/c",
+        "variants/alice/id", "variants/alice/id/thumb.png", "variants/alice/id/.webp",
+        "thumbs/alice/id", "originals/../id", "originals/alice/id with space", ".tmp/x/y",
+        "/originals/alice/id", "uploads/alice", "uploads/alice/id/x"}) {
     EXPECT_FALSE(ParseImageKey(key)) << key;
   }
 }

@@ -29,6 +29,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "api/blob_routes.hpp"
@@ -102,8 +103,11 @@ class BlobStoreContractTest : public ::testing::Test {
     // SigV4 signs).
     if (Traits::kLiveClock) clock_.Set(SystemNowMs() / 1000 * 1000);
     store_ = Traits::Make(dir_.path(), &urls_, clock_);
-    RegisterBlobRoutes(router_, urls_, *store_,
-                       [this](const std::string& key) { stored_events_.push_back(key); });
+    RegisterBlobRoutes(router_, urls_, *store_, [this](const std::string& key) -> Result<void> {
+      stored_events_.push_back(key);
+      if (commit_error_) return tl::unexpected(*std::exchange(commit_error_, std::nullopt));
+      return {};
+    });
   }
   void TearDown() override {
     if (store_ != nullptr) Traits::Clean(*store_);
@@ -156,6 +160,8 @@ class BlobStoreContractTest : public ::testing::Test {
   NobodyAuthenticator nobody_;
   Router router_{nobody_};
   std::vector<std::string> stored_events_;
+  /// What the next commit of a stored form fails with.
+  std::optional<Error> commit_error_;
   std::unique_ptr<BlobStore> store_;
 };
 
@@ -545,6 +551,29 @@ TYPED_TEST_P(BlobStoreContractTest, APresignedPostStoresOneObjectAsItsPolicySays
   }
 }
 
+TYPED_TEST_P(BlobStoreContractTest, AFormWhoseCommitFailsAnswers503AndStaysUsable) {
+  if (!TypeParam::kOneTimeUrls || !TypeParam::kStoredCallback) {
+    GTEST_SKIP() << "S3 answers its own forms: no commit runs in the request";
+  }
+  auto post = this->store_->PresignPost(UploadPolicy{"uploads/alice/01J1", "image/png", 10, 60});
+  ASSERT_TRUE(post) << post.error().message;
+  this->commit_error_ = StorageFailure(false, "metadata store", "disk I/O error");
+  const HttpResponse failed = this->Submit(*post, "0123456789");
+  EXPECT_EQ(failed.status, 503) << failed.body;
+  EXPECT_EQ(this->Code(failed), "storage_unavailable");
+  // The same form again: its first use did not count.
+  const HttpResponse stored = this->Submit(*post, "0123456789");
+  EXPECT_EQ(stored.status, 204) << stored.body;
+  EXPECT_EQ(this->stored_events_,
+            (std::vector<std::string>{"uploads/alice/01J1", "uploads/alice/01J1"}));
+  EXPECT_EQ(this->Code(this->Submit(*post, "0123456789")), "url_used");
+  // A refusal that is not the stores' is answered as it is, and uses the form up.
+  auto refused = this->store_->PresignPost(UploadPolicy{"uploads/alice/01J2", "image/png", 10, 60});
+  this->commit_error_ = Error{ErrorCode::kInvalidArgument, "bad", "bad", ""};
+  EXPECT_EQ(this->Submit(*refused, "0123456789").status, 400);
+  EXPECT_EQ(this->Code(this->Submit(*refused, "0123456789")), "url_used");
+}
+
 TYPED_TEST_P(BlobStoreContractTest, AFormThatBreaksItsPolicyStoresNothing) {
   const UploadPolicy policy{"originals/alice/01J1", "image/png", 10, 60};
   const auto code_of = [this](const HttpResponse& r) { return this->Code(r); };
@@ -585,9 +614,10 @@ REGISTER_TYPED_TEST_SUITE_P(
     BlobStoreContractTest, PutThenGetReturnsTheSameBytes, APresignedGetServesTheBytesWithItsHeaders,
     APresignedGetIsRefusedWhenExpiredAlteredOrUsed, PresigningRefusesBadKeysAndExpiries,
     APresignedPostStoresOneObjectAsItsPolicySays, AFormThatBreaksItsPolicyStoresNothing,
-    StoresEmptyAndLargeObjects, PutReplacesThePreviousObject, MissingKeysAreNotFound,
-    HeadReportsSizeAndModificationTime, DeleteRemovesAndIsIdempotent,
-    ListReturnsKeysUnderThePrefixInKeyOrder, PagesWalkEveryKeyOnceInKeyOrder, ALastPageHasNoToken,
+    AFormWhoseCommitFailsAnswers503AndStaysUsable, StoresEmptyAndLargeObjects,
+    PutReplacesThePreviousObject, MissingKeysAreNotFound, HeadReportsSizeAndModificationTime,
+    DeleteRemovesAndIsIdempotent, ListReturnsKeysUnderThePrefixInKeyOrder,
+    PagesWalkEveryKeyOnceInKeyOrder, ALastPageHasNoToken,
     ATokenOfAnotherPrefixOrAZeroLimitIsInvalid, AKeyDeletedMidWalkIsNotListedAndNoneIsSkipped,
     AcceptsEveryWellFormedKey, RejectsEveryKeyThatCouldEscapeTheRoot,
     ConcurrentPutsOfDifferentKeysAllLand, ReadersNeverSeeAPartialObject);

@@ -85,6 +85,8 @@ MetricsEvent ProcessorRecordMetrics(std::string_view outcome, std::string_view r
   if (outcome == "ready") {
     event.groups.push_back(
         MetricGroup{kByFunction, {{"ImagesProcessed", MetricUnit::kCount, 1}, time}});
+  } else if (outcome == "committed") {
+    event.groups.push_back(MetricGroup{kByFunction, {{"UploadsCommitted", MetricUnit::kCount, 1}}});
   } else if (outcome == "failed" || outcome == "crashed") {
     event.groups.push_back(MetricGroup{kByFunction, {time}});
     AddCountByReason(event, "ProcessingFailures", reason);

@@ -67,9 +67,10 @@ MetricsEvent ApiRequestMetrics(const HttpRequest& request, const HttpResponse& r
 
 /// The processor function's metrics for one S3 record (Function "processor") by its outcome
 /// (transport/lambda/processor_function.hpp): "ready": ImagesProcessed (Count) and
-/// ProcessingTime (Milliseconds); "failed" and "crashed": ProcessingFailures (Count, also by
-/// Reason) and ProcessingTime; "retry": ProcessingRetries (Count, also by Reason); "ignored":
-/// none. `reason` is the error's code (a slug).
+/// ProcessingTime (Milliseconds); "committed" (a presigned upload's bytes validated and written
+/// under originals/): UploadsCommitted (Count); "failed" and "crashed": ProcessingFailures (Count,
+/// also by Reason) and ProcessingTime; "retry": ProcessingRetries (Count, also by Reason);
+/// "ignored": none. `reason` is the error's code (a slug).
 MetricsEvent ProcessorRecordMetrics(std::string_view outcome, std::string_view reason,
                                     double duration_ms);
 

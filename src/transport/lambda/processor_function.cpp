@@ -43,12 +43,14 @@ class InvocationBoundProcessor final : public ImageProcessor {
   std::uint32_t full_ms_;
 };
 
-enum class Outcome { kReady, kFailed, kIgnored, kRetry, kCrashed };
+enum class Outcome { kReady, kCommitted, kFailed, kIgnored, kRetry, kCrashed };
 
 const char* Name(Outcome outcome) {
   switch (outcome) {
     case Outcome::kReady:
       return "ready";
+    case Outcome::kCommitted:
+      return "committed";
     case Outcome::kFailed:
       return "failed";
     case Outcome::kIgnored:
@@ -67,6 +69,7 @@ struct RecordResult {
   std::string status;  // the record's, when there is one
   std::string reason;  // why (ignored, failed, retry, crashed)
   std::optional<Error> error;
+  bool upload = false;  // a presigned upload's staging key (committed or refused, no pixels)
 };
 
 /// A record failed with its original still under its own key was failed by
@@ -77,13 +80,19 @@ bool FailedNotByTheImage(const ImageRecord& record) {
          record.key == OriginalKey(record.owner, record.id);
 }
 
-/// A presigned upload's original (ADR 15): validated against its ticket and committed as a
-/// record, or refused. True when that settles the record's outcome (refused, or to retry):
-/// false when the original is to be processed (committed now or before, or no upload's).
-bool SettledByUpload(BlobStore& blobs, MetadataStore& records, UploadTickets* tickets, Clock& clock,
-                     const ProcessingPolicy& policy, const std::string& key, RecordResult& result) {
-  const std::optional<ImageKey> image = ParseImageKey(key);
-  if (tickets == nullptr || !image || image->kind != ImageKey::Kind::kOriginal) return false;
+/// A presigned upload's bytes under its staging key (ADR 15): validated against its ticket and
+/// committed (the validated bytes written under originals/, whose own ObjectCreated event then
+/// starts the processing), or refused; no pixel work here.
+RecordResult CommitUpload(BlobStore& blobs, MetadataStore& records, UploadTickets* tickets,
+                          Clock& clock, const ProcessingPolicy& policy, const ImageKey& staged,
+                          std::optional<ImageRecord>& record) {
+  RecordResult result;
+  result.upload = true;
+  if (tickets == nullptr) {
+    result.outcome = Outcome::kIgnored;
+    result.reason = "no_tickets: this function commits no presigned uploads";
+    return result;
+  }
   UlidGenerator ids;  // for the service's constructor: committing makes no new id
   UploadLimits limits;
   limits.max_pixels = policy.limits.max_pixels;
@@ -94,26 +103,39 @@ bool SettledByUpload(BlobStore& blobs, MetadataStore& records, UploadTickets* ti
         return Fail(ErrorCode::kInternal, "no_forms", "not here");
       },
       PresignedUploadSettings{});
-  auto arrived = uploads.Arrived(image->owner, image->id);
+  auto arrived = uploads.Arrived(staged.owner, staged.id);
   if (!arrived) {
     if (arrived.error().code == ErrorCode::kNotFound) {
+      // The staging object is gone (a later post's event, or a delivery after the commit).
       result.outcome = Outcome::kIgnored;
       result.reason = arrived.error().slug + ": " + arrived.error().detail;
-      return true;
+      return result;
     }
     result.outcome = Outcome::kRetry;
     result.error = arrived.error();
-    return true;
+    return result;
   }
-  if (arrived->kind == UploadArrival::Kind::kFailed ||
-      arrived->kind == UploadArrival::Kind::kDuplicate) {
-    // Refused: the ticket says why, the bytes are deleted; no delivery can change that.
-    result.outcome = Outcome::kFailed;
-    result.status = ToString(arrived->ticket->state);
-    result.reason = arrived->ticket->failure_reason;
-    return true;
+  switch (arrived->kind) {
+    case UploadArrival::Kind::kCommitted:
+      result.outcome = Outcome::kCommitted;
+      result.status = ToString(arrived->record->status);
+      record = std::move(arrived->record);
+      break;
+    case UploadArrival::Kind::kFailed:
+    case UploadArrival::Kind::kDuplicate:
+      // Refused: the ticket says why, the bytes are deleted; no delivery can change that.
+      result.outcome = Outcome::kFailed;
+      result.status = ToString(arrived->ticket->state);
+      result.reason = arrived->ticket->failure_reason;
+      break;
+    case UploadArrival::Kind::kNoTicket:
+      result.outcome = Outcome::kIgnored;
+      result.reason =
+          "no_ticket: no upload awaits these bytes (committed or settled before); "
+          "the staging object is deleted";
+      break;
   }
-  return false;
+  return result;
 }
 
 }  // namespace
@@ -160,9 +182,12 @@ Result<std::string> S3ProcessorFunction::operator()(const Invocation& invocation
           policy.limits.max_decode_ms = static_cast<std::uint32_t>(left);
         }
       }
-      if (started_pipeline && SettledByUpload(*blobs_, *records_, tickets_, *clock_,
-                                              options_.policy, event.key, result)) {
+      const std::optional<ImageKey> image = ParseImageKey(event.key);
+      if (started_pipeline && image && image->kind == ImageKey::Kind::kStaging) {
         started_pipeline = false;
+        result =
+            CommitUpload(*blobs_, *records_, tickets_, *clock_, options_.policy, *image, record);
+        result.key = event.key;
       }
       if (started_pipeline) {
         InvocationBoundProcessor bound(*processor_, full_ms);
@@ -245,13 +270,20 @@ Result<std::string> S3ProcessorFunction::operator()(const Invocation& invocation
             "kept; failing the invocation so that the event reaches the dead-letter queue";
         break;
       case Outcome::kFailed:
-        line["msg"] = "the image is unusable: record failed, original kept aside";
+        line["msg"] = result.upload
+                          ? "upload refused: the ticket says why, the staging object is deleted"
+                          : "the image is unusable: record failed, original kept aside";
         break;
       case Outcome::kIgnored:
         line["msg"] = "ignored";
         break;
       case Outcome::kReady:
         line["msg"] = "processed";
+        break;
+      case Outcome::kCommitted:
+        line["msg"] =
+            "upload committed: the validated bytes are the image's original now, whose own "
+            "event processes it";
         break;
     }
     log_line_(line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));

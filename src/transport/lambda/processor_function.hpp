@@ -1,19 +1,25 @@
 #pragma once
 // The processor function's handler: an S3 event notification in, each created original through
 // the image pipeline (ProcessingService::RunStoredOriginal, docs/adr/0006-processing-by-key.md),
-// a summary out. What each record's outcome does to the invocation, and so to Lambda's retries
-// and the dead-letter queue (docs/adr/0011-processor-function.md):
+// each presigned upload's staged bytes committed or refused (ADR 15), a summary out. What each
+// record's outcome does to the invocation, and so to Lambda's retries and the dead-letter queue
+// (docs/adr/0011-processor-function.md):
 //
 //  outcome    | when                                                   | invocation
 //  -----------|--------------------------------------------------------|---------------------------
 //  ready      | processed now, or by an earlier delivery               | succeeds
+//  committed  | uploads/{owner}/{id}: the bytes passed their ticket and | succeeds: the Put under
+//             | were written under originals/ (no pixel work here)     | originals/ raises its own
+//             |                                                        | event, which processes it
 //  failed     | the image's own fault (does not decode, too large, too | succeeds: retrying cannot
 //             | slow): record "failed" with the reason, the original   | help
 //             | kept under quarantine/ (or removed, by policy)         |
-//  failed     | a presigned upload's bytes refused by its ticket (ADR  | succeeds: the ticket says
-//             | 15): not the declared type or size; object deleted     | why, GET /images/{id} too
-//  ignored    | not ObjectCreated:*, not an original's key, or neither | succeeds
-//             | record nor original any more (deleted, upload undone)  |
+//  failed     | uploads/...: the bytes refused by the ticket (ADR 15): | succeeds: the ticket says
+//             | not the declared type or size; staging object deleted  | why, GET /images/{id} too
+//  ignored    | not ObjectCreated:*, not an original's or staging key, | succeeds
+//             | neither record nor original any more (deleted, upload  |
+//             | undone), or staged bytes no ticket awaits (posted again|
+//             | after the commit: deleted)                             |
 //  retry      | no record yet (the event beat the upload's second      | fails: Lambda retries it,
 //             | write), storage failing, the pipeline crashed with     | then the DLQ
 //             | attempts left, the invocation's time ran out           |
@@ -48,10 +54,10 @@ struct ProcessorFunctionOptions {
 class S3ProcessorFunction {
  public:
   /// The stores, `processor`, `clock` are not owned and must outlive the function. `log_line`
-  /// gets one JSON line per record (its outcome, and why). With `tickets`, an original that is
-  /// a presigned upload's (POST /uploads, ADR 15) is first validated against its ticket and
-  /// committed as a record (PresignedUploads::Arrived), or refused: outcome "failed", the
-  /// object deleted.
+  /// gets one JSON line per record (its outcome, and why). With `tickets`, the bytes of a
+  /// presigned upload (POST /uploads, ADR 15) under its staging key are validated against its
+  /// ticket and committed (PresignedUploads::Arrived): outcome "committed"; or refused: outcome
+  /// "failed", the staging object deleted. Events on originals/ never read tickets.
   S3ProcessorFunction(BlobStore& blobs, MetadataStore& records, ImageProcessor& processor,
                       ProcessorFunctionOptions options, Clock& clock, LogLine log_line,
                       UploadTickets* tickets = nullptr);

@@ -88,6 +88,10 @@ TEST(Emf, ProcessorRecordsByOutcome) {
   AddEmbeddedMetrics(retry, 1, ProcessorRecordMetrics("retry", "record_not_yet", 3));
   EXPECT_EQ(retry["ProcessingRetries"], 1);
   EXPECT_FALSE(retry.contains("ProcessingTime"));
+  nlohmann::json committed = nlohmann::json::object();
+  AddEmbeddedMetrics(committed, 1, ProcessorRecordMetrics("committed", "", 12));
+  EXPECT_EQ(committed["UploadsCommitted"], 1);
+  EXPECT_FALSE(committed.contains("ProcessingTime"));  // no pixel work in that invocation
   nlohmann::json ignored = nlohmann::json::object();
   AddEmbeddedMetrics(ignored, 1, ProcessorRecordMetrics("ignored", "", 1));
   EXPECT_TRUE(ignored.empty());
