@@ -322,10 +322,23 @@ def test_policies_name_only_the_stacks_bucket_and_table(world):
                     assert resource == bucket_arn or resource.startswith(bucket_arn + "/"), (
                         name, resource)
                     assert resource != bucket_arn + "/*", f"{name}: a prefix, not the whole bucket"
-    # The processor writes no originals (only the API function and S3 uploads do).
-    for statement in world.statements["ProcessorFunction"]:
-        if "s3:PutObject" in statement["Action"]:
-            assert not any("/originals/" in r for r in statement["Resource"]), statement
+    # Who may do what under each prefix (ADR 15): the API function writes originals (inline
+    # uploads) and signs the forms of uploads/, which it never reads; the processor reads and
+    # deletes what the forms stage, writes the validated bytes as originals, and the variants.
+    def grants(name: str) -> dict[str, set[str]]:
+        out: dict[str, set[str]] = {}
+        for statement in world.statements[name]:
+            for resource in statement["Resource"]:
+                prefix = resource.removeprefix(bucket_arn + "/").removesuffix("*")
+                out.setdefault(prefix, set()).update(
+                    a for a in statement["Action"] if a.startswith("s3:"))
+        return out
+    api, processor = grants("ApiFunction"), grants("ProcessorFunction")
+    assert api["uploads/"] == {"s3:PutObject"}, api
+    assert "s3:PutObject" in api["originals/"] and "s3:PutObject" not in api["variants/"], api
+    assert processor["uploads/"] == {"s3:GetObject", "s3:DeleteObject"}, processor
+    assert {"s3:GetObject", "s3:PutObject", "s3:DeleteObject"} <= processor["originals/"], processor
+    assert "s3:PutObject" in processor["variants/"], processor
 
 
 def test_every_api_route_and_the_processor_work_with_the_templates_policies(world, functions):
@@ -388,7 +401,9 @@ def test_every_api_route_and_the_processor_work_with_the_templates_policies(worl
 
 def test_a_presigned_upload_works_with_the_templates_policies(world, functions):
     """POST /uploads (ADR 15): the API function's user signs S3's POST policy, the form lands at
-    originals/{owner}/{id}, and the processor's user commits the bytes on the S3 event.
+    the staging key uploads/{owner}/{id}, the processor's user commits the bytes on its S3 event
+    (reads and deletes the staged object, writes the original), and processes the original on
+    the original's own event.
 
     moto's auth mode cannot take a form: it reads an Authorization header that a browser-style
     POST does not have (KeyError, a 500). S3 accepts a form when its signer may PutObject the
@@ -399,15 +414,19 @@ def test_a_presigned_upload_works_with_the_templates_policies(world, functions):
                    body={"filename": "big.png", "content_type": "image/png", "size_bytes": len(SEED_PNG)})
     assert started["statusCode"] == 201, f"{started}\n{api.log()}"
     form = body_json(started)
+    staged = f"uploads/{OWNER}/{form['id']}"
     key = f"originals/{OWNER}/{form['id']}"
-    assert form["fields"]["key"] == key, form
+    assert form["fields"]["key"] == staged, form
     assert form["fields"]["x-amz-credential"].split("/")[0] == world.keys["ApiFunction"][0], form
     api_s3 = world.moto.client("s3", world.keys["ApiFunction"])
-    api_s3.put_object(Bucket=world.bucket, Key=key, Body=SEED_PNG, ContentType="image/png")
-    assert world.objects("originals/") == {key: SEED_PNG}, "the form's bytes, in the stack's bucket"
+    api_s3.put_object(Bucket=world.bucket, Key=staged, Body=SEED_PNG, ContentType="image/png")
+    assert world.objects() == {staged: SEED_PNG}, "the form's bytes, in the stack's bucket"
     assert body_json(call(api, "GET", f"/images/{form['id']}"))["status"] == "awaiting_upload"
 
     processor = functions("ProcessorFunction")
+    committed = process(processor, world, staged)
+    assert committed["records"][0]["outcome"] == "committed", f"{committed}\n{processor.log()}"
+    assert world.objects() == {key: SEED_PNG}, "the validated bytes under originals/, none staged"
     outcome = process(processor, world, key)
     assert outcome["records"][0]["outcome"] == "ready", f"{outcome}\n{processor.log()}"
     ready = body_json(call(api, "GET", f"/images/{form['id']}"))
@@ -468,11 +487,21 @@ def test_each_functions_user_is_refused_what_the_template_does_not_grant(world, 
     }.items():
         refused(f"{name}: {what}", operation)
     if name == "ProcessorFunction":
-        refused("ProcessorFunction: PutObject of an original", lambda: s3.put_object(
-            Bucket=world.bucket, Key=f"originals/{OWNER}/x", Body=b"x"))
+        # It reads and deletes what the forms stage; staging is the forms' (the API's signature).
+        refused("ProcessorFunction: PutObject under uploads/", lambda: s3.put_object(
+            Bucket=world.bucket, Key=f"uploads/{OWNER}/x", Body=b"x"))
     else:
         refused("ApiFunction: PutObject of a variant", lambda: s3.put_object(
             Bucket=world.bucket, Key=f"variants/{OWNER}/x/thumb.webp", Body=b"x"))
+        # It signs the forms of uploads/ and never reads or removes what they stage.
+        world.moto.client("s3", world.admin).put_object(
+            Bucket=world.bucket, Key=f"uploads/{OWNER}/staged", Body=b"x")
+        refused("ApiFunction: GetObject under uploads/", lambda: s3.get_object(
+            Bucket=world.bucket, Key=f"uploads/{OWNER}/staged"))
+        refused("ApiFunction: DeleteObject under uploads/", lambda: s3.delete_object(
+            Bucket=world.bucket, Key=f"uploads/{OWNER}/staged"))
+        world.moto.client("s3", world.admin).delete_object(
+            Bucket=world.bucket, Key=f"uploads/{OWNER}/staged")
     if world.moto_scopes_dynamodb:
         refused(f"{name}: GetItem, another table",
                 lambda: dynamodb.get_item(TableName=world.other_table, Key=key))
