@@ -19,19 +19,21 @@ What versitygw's records differ in (measured with v1.8.0), and what AWS sends in
   null, the request ids are empty, and every record carries glacierEventData.
 - for a browser form upload (POST Object, the presigned POST of `POST /uploads`) the key is empty
   and the ARN names only the bucket: the relay finds the object in the bucket instead (the newest
-  object under --prefix with the record's ETag and size, not yet relayed), through S3 with the
+  object under a --prefix with the record's ETag and size, not yet relayed in that version),
+  through S3 with the
   endpoint and keys of --aws-env (DATA/aws-local.env, read when first needed: it is written once
   versitygw runs, after the relay has started).
 At start versitygw posts a test event ({"Event": "s3:TestEvent"}) and exits when nothing answers;
 it is answered and not relayed (AWS sends such a test event to SQS and SNS, never to Lambda).
 
-Only ObjectCreated events of keys under --prefix (originals/) go to the function: the event
-notification of infra/template.yaml (the processor writes variants/ itself).
+Only ObjectCreated events of keys under a --prefix (originals/ and uploads/, where the forms of
+POST /uploads stage their bytes, ADR 15) go to the function: the two event notifications of
+infra/template.yaml (the processor writes variants/ itself).
 
 Why Python and not C++ inside imgup: this runs only on a developer's machine to stand in for S3's
 notification service; nothing of it is deployed, and its one job is reshaping JSON and retrying.
 
-Usage: s3_event_relay.py --function-url URL --dlq DIR [--port 0] [--prefix originals/]
+Usage: s3_event_relay.py --function-url URL --dlq DIR [--port 0] [--prefix P ...]
        [--backoff 1.0] [--retries 2] [--aws-env DATA/aws-local.env]
 Prints "s3-event-relay: listening on http://127.0.0.1:PORT" when it answers. SIGTERM or SIGINT
 stops it after the invocation in flight.
@@ -129,9 +131,12 @@ def to_aws_record(record: dict, configuration_id: str = "imgup-processor") -> di
     }
 
 
-def events_to_send(notification: dict, prefix: str = "originals/", find_key=None) -> list[dict]:
+PREFIXES = ("originals/", "uploads/")
+
+
+def events_to_send(notification: dict, prefixes=PREFIXES, find_key=None) -> list[dict]:
     """The AWS events ({"Records": [record]}, one record each, as S3 sends them) for versitygw's
-    notification `notification`: ObjectCreated records under `prefix` only; none for a test
+    notification `notification`: ObjectCreated records under one of `prefixes` only; none for a test
     event. `find_key(bucket, etag, size)` names the object of a record without a key (a form
     POST's), or None."""
     out = []
@@ -146,7 +151,7 @@ def events_to_send(notification: dict, prefix: str = "originals/", find_key=None
             if found:
                 record = json.loads(json.dumps(record))
                 record["s3"]["object"]["key"] = key = found
-        if not key.startswith(prefix):
+        if not key.startswith(tuple(prefixes)):
             continue
         out.append({"Records": [to_aws_record(record)]})
     return out
@@ -154,12 +159,13 @@ def events_to_send(notification: dict, prefix: str = "originals/", find_key=None
 
 class KeyFinder:
     """The object a keyless record (versitygw's for a form POST) is about: the newest object under
-    `prefix` with its ETag and size that no earlier keyless record named."""
+    `prefixes` with its ETag and size that no earlier keyless record named in that version (its
+    last-modified time: the same form posted again with the same bytes is another object)."""
 
-    def __init__(self, aws_env_file: Path, prefix: str):
+    def __init__(self, aws_env_file: Path, prefixes=PREFIXES):
         self.aws_env_file = aws_env_file
-        self.prefix = prefix
-        self.named: set[tuple[str, str, str]] = set()
+        self.prefixes = tuple(prefixes)
+        self.named: set[tuple] = set()
         self._s3 = None
 
     def client(self):
@@ -175,14 +181,16 @@ class KeyFinder:
 
     def __call__(self, bucket: str, etag: str, size: int) -> Optional[str]:
         candidates = []
-        for page in self.client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=self.prefix):
-            for obj in page.get("Contents", []):
-                if obj["ETag"].strip('"') == etag and obj["Size"] == size and (bucket, obj["Key"], etag) not in self.named:
-                    candidates.append((obj["LastModified"], obj["Key"]))
+        for prefix in self.prefixes:
+            for page in self.client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+                for obj in page.get("Contents", []):
+                    version = (bucket, obj["Key"], etag, obj["LastModified"])
+                    if obj["ETag"].strip('"') == etag and obj["Size"] == size and version not in self.named:
+                        candidates.append((obj["LastModified"], obj["Key"]))
         if not candidates:
             return None
-        key = max(candidates)[1]
-        self.named.add((bucket, key, etag))
+        modified, key = max(candidates)
+        self.named.add((bucket, key, etag, modified))
         return key
 
 
@@ -209,13 +217,13 @@ def invoke(url: str, event: dict, timeout: float) -> tuple[bool, int, bytes]:
 
 class Relay:
     def __init__(self, function_url: str, dlq: Path, retries: int = 2, backoff: float = 1.0,
-                 prefix: str = "originals/", timeout: float = 900.0, log=sys.stderr, find_key=None):
+                 prefixes=PREFIXES, timeout: float = 900.0, log=sys.stderr, find_key=None):
         self.find_key = find_key
         self.function_url = function_url
         self.dlq = dlq
         self.retries = retries
         self.backoff = backoff
-        self.prefix = prefix
+        self.prefixes = tuple(prefixes)
         self.timeout = timeout
         self.log = log
         self.queue: "queue.Queue[Optional[dict]]" = queue.Queue()
@@ -228,10 +236,10 @@ class Relay:
 
     def accept(self, notification: dict) -> int:
         try:
-            events = events_to_send(notification, self.prefix, self.find_key)
+            events = events_to_send(notification, self.prefixes, self.find_key)
         except Exception as e:  # S3 did not answer the key's lookup: say so, drop nothing else
             self.say(msg="relay error", error=repr(e))
-            events = events_to_send(notification, self.prefix)
+            events = events_to_send(notification, self.prefixes)
         for event in events:
             self.queue.put(event)
         return len(events)
@@ -331,15 +339,18 @@ def main() -> int:
     parser.add_argument("--function-url", required=True)
     parser.add_argument("--dlq", required=True, type=Path)
     parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--prefix", default="originals/")
+    parser.add_argument("--prefix", action="append", dest="prefixes",
+                        help="relay ObjectCreated under this prefix (repeatable; default: "
+                        + " and ".join(PREFIXES) + ")")
     parser.add_argument("--retries", type=int, default=2)
     parser.add_argument("--backoff", type=float, default=1.0)
     parser.add_argument("--aws-env", type=Path, help="KEY=value lines with the S3 endpoint and keys "
                         "(DATA/aws-local.env): to find the object of a form POST's keyless record")
     args = parser.parse_args()
 
-    finder = KeyFinder(args.aws_env, args.prefix) if args.aws_env else None
-    relay = Relay(args.function_url, args.dlq, args.retries, args.backoff, args.prefix, find_key=finder)
+    prefixes = tuple(args.prefixes or PREFIXES)
+    finder = KeyFinder(args.aws_env, prefixes) if args.aws_env else None
+    relay = Relay(args.function_url, args.dlq, args.retries, args.backoff, prefixes, find_key=finder)
     server = make_server(relay, args.port)
     relay.start()
 

@@ -77,10 +77,16 @@ def test_a_versitygw_record_becomes_the_record_aws_sends():
     assert record["responseElements"]["x-amz-request-id"]
 
 
-def test_only_objects_created_under_originals_go_to_the_processor():
+def test_only_objects_created_under_originals_and_uploads_go_to_the_processor():
     assert relay_module.events_to_send(load(FIXTURES / "versitygw-test-event.json")) == []
     notification = load(FIXTURES / "versitygw-put.json")
     record = notification["Records"][0]
+    # What the forms of POST /uploads stage (ADR 15): the processor commits or refuses it.
+    staged = json.loads(json.dumps(notification))
+    staged["Records"][0]["s3"]["object"]["key"] = "uploads/local/01KD5TESTSTAGED0000000000000"
+    assert [e["Records"][0]["s3"]["object"]["key"] for e in relay_module.events_to_send(staged)] == [
+        "uploads/local/01KD5TESTSTAGED0000000000000"]
+    assert relay_module.events_to_send(staged, prefixes=("originals/",)) == []
     variant = json.loads(json.dumps(notification))
     variant["Records"][0]["s3"]["object"]["key"] = "variants/local/X/thumb.webp"
     assert relay_module.events_to_send(variant) == []
