@@ -49,7 +49,10 @@ def test_each_tool_fails_on_the_break_it_must_catch(tmp_path):
     text = TEMPLATE.read_text()
     text = replace_once(text, "      BillingMode: PAY_PER_REQUEST\n",
                         "      BillingMode: PAY_PER_REQUEST\n      Autoscale: true\n")
-    text = replace_once(text, "            Bucket: !Ref ImagesBucket\n",
+    # The first of the processor's two S3 events (originals/, uploads/).
+    text = replace_once(text, "        OriginalCreated:\n          Type: S3\n          Properties:\n"
+                        "            Bucket: !Ref ImagesBucket\n",
+                        "        OriginalCreated:\n          Type: S3\n          Properties:\n"
                         "            Bucket: images-elsewhere\n")
     text = replace_once(text, "        BlockPublicAcls: true\n", "        BlockPublicAcls: false\n")
     text = without_skip(without_skip(text, "CKV_AWS_21"), "CKV_AWS_119")
