@@ -272,6 +272,11 @@ def test_the_processor_zip_carries_its_pixel_worker_and_only_sharps_libvips(unpa
     for name in libs:
         assert not name.startswith(("libglib", "libMagick", "libpoppler", "libheif", "libicu")), name
     assert not any(p.is_dir() for p in (root / "lib").iterdir()), "no module folders"
+    # HEIC: libheif is linked into the worker, its only codec libde265 beside it; no encoder
+    # (x265 is GPL), no AV1 codec (sharp's libvips has its own for AVIF).
+    assert "libde265.so.0" in libs, libs
+    for name in libs:
+        assert not name.startswith(("libx265", "libaom", "libdav1d")), name
     # libvips is LGPL-3.0-or-later: its notice travels with it.
     notice = (root / "licenses/NOTICE.md").read_text()
     assert "LGPL-3.0-or-later" in notice and "libvips-cpp.so" in notice
