@@ -123,11 +123,14 @@ lambda-tools:
 ## The Lambda zips for provided.al2023 (docs/adr/0012-packaging.md), each the function stripped
 ## with every library it loads and the glibc loader (scripts/package-lambda.sh), built with the
 ## `package` preset (release, and sharp's libvips for the pixel worker: installed into
-## ~/.cache/imgup/tools/sharp-libvips by scripts/install-sharp-libvips.sh, once):
+## ~/.cache/imgup/tools/sharp-libvips by scripts/install-sharp-libvips.sh, once; with a libheif
+## built from Debian's source with libde265 only, for HEIC, which sharp's libvips cannot decode:
+## ~/.cache/imgup/tools/libheif-de265, scripts/install-libheif.sh, once, ~2.5 min cold):
 ## build/lambda/api.zip (imgup-lambda-api) and build/lambda/processor.zip (imgup-lambda-processor,
 ## with imgup-pixel-worker beside it). Only the functions' targets are built.
 package: deps
-	@vips=$$(./scripts/install-sharp-libvips.sh) && cmake --preset package -DIMGUP_SHARP_LIBVIPS="$$vips" >/dev/null
+	@vips=$$(./scripts/install-sharp-libvips.sh) && heif=$$(./scripts/install-libheif.sh) && \
+	  cmake --preset package -DIMGUP_SHARP_LIBVIPS="$$vips" -DIMGUP_LIBHEIF="$$heif" >/dev/null
 	@cmake --build --preset package -j $(JOBS) --target imgup-lambda-api imgup-lambda-processor imgup-pixel-worker
 	@./scripts/package-lambda.sh build/package/imgup-lambda-api build/lambda/api.zip
 	@./scripts/package-lambda.sh --helper build/package/imgup-pixel-worker:IMGUP_PIXEL_WORKER \

@@ -17,6 +17,9 @@ DEBS=(
   zip unzip busybox-static
   # the image pipeline (libvips) and the tools its tests use to make fixtures
   libvips-dev python3-blurhash libheif-examples webp gifsicle
+  # HEIC in the processor's Lambda package: libheif's decoder API, libde265, and dpkg-source for
+  # the libheif source that scripts/install-libheif.sh builds
+  libheif-dev libde265-dev dpkg-dev
   # the end-to-end tests (tests/e2e): Debian's Chromium, driven by playwright-core from npm
   chromium fonts-dejavu-core
 )

@@ -22,6 +22,7 @@
 #include <vips/vips8>
 
 #include "imaging/blurhash.hpp"
+#include "imaging/heif_decoder.hpp"
 #include "imaging/metadata.hpp"
 #include "imaging/phash.hpp"
 
@@ -215,6 +216,28 @@ struct Size {
   std::uint32_t height = 0;
 };
 
+// libheif's decoded pixels as a libvips image, with the metadata heifload would attach. libvips
+// borrows the pixels: `heif` must outlive every image made from it. Orientation 1, like heifload:
+// libheif has applied the container's transformations, and a HEIF's EXIF orientation is
+// informative only.
+VImage FromDecodedHeif(const DecodedHeif& heif) {
+  const bool deep = heif.bits_per_sample() == 16;
+  VImage img = VImage::new_from_memory(
+      const_cast<std::uint8_t*>(heif.pixels()), heif.size_bytes(), static_cast<int>(heif.width()),
+      static_cast<int>(heif.height()), static_cast<int>(heif.bands()),
+      deep ? VIPS_FORMAT_USHORT : VIPS_FORMAT_UCHAR);
+  img = img.copy(VImage::option()->set(
+      "interpretation", deep ? VIPS_INTERPRETATION_RGB16 : VIPS_INTERPRETATION_sRGB));
+  if (!heif.icc().empty())
+    vips_image_set_blob_copy(img.get_image(), VIPS_META_ICC_NAME, heif.icc().data(),
+                             heif.icc().size());
+  if (!heif.exif().empty())
+    vips_image_set_blob_copy(img.get_image(), VIPS_META_EXIF_NAME, heif.exif().data(),
+                             heif.exif().size());
+  img.set(VIPS_META_ORIENTATION, 1);
+  return img;
+}
+
 // The size that fits `size` inside a square of `edge`, never larger than `size`.
 Size Fit(Size size, std::uint32_t edge) {
   const std::uint32_t long_edge = std::max(size.width, size.height);
@@ -374,7 +397,7 @@ struct Deadline {
 };
 
 Result<ProcessedImage> Run(std::string_view bytes, const SniffResult& sniffed,
-                           const ProcessingLimits& limits, LoaderKind kind) {
+                           const ProcessingLimits& limits, LoaderKind kind, HeicDecoder heic) {
   Deadline deadline{std::chrono::steady_clock::now() +
                     std::chrono::milliseconds(limits.max_decode_ms)};
   if (kind == LoaderKind::kGif && !SniffImage(bytes)) {
@@ -383,12 +406,26 @@ Result<ProcessedImage> Run(std::string_view bytes, const SniffResult& sniffed,
     return Fail(ErrorCode::kUnprocessable, "decode_failed",
                 "The image data is corrupt or truncated.", "GIF blocks do not reach the trailer");
   }
+  // HEIC through libheif when this libvips cannot decode HEVC: decoded whole, up front (libheif
+  // decodes the whole image at the first request in libvips' heifload too). Before every image:
+  // they borrow its pixels.
+  std::optional<DecodedHeif> heif;
+  if (kind == LoaderKind::kHeif && heic == HeicDecoder::kLibheif && sniffed.format == "heif") {
+    auto decoded_heif = DecodeHeif(bytes, limits.max_pixels);
+    if (decoded_heif) {
+      heif = std::move(*decoded_heif);
+    } else if (decoded_heif.error().slug != "heif_codec_unsupported") {
+      return tl::unexpected(std::move(decoded_heif).error());
+    }
+  }
   const BorrowedBlob blob(bytes);
   LoadErrors load_errors;  // before every image: it outlives them all
   bool decoded = false;
   try {
-    // 1. The header only: libvips loads lazily, so no pixel has been decoded yet.
-    VImage header = Load(kind, blob.get(), LoadOptions(kind), load_errors);
+    // 1. The header only: libvips loads lazily, so no pixel has been decoded yet (libheif's
+    // pixels are, when it decoded them).
+    VImage header =
+        heif ? FromDecodedHeif(*heif) : Load(kind, blob.get(), LoadOptions(kind), load_errors);
     const Size stored{static_cast<std::uint32_t>(header.width()),
                       static_cast<std::uint32_t>(PageHeight(header))};
     // The frames are counted by the sniffer from the container; libvips' count (libnsgif and
@@ -434,7 +471,7 @@ Result<ProcessedImage> Run(std::string_view bytes, const SniffResult& sniffed,
           shrink >= 2) {
         frame = Load(kind, blob.get(), LoadOptions(kind)->set("scale", 1.0 / shrink), load_errors);
       }
-    } else if (kind == LoaderKind::kHeif) {
+    } else if (kind == LoaderKind::kHeif && !heif) {
       // libheif decodes the frame its bitstream says, whatever the ispe property claims, and
       // libvips then refuses a decoded size other than its header's ("bad image dimensions on
       // decode"). In a pull that error can be lost (libvips 8.14's threadpool: a one-strip image
@@ -560,7 +597,7 @@ Result<ProcessedImage> VipsImageProcessor::Process(std::string_view bytes,
       (*kind == LoaderKind::kGif || *kind == LoaderKind::kWebp) && sniffed.frame_count > 1;
   IMGUP_RETURN_IF_ERROR(
       CheckCaps({sniffed.width, sniffed.height}, animated ? sniffed.frame_count : 1, limits));
-  return Run(bytes, sniffed, limits, *kind);
+  return Run(bytes, sniffed, limits, *kind, heic_);
 }
 
 }  // namespace imgup
