@@ -42,7 +42,8 @@ std::string OtherPng(std::string_view comment) {
   const auto length = static_cast<std::uint32_t>(chunk.size() - 4);
   const std::uint32_t crc = Crc32(chunk);
   std::string framed;
-  for (int shift = 24; shift >= 0; shift -= 8) framed += static_cast<char>((length >> shift) & 0xFF);
+  for (int shift = 24; shift >= 0; shift -= 8)
+    framed += static_cast<char>((length >> shift) & 0xFF);
   framed += chunk;
   for (int shift = 24; shift >= 0; shift -= 8) framed += static_cast<char>((crc >> shift) & 0xFF);
   return png.substr(0, after_ihdr) + framed + png.substr(after_ihdr);
@@ -77,7 +78,8 @@ class PresignedUploadsTest : public ::testing::Test {
             images_, blobs_, records_, *db_, clock_, ids_,
             [this](const UploadPolicy& policy) -> Result<PresignedPost> {
               signed_key_ = policy.key;
-              return PresignedPost{"https://bucket.example/", {{"key", policy.key}},
+              return PresignedPost{"https://bucket.example/",
+                                   {{"key", policy.key}},
                                    clock_.NowMs() + policy.expires_in_s * 1000};
             },
             PresignedUploadSettings{}) {}
