@@ -1,5 +1,7 @@
 #include "api/blob_routes.hpp"
 
+#include <optional>
+#include <string_view>
 #include <utility>
 
 #include "codecs/multipart.hpp"
@@ -26,9 +28,18 @@ Result<HttpResponse> ServeObject(SignedUrls& urls, BlobStore& blobs, const Route
   return response;
 }
 
+std::optional<std::string_view> FieldOf(const FormFields& fields, std::string_view name) {
+  for (const auto& [key, value] : fields) {
+    if (key == name) return std::string_view(value);
+  }
+  return std::nullopt;
+}
+
 Result<HttpResponse> StoreForm(SignedUrls& urls, BlobStore& blobs,
                                const std::function<void(const std::string&)>& on_stored,
                                const RouteContext& c) {
+  // Again here: not every transport checks the URL before the body (FormBodyLimit).
+  IMGUP_RETURN_IF_ERROR(urls.CheckPostUrl(c.request.query));
   IMGUP_ASSIGN_OR_RETURN(
       const auto parts,
       ParseMultipart(c.request.body, MultipartBoundary(c.request.Header("content-type"))));
@@ -45,6 +56,10 @@ Result<HttpResponse> StoreForm(SignedUrls& urls, BlobStore& blobs,
   if (file == nullptr) {
     return Fail(ErrorCode::kInvalidArgument, "missing_field",
                 "The form has no part named 'file' (it must come after the fields)");
+  }
+  if (FieldOf(fields, "policy") != c.request.Query("policy")) {
+    return Fail(ErrorCode::kPermissionDenied, "signature_mismatch",
+                "This form's fields are not the ones its URL was signed with");
   }
   IMGUP_ASSIGN_OR_RETURN(const UploadPolicy policy, urls.RedeemPost(fields));
   if (file->data.empty()) {
@@ -65,6 +80,13 @@ Result<HttpResponse> StoreForm(SignedUrls& urls, BlobStore& blobs,
 }
 
 }  // namespace
+
+std::function<Result<std::size_t>(const HttpRequest& head)> FormBodyLimit(SignedUrls& urls) {
+  return [&urls](const HttpRequest& head) -> Result<std::size_t> {
+    IMGUP_ASSIGN_OR_RETURN(const UploadPolicy policy, urls.CheckPostUrl(head.query));
+    return static_cast<std::size_t>(policy.max_bytes) + kFormFieldsAllowance;
+  };
+}
 
 void RegisterBlobRoutes(Router& router, SignedUrls& urls, BlobStore& blobs,
                         std::function<void(const std::string& key)> on_stored) {
