@@ -1,7 +1,8 @@
 """POST /blobs/upload, the server's own one-time form (POST /uploads on `imgup serve`, both
 storages; docs/adr/0015-presigned-uploads.md), as someone without a form meets it: the URL is
 checked before the body is read, so a forged, used or oversized one is answered at once and the
-server does not read the body it was announced.
+server does not read the body it was announced. And the form's URL is at the origin the client
+addressed: https behind a TLS proxy that says so.
 
 The requests here are written on a socket: the header and the first bytes of a body, then the
 answer is read before the rest of the body is sent."""
@@ -109,3 +110,12 @@ def test_a_body_announced_past_the_form_s_size_is_refused_before_it_is_read(serv
                          timeout=HTTP_TIMEOUT)
     assert sent.status_code == 204, sent.text
 
+
+def test_the_form_url_is_at_the_origin_the_client_addressed(server, client):
+    where = urlsplit(server.url)
+    assert start_upload(client, 1000)["url"].startswith(f"http://{where.netloc}/blobs/upload?")
+    # Behind a TLS proxy, which says what the client used.
+    assert start_upload(client, 1000, **{"X-Forwarded-Proto": "https"})["url"].startswith(
+        f"https://{where.netloc}/blobs/upload?")
+    assert start_upload(client, 1000, Forwarded="for=192.0.2.60;proto=https")["url"].startswith(
+        f"https://{where.netloc}/blobs/upload?")
