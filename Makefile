@@ -241,15 +241,18 @@ run-aws-test-asan: build-asan aws-peers
 
 ## The HTTP suite over make run-lambda's stack (tests/http with IMGUP_TEST_STORAGE=lambda: each
 ## server is scripts/run-lambda.sh on its own data dir, with the dev build's functions under the
-## emulator): the API contract's modules through the gateway, the API function and the processor
-## (upload, bad input, images, list, content, auth, keyless mode). What differs on Lambda skips,
-## saying why (tests/http/conftest.py). The peers are the stack's own: no with-aws-peers.sh needed.
-## `make http-lambda HTTP_LAMBDA_TESTS=tests/http` runs every module (what is about imgup serve's
-## flags or the local process skips; ~25 min here).
+## emulator): through the gateway, the API function and the processor, every module with a test
+## that runs there (upload, bad input, images, list, content, auth, keyless mode, the pipeline's
+## results, the service's routes and logs, the CLI, CORS, HTTP framing). What differs on Lambda
+## skips, saying why (tests/http/conftest.py); the modules left out skip whole there (imgup
+## serve's flags, the local process and stores). The peers are the stack's own: no
+## with-aws-peers.sh needed. `make http-lambda HTTP_LAMBDA_TESTS=tests/http` runs every module
+## (18 min here with the machine under load, 11.5 min of it these modules' own).
 HTTP_LAMBDA_ENV = IMGUP_TEST_STORAGE=lambda IMGUP_PROCESSING_TIMEOUT=120
 HTTP_LAMBDA_TESTS = tests/http/test_upload.py tests/http/test_upload_bad_input.py tests/http/test_images.py \
   tests/http/test_list.py tests/http/test_content_range.py tests/http/test_content_redirect.py \
-  tests/http/test_auth.py tests/http/test_keyless.py
+  tests/http/test_auth.py tests/http/test_keyless.py tests/http/test_pipeline.py tests/http/test_service.py \
+  tests/http/test_cli.py tests/http/test_cors.py tests/http/test_http_framing.py tests/http/test_contract_checker.py
 http-lambda: build aws-peers lambda-tools
 	$(HTTP_LAMBDA_ENV) IMGUP_BIN=$(CURDIR)/build/dev/imgup IMGUP_LAMBDA_API_BIN=$(CURDIR)/build/dev/imgup-lambda-api \
 	  IMGUP_LAMBDA_PROCESSOR_BIN=$(CURDIR)/build/dev/imgup-lambda-processor $(PYTEST) -q $(HTTP_LAMBDA_TESTS)

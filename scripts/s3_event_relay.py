@@ -23,6 +23,10 @@ What versitygw's records differ in (measured with v1.8.0), and what AWS sends in
   through S3 with the
   endpoint and keys of --aws-env (DATA/aws-local.env, read when first needed: it is written once
   versitygw runs, after the relay has started).
+A record that cannot be relayed (a keyless one whose object is not found, one that is not an S3
+record, a body that is not JSON) is not dropped: it is logged ("unrelayable record", with the
+reason) and written to the dead-letter folder like an event whose retries ran out, with condition
+"Unrelayable" (Relay.cannot_relay says what the letter holds).
 At start versitygw posts a test event ({"Event": "s3:TestEvent"}) and exits when nothing answers;
 it is answered and not relayed (AWS sends such a test event to SQS and SNS, never to Lambda).
 
@@ -134,23 +138,50 @@ def to_aws_record(record: dict, configuration_id: str = "imgup-processor") -> di
 PREFIXES = ("originals/", "uploads/")
 
 
-def events_to_send(notification: dict, prefixes=PREFIXES, find_key=None) -> list[dict]:
+def events_to_send(notification: dict, prefixes=PREFIXES, find_key=None,
+                   unrelayable: Optional[list] = None) -> list[dict]:
     """The AWS events ({"Records": [record]}, one record each, as S3 sends them) for versitygw's
     notification `notification`: ObjectCreated records under one of `prefixes` only; none for a test
     event. `find_key(bucket, etag, size)` names the object of a record without a key (a form
-    POST's), or None."""
+    POST's), or None. A record that cannot be sent (it names no object, or is not an S3 record)
+    is appended to `unrelayable` as (record, reason)."""
+    def cannot(record, reason: str) -> None:
+        if unrelayable is not None:
+            unrelayable.append((record, reason))
+
+    records = notification.get("Records") or []
+    if not isinstance(records, list):
+        cannot(records, "Records is not a list")
+        return []
     out = []
-    for record in notification.get("Records") or []:
-        if not str(record.get("eventName", "")).removeprefix("s3:").startswith("ObjectCreated:"):
+    for record in records:
+        try:
+            if not str(record.get("eventName", "")).removeprefix("s3:").startswith("ObjectCreated:"):
+                continue
+            s3 = record.get("s3") or {}
+            bucket = (s3.get("bucket") or {}).get("name", "")
+            obj = s3.get("object") or {}
+            key = obj.get("key", "")
+            etag, size = str(obj.get("eTag") or "").strip('"'), int(obj.get("size") or 0)
+            to_aws_record(record)
+        except (AttributeError, TypeError, ValueError) as e:
+            cannot(record, f"not an S3 event record: {e!r}")
             continue
-        obj = (record.get("s3") or {}).get("object") or {}
-        key = obj.get("key", "")
-        if not key and find_key is not None:
-            found = find_key((record.get("s3") or {}).get("bucket", {}).get("name", ""),
-                             str(obj.get("eTag") or "").strip('"'), int(obj.get("size") or 0))
-            if found:
-                record = json.loads(json.dumps(record))
-                record["s3"]["object"]["key"] = key = found
+        if not key:
+            if find_key is None:
+                cannot(record, "no key, and no way to look it up (the relay runs without --aws-env)")
+                continue
+            try:
+                found = find_key(bucket, etag, size)
+            except Exception as e:  # S3 did not answer the lookup: this record's failure only
+                cannot(record, f"no key, and looking it up in bucket {bucket} failed: {e!r}")
+                continue
+            if not found:
+                cannot(record, f"no key, and no object under {' or '.join(prefixes)} in bucket {bucket} with ETag {etag} "
+                       f"and size {size} that an earlier record did not name")
+                continue
+            record = json.loads(json.dumps(record))
+            record["s3"]["object"]["key"] = key = found
         if not key.startswith(tuple(prefixes)):
             continue
         out.append({"Records": [to_aws_record(record)]})
@@ -235,14 +266,32 @@ class Relay:
         print(json.dumps(fields), file=self.log, flush=True)
 
     def accept(self, notification: dict) -> int:
-        try:
-            events = events_to_send(notification, self.prefixes, self.find_key)
-        except Exception as e:  # S3 did not answer the key's lookup: say so, drop nothing else
-            self.say(msg="relay error", error=repr(e))
-            events = events_to_send(notification, self.prefixes)
+        unrelayable: list = []
+        events = events_to_send(notification, self.prefixes, self.find_key, unrelayable)
+        for record, reason in unrelayable:
+            self.cannot_relay(record, reason)
         for event in events:
             self.queue.put(event)
         return len(events)
+
+    def cannot_relay(self, record, reason: str) -> Path:
+        """A record the function cannot be invoked with (S3 would not have sent it, or the relay
+        cannot make it what S3 sends): said in the log, and a letter in the dead-letter folder, as
+        for an event whose retries ran out, so that the upload it was about is not lost unseen.
+        The letter's condition is "Unrelayable", its requestPayload the event as far as the record
+        converts (else null), its versitygwRecord the record as versitygw sent it."""
+        self.say(msg="unrelayable record", reason=reason, record=record)
+        try:
+            event = {"Records": [to_aws_record(record)]}
+        except (AttributeError, TypeError, ValueError):
+            event = None
+        return self._write_letter({
+            "requestContext": {"condition": "Unrelayable", "approximateInvokeCount": 0},
+            "requestPayload": event,
+            "responseContext": None,
+            "responsePayload": {"errorType": "Relay.unrelayable", "errorMessage": reason},
+            "versitygwRecord": record,
+        })
 
     def deliver(self, event: dict) -> bool:
         """Invokes the function with `event` up to 1 + retries times (Lambda's asynchronous
@@ -267,27 +316,35 @@ class Relay:
         return False
 
     def dead_letter(self, event: dict, attempts: int, status: int, payload: bytes) -> Path:
-        self.dlq.mkdir(parents=True, exist_ok=True)
         try:
             response = json.loads(payload)
         except ValueError:
             response = payload.decode(errors="replace")
+        path = self._write_letter({
+            "requestContext": {"condition": "RetriesExhausted", "approximateInvokeCount": attempts},
+            "requestPayload": event,
+            "responseContext": {"statusCode": status, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+            "responsePayload": response,
+        })
+        self.say(msg="dead-lettered", key=event["Records"][0]["s3"]["object"]["key"], attempts=attempts,
+                 file=str(path))
+        return path
+
+    def _write_letter(self, parts: dict) -> Path:
+        """A file in the dead-letter folder in the shape of Lambda's on-failure destination record."""
+        self.dlq.mkdir(parents=True, exist_ok=True)
         request_id = secrets.token_hex(16)
         record = {
             "version": "1.0",
             "timestamp": datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-            "requestContext": {"requestId": request_id, "functionArn": self.function_url,
-                               "condition": "RetriesExhausted", "approximateInvokeCount": attempts},
-            "requestPayload": event,
-            "responseContext": {"statusCode": status, "executedVersion": "$LATEST", "functionError": "Unhandled"},
-            "responsePayload": response,
+            **parts,
         }
+        record["requestContext"] = {"requestId": request_id, "functionArn": self.function_url,
+                                    **parts["requestContext"]}
         path = self.dlq / f"{time.strftime('%Y%m%dT%H%M%S')}-{request_id[:12]}.json"
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(record, indent=2))
         os.replace(tmp, path)
-        self.say(msg="dead-lettered", key=event["Records"][0]["s3"]["object"]["key"], attempts=attempts,
-                 file=str(path))
         return path
 
     def _run(self) -> None:
@@ -316,11 +373,17 @@ def make_server(relay: Relay, port: int) -> ThreadingHTTPServer:
             body = self.rfile.read(length)
             try:
                 notification = json.loads(body)
-            except ValueError:
+            except ValueError as e:
+                notification, problem = body.decode(errors="replace"), f"the webhook's body is not JSON: {e}"
+            else:
+                problem = "" if isinstance(notification, dict) else "the webhook's body is not a JSON object"
+            if problem:
+                relay.cannot_relay(notification, problem)
                 self.send_response(400)
+                self.send_header("Content-Length", "0")
                 self.end_headers()
                 return
-            queued = relay.accept(notification) if isinstance(notification, dict) else 0
+            queued = relay.accept(notification)
             if queued:
                 relay.say(msg="queued", events=queued)
             self.send_response(200)

@@ -100,7 +100,7 @@ Client::~Client() { curl_easy_cleanup(static_cast<CURL*>(curl_)); }
 
 ClientResponse Client::UploadFile(const std::string& path, const UploadProgress& progress) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) return ClientResponse{0, {}, {}, "cannot read " + path, {}};
+  if (!in) return ClientResponse{0, {}, {}, "cannot read " + path, {}, {}};
   std::ostringstream buffer;
   buffer << in.rdbuf();
   const std::string bytes = buffer.str();
@@ -140,7 +140,7 @@ ClientResponse Client::UploadPresigned(const std::string& name, const std::strin
   auto form = nlohmann::ordered_json::parse(started.body, nullptr, false);
   if (form.is_discarded() || !form.contains("url") || !form.contains("fields") ||
       !form.contains("id")) {
-    return ClientResponse{0, {}, {}, "POST /uploads answered no form", started.url};
+    return ClientResponse{0, {}, {}, "POST /uploads answered no form", started.url, {}};
   }
   // multipart/form-data as S3 takes it: every field first, in order, the file last.
   const std::string boundary = "imgup-form-" + form["id"].get<std::string>();
@@ -172,7 +172,13 @@ ClientResponse Client::UploadPresigned(const std::string& name, const std::strin
 }
 
 ClientResponse Client::Get(const std::string& path_and_query) {
-  return Perform("GET", path_and_query, nullptr, "", nullptr);
+  ClientResponse response = Perform("GET", path_and_query, nullptr, "", nullptr);
+  if (response.status >= 300 && response.status < 400 && !response.redirect_url.empty()) {
+    long retry_after_s = -1;
+    return PerformOnce("GET", response.redirect_url, nullptr, "", nullptr, &retry_after_s,
+                       /*with_key=*/false);
+  }
+  return response;
 }
 
 ClientResponse Client::Delete(const std::string& path) {
@@ -245,6 +251,9 @@ ClientResponse Client::PerformOnce(const std::string& method, const std::string&
   char* type = nullptr;
   curl_easy_getinfo(curl, CURLINFO_CONTENT_TYPE, &type);
   if (type != nullptr) response.content_type = type;
+  char* redirect = nullptr;
+  curl_easy_getinfo(curl, CURLINFO_REDIRECT_URL, &redirect);
+  if (redirect != nullptr) response.redirect_url = redirect;
   return response;
 }
 

@@ -10,8 +10,9 @@ struct ClientResponse {
   long status = 0;  // 0 when the request could not be made
   std::string body;
   std::string content_type;
-  std::string error;  // transport error text when status == 0
-  std::string url;    // the URL tried, for messages
+  std::string error;         // transport error text when status == 0
+  std::string url;           // the URL tried, for messages
+  std::string redirect_url;  // a 3xx answer's Location, resolved against `url`
 };
 
 /// Called with bytes sent so far and the total while an upload runs.
@@ -42,6 +43,8 @@ class Client {
   /// POST /uploads and its presigned form instead, and the answer is then the upload's record
   /// (GET /images/{id}) with status 201, or 200 when it was a duplicate.
   ClientResponse UploadFile(const std::string& path, const UploadProgress& progress);
+  /// GET; a redirect (content under --content-redirect, S3's presigned GET on Lambda) is
+  /// followed once, without the API key: such a URL is its own credential.
   ClientResponse Get(const std::string& path_and_query);
   ClientResponse Delete(const std::string& path);
 

@@ -321,8 +321,10 @@ int Serve(const ServeOptions& options) {
   server_options.max_body_bytes = options.max_body_bytes;
   // The form's fields and multipart framing come on top of the file.
   server_options.large_body_path = std::string(SignedUrls::kPostPath);
-  server_options.large_body_limit =
-      std::max<std::size_t>(options.max_body_bytes, options.max_upload_bytes + (64 << 10));
+  server_options.large_body_limit = std::max<std::size_t>(
+      options.max_body_bytes, options.max_upload_bytes + kFormFieldsAllowance);
+  // The form route is public: without a form this server signed, nobody makes it read a body.
+  server_options.large_body_check = FormBodyLimit(urls);
   server_options.threads = options.threads;
   HttpServer server(router, server_options, clock, ids, log_line);
   auto port = server.Bind();

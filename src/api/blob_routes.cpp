@@ -1,5 +1,7 @@
 #include "api/blob_routes.hpp"
 
+#include <optional>
+#include <string_view>
 #include <utility>
 
 #include "codecs/multipart.hpp"
@@ -31,8 +33,17 @@ bool IsStorageFailure(const Error& error) {
   return error.code == ErrorCode::kUnavailable || error.code == ErrorCode::kInternal;
 }
 
+std::optional<std::string_view> FieldOf(const FormFields& fields, std::string_view name) {
+  for (const auto& [key, value] : fields) {
+    if (key == name) return std::string_view(value);
+  }
+  return std::nullopt;
+}
+
 Result<HttpResponse> StoreForm(SignedUrls& urls, BlobStore& blobs, const FormStored& on_stored,
                                const RouteContext& c) {
+  // Again here: not every transport checks the URL before the body (FormBodyLimit).
+  IMGUP_RETURN_IF_ERROR(urls.CheckPostUrl(c.request.query));
   IMGUP_ASSIGN_OR_RETURN(
       const auto parts,
       ParseMultipart(c.request.body, MultipartBoundary(c.request.Header("content-type"))));
@@ -49,6 +60,10 @@ Result<HttpResponse> StoreForm(SignedUrls& urls, BlobStore& blobs, const FormSto
   if (file == nullptr) {
     return Fail(ErrorCode::kInvalidArgument, "missing_field",
                 "The form has no part named 'file' (it must come after the fields)");
+  }
+  if (FieldOf(fields, "policy") != c.request.Query("policy")) {
+    return Fail(ErrorCode::kPermissionDenied, "signature_mismatch",
+                "This form's fields are not the ones its URL was signed with");
   }
   IMGUP_ASSIGN_OR_RETURN(const SignedUrls::PostGrant grant, urls.RedeemPost(fields));
   const UploadPolicy& policy = grant.policy;
@@ -79,6 +94,13 @@ Result<HttpResponse> StoreForm(SignedUrls& urls, BlobStore& blobs, const FormSto
 }
 
 }  // namespace
+
+std::function<Result<std::size_t>(const HttpRequest& head)> FormBodyLimit(SignedUrls& urls) {
+  return [&urls](const HttpRequest& head) -> Result<std::size_t> {
+    IMGUP_ASSIGN_OR_RETURN(const UploadPolicy policy, urls.CheckPostUrl(head.query));
+    return static_cast<std::size_t>(policy.max_bytes) + kFormFieldsAllowance;
+  };
+}
 
 void RegisterBlobRoutes(Router& router, SignedUrls& urls, BlobStore& blobs, FormStored on_stored) {
   router.Add(

@@ -291,11 +291,11 @@ Result<HttpResponse> HandleStartUpload(PresignedUploads& uploads, const RouteCon
   IMGUP_ASSIGN_OR_RETURN(StartedUpload started,
                          uploads.Start(context.owner, *filename, *content_type, *size_bytes));
   std::string url = started.post.url;
-  // The local server's form is relative to it: absolute, as S3's is and as form clients expect.
+  // The local server's form is relative to it: absolute, as S3's is and as form clients expect,
+  // under the base path the record links have, at the origin the client addressed (https
+  // behind a TLS proxy that says so).
   if (!url.empty() && url.front() == '/') {
-    const std::string_view host = context.request.Header("host");
-    url = (host.empty() ? std::string() : "http://" + std::string(host)) +
-          context.request.base_path + url;
+    url = context.request.PublicOrigin() + context.request.base_path + url;
   }
   // The form's fields in their order (S3 reads them before the file).
   nlohmann::ordered_json fields = nlohmann::ordered_json::object();

@@ -55,7 +55,45 @@ std::string_view Trim(std::string_view text) {
   return text;
 }
 
+/// The text before the first `separator`, trimmed.
+std::string_view FirstItem(std::string_view list, char separator) {
+  return Trim(list.substr(0, list.find(separator)));
+}
+
+/// The scheme the first proxy in front of this server says the client used: "http", "https",
+/// or "" when none says (or says something else).
+std::string ForwardedScheme(const HttpRequest& request) {
+  std::string scheme;
+  // Forwarded: for=192.0.2.60;proto=https;by=203.0.113.43, for=... (the first element is the
+  // proxy nearest the client).
+  std::string_view element = FirstItem(request.Header("forwarded"), ',');
+  while (!element.empty()) {
+    const std::string_view pair = FirstItem(element, ';');
+    const std::size_t equals = pair.find('=');
+    if (equals != std::string_view::npos && AsciiLower(Trim(pair.substr(0, equals))) == "proto") {
+      std::string_view value = Trim(pair.substr(equals + 1));
+      if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
+        value = value.substr(1, value.size() - 2);
+      }
+      scheme = AsciiLower(value);
+      break;
+    }
+    const std::size_t semicolon = element.find(';');
+    element =
+        semicolon == std::string_view::npos ? std::string_view{} : element.substr(semicolon + 1);
+  }
+  if (scheme.empty()) scheme = AsciiLower(FirstItem(request.Header("x-forwarded-proto"), ','));
+  return scheme == "http" || scheme == "https" ? scheme : std::string();
+}
+
 }  // namespace
+
+std::string HttpRequest::PublicOrigin() const {
+  const std::string_view host = Header("host");
+  if (host.empty()) return {};
+  const std::string scheme = ForwardedScheme(*this);
+  return (scheme.empty() ? std::string("http") : scheme) + "://" + std::string(host);
+}
 
 RangeAsk ParseRange(std::string_view header, std::uint64_t size) {
   RangeAsk whole;

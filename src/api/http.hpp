@@ -34,6 +34,12 @@ struct HttpRequest {
   std::string_view Header(std::string_view name) const;
   /// The first query parameter named `name`.
   std::optional<std::string_view> Query(std::string_view name) const;
+  /// "scheme://host" as the client addressed this server, for an absolute URL of it (links are
+  /// otherwise relative: base_path + path). The host is the Host header; the scheme https when a
+  /// proxy in front says the client used it (RFC 7239's `Forwarded: proto=https`, else
+  /// `X-Forwarded-Proto: https`, as TLS proxies and API Gateway send), else http. "" without a
+  /// Host. A client that sends these headers itself misleads only itself.
+  std::string PublicOrigin() const;
 };
 
 struct HttpResponse {

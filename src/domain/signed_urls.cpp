@@ -82,6 +82,11 @@ bool SignedUrls::UseNonce(const std::string& nonce, std::int64_t expires_at_ms) 
   return used_.emplace(nonce, expires_at_ms).second;
 }
 
+bool SignedUrls::NonceUsed(const std::string& nonce) {
+  std::lock_guard lock(mutex_);
+  return used_.contains(nonce);
+}
+
 Result<std::string> SignedUrls::SignGet(std::string_view key, std::int64_t expires_in_s,
                                         const GetUrlOptions& options) {
   if (!IsValidBlobKey(key)) {
@@ -137,17 +142,18 @@ Result<PresignedPost> SignedUrls::SignPost(const UploadPolicy& policy) {
   const std::string nonce = NewNonce();
   const std::string encoded =
       EncodeBase64Url(Canonical({policy.key, policy.content_type, max, expires, nonce}));
+  const std::string signature = Sign("POST\n" + encoded);
   PresignedPost post;
-  post.url = std::string(kPostPath);
+  post.url = std::string(kPostPath) + "?policy=" + encoded + "&x-imgup-signature=" + signature;
   post.fields = {{"key", policy.key},
                  {"Content-Type", policy.content_type},
                  {"policy", encoded},
-                 {"x-imgup-signature", Sign("POST\n" + encoded)}};
+                 {"x-imgup-signature", signature}};
   post.expires_at_ms = expires_at;
   return post;
 }
 
-Result<SignedUrls::PostGrant> SignedUrls::RedeemPost(const FormFields& fields) {
+Result<SignedUrls::SignedPolicy> SignedUrls::OpenPolicy(const FormFields& fields) const {
   const auto encoded = Field(fields, "policy");
   const auto signature = Field(fields, "x-imgup-signature");
   if (!encoded || !signature || !SameBytes(*signature, Sign("POST\n" + std::string(*encoded)))) {
@@ -170,22 +176,36 @@ Result<SignedUrls::PostGrant> SignedUrls::RedeemPost(const FormFields& fields) {
   if (*expires_ms < clock_.NowMs()) {
     return Denied("url_expired", "This form has expired; ask for a new one");
   }
-  UploadPolicy policy{std::string(lines[0]), std::string(lines[1]),
-                      static_cast<std::uint64_t>(*max), 0};
+  return SignedPolicy{UploadPolicy{std::string(lines[0]), std::string(lines[1]),
+                                   static_cast<std::uint64_t>(*max), 0},
+                      *expires_ms, "p" + std::string(lines[4])};
+}
+
+Result<SignedUrls::PostGrant> SignedUrls::RedeemPost(const FormFields& fields) {
+  IMGUP_ASSIGN_OR_RETURN(SignedPolicy opened, OpenPolicy(fields));
+  const UploadPolicy& policy = opened.policy;
   if (Field(fields, "key") != std::optional<std::string_view>(policy.key) ||
       Field(fields, "Content-Type") != std::optional<std::string_view>(policy.content_type)) {
     return Fail(ErrorCode::kInvalidArgument, "policy_violation",
                 "The form's key and Content-Type must be the ones it was signed with");
   }
-  if (!UseNonce("p" + std::string(lines[4]), *expires_ms)) {
+  if (!UseNonce(opened.nonce, opened.expires_at_ms)) {
     return Denied("url_used", "This form has been used; ask for a new one");
   }
-  return PostGrant{std::move(policy), std::string(lines[4])};
+  return PostGrant{std::move(opened.policy), std::move(opened.nonce)};
 }
 
 void SignedUrls::ReleasePost(const PostGrant& grant) {
   std::lock_guard lock(mutex_);
-  used_.erase("p" + grant.nonce);
+  used_.erase(grant.nonce);
+}
+
+Result<UploadPolicy> SignedUrls::CheckPostUrl(const FormFields& query) {
+  IMGUP_ASSIGN_OR_RETURN(SignedPolicy opened, OpenPolicy(query));
+  if (NonceUsed(opened.nonce)) {
+    return Denied("url_used", "This form has been used; ask for a new one");
+  }
+  return std::move(opened.policy);
 }
 
 }  // namespace imgup

@@ -31,7 +31,8 @@ class SignedUrls {
   /// A one-time GET URL for `key` (BlobStore::PresignGet).
   Result<std::string> SignGet(std::string_view key, std::int64_t expires_in_s,
                               const GetUrlOptions& options);
-  /// A one-time form (BlobStore::PresignPost).
+  /// A one-time form (BlobStore::PresignPost). Its URL carries the policy and its signature in
+  /// its query as well as in the fields, so that the server can check it before the body.
   Result<PresignedPost> SignPost(const UploadPolicy& policy);
 
   struct GetGrant {
@@ -53,10 +54,23 @@ class SignedUrls {
   /// stored, and the client may try again with the same form.
   void ReleasePost(const PostGrant& grant);
 
+  /// Checks a form's URL (its query) before the form's body is read: signed by this server, not
+  /// expired, not used. It does not use the form up: RedeemPost does, with the fields. The
+  /// policy it was signed with (expires_in_s is 0). Errors: kPermissionDenied as RedeemGet.
+  Result<UploadPolicy> CheckPostUrl(const FormFields& query);
+
  private:
+  struct SignedPolicy {
+    UploadPolicy policy;
+    std::int64_t expires_at_ms = 0;
+    std::string nonce;
+  };
+  /// The policy of `fields`' "policy", when "x-imgup-signature" signs it and it has not expired.
+  Result<SignedPolicy> OpenPolicy(const FormFields& fields) const;
   std::string Sign(std::string_view what) const;
   /// Marks `nonce` used until `expires_at_ms`; false when it was used before.
   bool UseNonce(const std::string& nonce, std::int64_t expires_at_ms);
+  bool NonceUsed(const std::string& nonce);
   std::string NewNonce();
 
   std::string secret_;

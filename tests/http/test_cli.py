@@ -142,6 +142,17 @@ def test_upload_ls_get_rm(cli_server, make_client, tmp_path):
     assert run_cli("rm", a_id, "--url", url).returncode != 0, "rm of a deleted id must fail"
 
 
+def test_get_follows_the_content_redirect(start_server, make_client, tmp_path):
+    """With --content-redirect (always so on Lambda) content is a 302 to a one-time URL: `imgup
+    get -o` follows it (without the API key: the URL is its own credential)."""
+    srv = start_server(args=["--content-redirect"])
+    png = unique_png(6, 5)
+    rec = make_client(srv).upload_ok(png)
+    saved = tmp_path / "saved.png"
+    run_cli("get", rec["id"], "--url", srv.url, "-o", str(saved), check=True)
+    assert saved.read_bytes() == png
+
+
 def test_upload_same_file_twice(cli_server, tmp_path):
     f = tmp_path / "same.png"
     f.write_bytes(unique_png())

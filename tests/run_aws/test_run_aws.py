@@ -14,12 +14,9 @@ import os
 import random
 import re
 import signal
-import socket
-import struct
 import subprocess
+import sys
 import threading
-import time
-import zlib
 from pathlib import Path
 
 import boto3
@@ -27,19 +24,12 @@ import pytest
 import requests
 from botocore.config import Config as BotoConfig
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from local_stack import (  # noqa: E402  (tests/local_stack.py)
+    LISTENING, LocalStack, alive, free_port, read_env_file, unique_png, wait_ready)
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(os.environ.get("IMGUP_BIN", ROOT / "build/dev/imgup")).resolve()
-LISTENING = re.compile(r"imgup: listening on (http://127\.0\.0\.1:\d+)")
-PROCESSING_TIMEOUT = float(os.environ.get("IMGUP_PROCESSING_TIMEOUT", "60"))
-
-
-def unique_png(width: int = 32, height: int = 24) -> bytes:
-    """A valid 8-bit RGB PNG of random pixels (bytes no other call returns)."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-    rows = b"".join(b"\x00" + os.urandom(width * 3) for _ in range(height))
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
 
 
 @pytest.fixture(scope="session")
@@ -89,12 +79,6 @@ def s3_client(env: dict[str, str]):
 def dynamodb_client(env: dict[str, str]):
     return boto3.client("dynamodb", endpoint_url=env["AWS_ENDPOINT_URL_DYNAMODB"], region_name=env["AWS_REGION"],
                         aws_access_key_id=env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"])
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # --- imgup init-aws ----------------------------------------------------------------------------
@@ -219,88 +203,20 @@ def test_serve_starts_on_a_bucket_and_table_that_answer(peers, store, tmp_path):
 # --- make run-aws (scripts/run-aws.sh) ---------------------------------------------------------
 
 
-class RunAws:
+class RunAws(LocalStack):
     """scripts/run-aws.sh as a child process; its output collected."""
 
     def __init__(self, data: Path, port: int):
         env = clean_env({"PORT": str(port), "DATA": str(data), "IMGUP_BIN": str(BIN)})
         env.update({k: v for k, v in os.environ.items() if k == "IMGUP_TOOLS_DIR"})
-        self.url = f"http://127.0.0.1:{port}"
-        self.lines: list[str] = []
-        self.listening = threading.Event()
-        # SIGINT as a terminal leaves it: under scripts/with-aws-peers.sh this test runs as a
-        # background job, which a non-interactive shell starts with SIGINT ignored, and a shell
-        # cannot trap a signal ignored at its start.
-        self.proc = subprocess.Popen([str(ROOT / "scripts/run-aws.sh")], env=env, stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                     preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-        threading.Thread(target=self._read, daemon=True).start()
-        deadline = time.monotonic() + 90
-        while not self.listening.wait(0.1):
-            assert self.proc.poll() is None, "run-aws.sh ended:\n" + self.text()
-            assert time.monotonic() < deadline, "run-aws.sh did not serve within 90 s:\n" + self.text()
-
-    def _read(self):
-        for line in self.proc.stdout:
-            self.lines.append(line)
-            if "imgup: listening on" in line:
-                self.listening.set()
-
-    def text(self) -> str:
-        return "".join(self.lines)
+        super().__init__(ROOT / "scripts/run-aws.sh", env, 90, "run-aws.sh")
+        assert self.url == f"http://127.0.0.1:{port}", self.text()
 
     def pids(self) -> list[int]:
         """Every process the script said it started (the two peers and imgup serve)."""
         found = [int(p) for p in re.findall(r"\(pid (\d+),", self.text())]
         found += [int(p) for p in re.findall(r"imgup serve pid (\d+)", self.text())]
         return found
-
-    def interrupt(self) -> int:
-        """SIGINT to the script, as Ctrl-C; its exit code. Should it not stop, everything it
-        started is killed (by the PIDs it printed) before the test fails."""
-        self.proc.send_signal(signal.SIGINT)
-        try:
-            return self.proc.wait(60)
-        except subprocess.TimeoutExpired:
-            for pid in self.pids():
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            self.proc.kill()
-            self.proc.wait()
-            raise AssertionError("run-aws.sh did not stop within 60 s of SIGINT:\n" + self.text())
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie is gone for our purposes only once reaped; /proc says which.
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
-    except (FileNotFoundError, IndexError):
-        return False
-
-
-def read_env_file(path: Path) -> dict[str, str]:
-    values = {}
-    for line in path.read_text().splitlines():
-        if line.strip():
-            key, _, value = line.partition("=")
-            values[key] = value
-    return values
-
-
-def wait_ready(url: str, image_id: str) -> dict:
-    deadline = time.monotonic() + PROCESSING_TIMEOUT
-    while True:
-        record = requests.get(f"{url}/images/{image_id}", timeout=10).json()
-        if record["status"] != "processing":
-            return record
-        assert time.monotonic() < deadline, f"still processing after {PROCESSING_TIMEOUT}s: {record}"
-        time.sleep(0.1)
 
 
 def test_run_aws_serves_writes_its_env_file_keeps_the_images_and_stops_everything(peers, tmp_path):
@@ -339,6 +255,7 @@ def test_run_aws_serves_writes_its_env_file_keeps_the_images_and_stops_everythin
     assert code == 130, run_aws.text()
     left = [pid for pid in pids if alive(pid)]
     assert not left, f"still running after SIGINT: {left}\n{run_aws.text()}"
+    assert not run_aws.members(), f"still running in the script's process group: {run_aws.members()}"
 
     # A restart on the same data keeps the image: the bytes in versitygw's folder, the record
     # replayed into moto from its journal.

@@ -13,17 +13,12 @@ imgup of `init-aws` and `gateway` (build/dev/imgup).
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import os
-import re
 import signal
-import socket
-import struct
 import subprocess
-import threading
+import sys
 import time
-import zlib
 from pathlib import Path
 from urllib.parse import quote_plus
 
@@ -32,27 +27,15 @@ import pytest
 import requests
 from botocore.config import Config as BotoConfig
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from local_stack import (  # noqa: E402  (tests/local_stack.py)
+    LISTENING, PROCESSING_TIMEOUT, LocalStack, alive, free_port, read_env_file, unique_png, wait_ready)
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(os.environ.get("IMGUP_BIN", ROOT / "build/dev/imgup")).resolve()
 TOOLS = Path(os.environ.get("IMGUP_TOOLS_DIR", Path.home() / ".cache/imgup/tools"))
-PROCESSING_TIMEOUT = float(os.environ.get("IMGUP_PROCESSING_TIMEOUT", "60"))
-LISTENING = re.compile(r"imgup: listening on (http://127\.0\.0\.1:\d+)")
 ENV_NAMES = {"AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
              "AWS_REGION", "IMGUP_BUCKET", "IMGUP_TABLE", "IMGUP_API_FUNCTION_URL", "IMGUP_PROCESSOR_FUNCTION_URL"}
-
-
-def unique_png(width: int = 32, height: int = 24) -> bytes:
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-    rows = b"".join(b"\x00" + os.urandom(width * 3) for _ in range(height))
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -61,10 +44,6 @@ def tools():
                if not p.exists()]
     if missing:
         pytest.fail(f"missing {missing}: make build aws-peers lambda-tools")
-
-
-def read_env_file(path: Path) -> dict[str, str]:
-    return dict(line.split("=", 1) for line in path.read_text().splitlines() if line.strip())
 
 
 def descendants(pid: int) -> set[int]:
@@ -85,59 +64,22 @@ def descendants(pid: int) -> set[int]:
     return out
 
 
-def alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1][0] != "Z"
-    except (FileNotFoundError, IndexError):
-        return False
+def run_lambda_env(data: Path, port: int, extra: dict[str, str]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("IMGUP_", "AWS_"))}
+    env.update({"PORT": str(port), "DATA": str(data), "IMGUP_BIN": str(BIN), "IMGUP_RELAY_BACKOFF": "0.2"})
+    env.update({k: v for k, v in os.environ.items()
+                if k in ("IMGUP_TOOLS_DIR", "IMGUP_LAMBDA_API_BIN", "IMGUP_LAMBDA_PROCESSOR_BIN", "IMGUP_PIXEL_WORKER")})
+    env.update(extra)
+    return env
 
 
-class RunLambda:
+class RunLambda(LocalStack):
     """scripts/run-lambda.sh on `data`, until interrupt()."""
 
     def __init__(self, data: Path, port: int = 0, **extra: str):
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("IMGUP_", "AWS_"))}
-        env.update({"PORT": str(port), "DATA": str(data), "IMGUP_BIN": str(BIN), "IMGUP_RELAY_BACKOFF": "0.2"})
-        env.update({k: v for k, v in os.environ.items()
-                    if k in ("IMGUP_TOOLS_DIR", "IMGUP_LAMBDA_API_BIN", "IMGUP_LAMBDA_PROCESSOR_BIN", "IMGUP_PIXEL_WORKER")})
-        env.update(extra)
+        super().__init__(ROOT / "scripts/run-lambda.sh", run_lambda_env(data, port, extra), 120, "run-lambda.sh")
         self.data = data
-        self.lines: list[str] = []
-        self.listening = threading.Event()
-        self.url = ""
-        self.proc = subprocess.Popen([str(ROOT / "scripts/run-lambda.sh")], env=env, stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                     preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-        threading.Thread(target=self._read, daemon=True).start()
-        deadline = time.monotonic() + 120
-        while not self.listening.wait(0.1):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.interrupt()
-                pytest.fail("run-lambda.sh did not serve:\n" + self.text())
         self.env = read_env_file(data / "aws-local.env")
-
-    def _read(self):
-        for line in self.proc.stdout:
-            self.lines.append(line)
-            if m := LISTENING.search(line):
-                self.url = m.group(1)
-                self.listening.set()
-
-    def text(self) -> str:
-        return "".join(self.lines)
-
-    def interrupt(self) -> int:
-        """SIGINT, as Ctrl-C; the exit code. Anything still running after it is killed before the
-        test fails."""
-        self.proc.send_signal(signal.SIGINT)
-        try:
-            return self.proc.wait(60)
-        except subprocess.TimeoutExpired:
-            for pid in descendants(self.proc.pid):
-                os.kill(pid, signal.SIGKILL)
-            self.proc.kill()
-            self.proc.wait()
-            raise AssertionError("run-lambda.sh did not stop within 60 s of SIGINT:\n" + self.text())
 
     def s3(self):
         return boto3.client("s3", endpoint_url=self.env["AWS_ENDPOINT_URL_S3"], region_name=self.env["AWS_REGION"],
@@ -155,16 +97,6 @@ class RunLambda:
     def log(self, name: str) -> str:
         path = self.data / "logs" / f"{name}.log"
         return path.read_text(errors="replace") if path.exists() else ""
-
-
-def wait_ready(url: str, image_id: str) -> dict:
-    deadline = time.monotonic() + PROCESSING_TIMEOUT
-    while True:
-        record = requests.get(f"{url}/images/{image_id}", timeout=30).json()
-        if record["status"] != "processing":
-            return record
-        assert time.monotonic() < deadline, f"still processing after {PROCESSING_TIMEOUT}s: {record}"
-        time.sleep(0.1)
 
 
 def wait_for(what: str, check, timeout: float = PROCESSING_TIMEOUT):
@@ -254,6 +186,7 @@ def test_run_lambda_serves_processes_dead_letters_and_stops_everything(tmp_path)
     assert len(pids) >= 6, stack.text()  # moto, relay, versitygw, two emulators (and functions), gateway
     left = [pid for pid in pids if alive(pid)]
     assert not left, f"still running after Ctrl-C: {left}\n{stack.text()}"
+    assert not stack.members(), f"still running in the stack's process group: {stack.members()}"
     assert_no_sanitizer_report(stack)
 
 

@@ -197,3 +197,84 @@ def test_the_webhook_answers_at_once_and_invokes_in_the_background(stub_processo
         server.server_close()
         relay.stop()
     assert [e["Records"][0]["s3"]["object"]["key"] for e in processor.events] == ["originals/a+b%2Bc/%C3%A9.txt"]
+
+
+def keyless(notification: dict) -> dict:
+    """versitygw's record for a form POST: no key, the ARN names only the bucket."""
+    out = json.loads(json.dumps(notification))
+    out["Records"][0]["eventName"] = "s3:ObjectCreated:Post"
+    out["Records"][0]["s3"]["object"]["key"] = ""
+    return out
+
+
+def test_a_record_that_names_no_object_is_logged_and_dead_lettered_not_dropped(stub_processor, tmp_path):
+    processor = stub_processor(failures=0)
+    log = tmp_path / "relay.log"
+    with open(log, "w") as out:
+        relay = relay_module.Relay(processor.url, tmp_path / "dlq", backoff=0.01, log=out,
+                                   find_key=lambda bucket, etag, size: None)
+        posted = keyless(load(FIXTURES / "versitygw-put.json"))
+        assert relay.accept(posted) == 0
+        # Not a record at all, and a record whose size is not a number.
+        assert relay.accept({"Records": ["garbage"]}) == 0
+        broken = load(FIXTURES / "versitygw-put.json")
+        broken["Records"][0]["s3"]["object"]["size"] = "many"
+        assert relay.accept(broken) == 0
+    assert processor.events == []
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    said = [line for line in lines if line["msg"] == "unrelayable record"]
+    assert len(said) == 3, lines
+    assert "no key" in said[0]["reason"] and "764efa883dda1e11db47671c4a3bbd9e" in said[0]["reason"]
+    assert said[0]["record"] == posted["Records"][0]
+    assert said[1]["record"] == "garbage"
+    letters = [load(path) for path in sorted((tmp_path / "dlq").glob("*.json"))]
+    assert len(letters) == 3
+    by_reason = {letter["responsePayload"]["errorMessage"]: letter for letter in letters}
+    assert set(by_reason) == {line["reason"] for line in said}
+    letter = by_reason[said[0]["reason"]]
+    assert letter["requestContext"]["condition"] == "Unrelayable"
+    assert letter["requestContext"]["approximateInvokeCount"] == 0
+    assert letter["versitygwRecord"] == posted["Records"][0]
+    # As far as it converts, the event the function would have had (its key unknown).
+    assert letter["requestPayload"]["Records"][0]["eventName"] == "ObjectCreated:Post"
+    assert letter["requestPayload"]["Records"][0]["s3"]["object"]["key"] == ""
+    assert by_reason[said[1]["reason"]]["requestPayload"] is None
+
+
+def test_a_keyless_record_without_a_way_to_find_its_key_is_not_dropped_silently(tmp_path):
+    relay = relay_module.Relay("http://127.0.0.1:9/unused", tmp_path / "dlq", log=open("/dev/null", "w"))
+    assert relay.accept(keyless(load(FIXTURES / "versitygw-put.json"))) == 0
+    [letter] = [load(path) for path in (tmp_path / "dlq").glob("*.json")]
+    assert "--aws-env" in letter["responsePayload"]["errorMessage"]
+
+
+def test_a_failing_key_lookup_is_the_letter_s_reason(tmp_path):
+    def lookup(bucket, etag, size):
+        raise ConnectionError("S3 did not answer")
+
+    relay = relay_module.Relay("http://127.0.0.1:9/unused", tmp_path / "dlq", log=open("/dev/null", "w"),
+                               find_key=lookup)
+    notification = load(FIXTURES / "versitygw-put.json")
+    notification["Records"].append(keyless(notification)["Records"][0])
+    assert relay.accept(notification) == 1  # the keyed record still goes
+    [letter] = [load(path) for path in (tmp_path / "dlq").glob("*.json")]
+    assert "S3 did not answer" in letter["responsePayload"]["errorMessage"]
+
+
+def test_a_webhook_body_that_is_not_json_is_logged_and_dead_lettered(tmp_path):
+    log = tmp_path / "relay.log"
+    with open(log, "w") as out:
+        relay = relay_module.Relay("http://127.0.0.1:9/unused", tmp_path / "dlq", log=out)
+        server = relay_module.make_server(relay, 0)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            url = f"http://127.0.0.1:{server.server_address[1]}/events"
+            assert requests.post(url, data=b"{not json", timeout=5).status_code == 400
+            assert requests.post(url, data=b"[1, 2]", timeout=5).status_code == 400
+        finally:
+            server.shutdown()
+            server.server_close()
+    said = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [line["msg"] for line in said] == ["unrelayable record"] * 2, said
+    assert said[0]["record"] == "{not json"
+    assert len(list((tmp_path / "dlq").glob("*.json"))) == 2

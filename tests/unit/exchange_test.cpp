@@ -190,5 +190,25 @@ TEST(BasePath, LinksAndThePageStartWithIt) {
   EXPECT_NE(Answer(router, page, 0).body.find(R"(src="/assets/app.js")"), std::string::npos);
 }
 
+/// An absolute URL of this server (the local form of POST /uploads) is at the origin the client
+/// addressed: behind a TLS proxy that says so, https.
+TEST(PublicOrigin, IsTheHostWithTheSchemeAProxySays) {
+  HttpRequest request = Request("POST", "/uploads");
+  EXPECT_EQ(request.PublicOrigin(), "");
+  request.headers.emplace_back("host", "img.example.com");
+  EXPECT_EQ(request.PublicOrigin(), "http://img.example.com");
+  request.headers.emplace_back("x-forwarded-proto", "https, http");
+  EXPECT_EQ(request.PublicOrigin(), "https://img.example.com");
+  // RFC 7239's header first; its first element is the proxy nearest the client.
+  request.headers.emplace_back("forwarded",
+                               R"(for=192.0.2.60;Proto="HTTP";by=203.0.113.43, proto=https)");
+  EXPECT_EQ(request.PublicOrigin(), "http://img.example.com");
+  request.headers.back().second = "for=192.0.2.60;by=203.0.113.43";
+  EXPECT_EQ(request.PublicOrigin(), "https://img.example.com");  // no proto: X-Forwarded-Proto's
+  // Anything but http or https is no scheme of this server's.
+  request.headers = {{"host", "127.0.0.1:8080"}, {"x-forwarded-proto", "javascript"}};
+  EXPECT_EQ(request.PublicOrigin(), "http://127.0.0.1:8080");
+}
+
 }  // namespace
 }  // namespace imgup

@@ -344,9 +344,16 @@ class Connection : public std::enable_shared_from_this<Connection> {
     }
 
     const boost::optional<std::uint64_t> length = parser_->content_length();
-    body_limit_ = !options_.large_body_path.empty() && request_.path == options_.large_body_path
-                      ? options_.large_body_limit
-                      : options_.max_body_bytes;
+    body_limit_ = options_.max_body_bytes;
+    if (!options_.large_body_path.empty() && request_.path == options_.large_body_path) {
+      body_limit_ = options_.large_body_limit;
+      if (options_.large_body_check) {
+        // Decided on the header alone: a refused request's body is not what it may cost us.
+        const Result<std::size_t> allowed = options_.large_body_check(request_);
+        if (!allowed) return Refuse(allowed.error(), 0, /*drain_announced_body=*/false);
+        body_limit_ = std::min(body_limit_, *allowed);
+      }
+    }
     if (length && *length > body_limit_) return Refuse(PayloadTooLarge(body_limit_));
     // Beast counts a chunked body down from this as it arrives: 413 once the limit is crossed.
     parser_->body_limit(body_limit_);
@@ -446,8 +453,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   /// An answer given before the request was read completely (413, 400, 431): the connection
-  /// closes after it, and the rest of the request is drained so that the client sees it.
-  void Refuse(const Error& error, int status = 0) {
+  /// closes after it, and the rest of the request is drained so that the client sees it (with
+  /// `drain_announced_body` false, no more than linger_max_bytes of it).
+  void Refuse(const Error& error, int status = 0, bool drain_announced_body = true) {
     if (request_.request_id.empty()) {
       // The header did not parse: log what there is of the request line.
       if (parser_) {
@@ -463,7 +471,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     // resets the connection under the client's send, and it never sees the answer.
     linger_budget_ = options_.linger_max_bytes;
     // Only a complete header says how long the body is (Beast asserts so).
-    if (parser_ && parser_->is_header_done()) {
+    if (drain_announced_body && parser_ && parser_->is_header_done()) {
       if (const auto remaining = parser_->content_length_remaining()) {
         linger_budget_ = std::max<std::uint64_t>(linger_budget_, *remaining);
       }

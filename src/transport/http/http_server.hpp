@@ -29,6 +29,11 @@ struct HttpServerOptions {
   // bytes are the point of it), with its own limit; "" for none.
   std::string large_body_path;
   std::size_t large_body_limit = 0;
+  // Asked once the header of a request to large_body_path is read, before any of its body: the
+  // most this request's body may hold (at most large_body_limit), or the error to answer at once.
+  // After such a refusal the connection closes with the body unread: no more of it than
+  // linger_max_bytes is drained, whatever its Content-Length says. None: large_body_limit.
+  std::function<Result<std::size_t>(const HttpRequest& head)> large_body_check;
   std::size_t threads = 0;             // workers running handlers (idle connections use none);
                                        // 0: one per CPU
   std::size_t io_threads = 1;          // threads doing network I/O and HTTP parsing
