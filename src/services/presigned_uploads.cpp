@@ -90,6 +90,10 @@ Result<UploadArrival> PresignedUploads::Refuse(UploadTicket ticket, TicketState 
       return tl::unexpected(now.error());
     }
     if (now->state == TicketState::kAwaitingUpload) {
+      // Other bytes of this upload hold the claim and are being committed: these lost.
+      if (!now->claimed_sha256.empty() && now->claimed_sha256 != ticket.claimed_sha256) {
+        return NoTicket(ticket.owner, ticket.id);
+      }
       return Fail(ErrorCode::kUnavailable, "ticket_busy",
                   "The upload's ticket changed while its bytes were checked.",
                   "ticket " + ticket.id + " still awaiting after a refused FinishTicket");
@@ -108,6 +112,8 @@ Result<UploadArrival> PresignedUploads::Arrived(std::string_view owner, std::str
     return tl::unexpected(found.error());
   }
   UploadTicket ticket = std::move(*found);
+  // The claim this delivery holds (FinishTicket reads it so): none until ClaimTicket below.
+  ticket.claimed_sha256.clear();
   const std::string staging = StagingKey(owner, id);
   if (ticket.state != TicketState::kAwaitingUpload) return Settled(std::move(ticket));
   auto bytes = blobs_.Get(staging);
@@ -154,8 +160,23 @@ Result<UploadArrival> PresignedUploads::Arrived(std::string_view owner, std::str
   } else if (existing.error().code != ErrorCode::kNotFound) {
     return tl::unexpected(existing.error());
   }
-  // A record with this id and other bytes: the form was posted again while an earlier post was
-  // being committed, and that one won. Its original is not to be written over.
+  // Two posts of the same form with other bytes can both get here: the claim lets one of them
+  // write the original and insert the record; the other's bytes are nothing's. A delivery of
+  // the same bytes again (a retried event, a commit that died half-way) holds the same claim.
+  const std::int64_t now_ms = clock_.NowMs();
+  if (auto claimed = tickets_.ClaimTicket(owner, id, validated->sha256, now_ms,
+                                          now_ms - settings_.claim_stale_s * 1000);
+      !claimed) {
+    if (claimed.error().slug == "claimed") return NoTicket(owner, id);
+    // Settled or committed by another delivery since it was read: its answer is the upload's.
+    if (claimed.error().code == ErrorCode::kNotFound || claimed.error().slug == "not_awaiting") {
+      return Arrived(owner, id);
+    }
+    return tl::unexpected(claimed.error());
+  }
+  ticket.claimed_sha256 = validated->sha256;
+  // A record with this id: committed by a delivery whose claim went stale (it died before it
+  // removed the ticket). Its original is not to be written over.
   auto other = records_.Get(owner, id);
   if (other) return NoTicket(owner, id);
   if (other.error().code != ErrorCode::kNotFound) return tl::unexpected(other.error());
@@ -182,8 +203,8 @@ Result<UploadArrival> PresignedUploads::Arrived(std::string_view owner, std::str
   record.status = ImageStatus::kProcessing;
   if (auto inserted = records_.Insert(record); !inserted) {
     if (inserted.error().slug == "duplicate_id") {
-      // Another delivery committed it first: of the same bytes (then this Put wrote what it
-      // had written), or of a post of the same form that raced this one (docs/adr/0015).
+      // Another delivery of the same bytes committed it first (this Put wrote what it had
+      // written); other bytes only after taking over this delivery's claim as stale.
       IMGUP_ASSIGN_OR_RETURN(ImageRecord stored, records_.Get(owner, id));
       if (stored.sha256 == record.sha256) return Committed(std::move(stored));
       return NoTicket(owner, id);

@@ -34,6 +34,11 @@ struct PresignedUploadSettings {
   /// How long a failed (or duplicate) ticket stays readable, so that a client polling the id
   /// learns why.
   std::int64_t finished_ttl_s = 86400;
+  /// How long a delivery's claim on the ticket (UploadTickets::ClaimTicket) holds against other
+  /// bytes: longer than a commit can take (the processor function's timeout is 60 s), so a live
+  /// commit is never taken over; past it, a delivery that died mid-commit no longer blocks a
+  /// new post of the form.
+  std::int64_t claim_stale_s = 300;
 };
 
 /// What signs the form: the blob store's own presigned POST (S3), or the local server's

@@ -295,8 +295,10 @@ TEST_F(PresignedUploadsTest, AnInvalidPostRacingTheCommitNeverReachesTheOriginal
   records_.before_insert = [&] {
     Post(id, kHtml);
     auto racing = uploads_.Arrived("ann", id);
-    ASSERT_TRUE(racing);
-    EXPECT_EQ(racing->kind, UploadArrival::Kind::kFailed);
+    ASSERT_TRUE(racing) << racing.error().detail;
+    // The PNG's claim holds the ticket: the refusal of these bytes changes nothing.
+    EXPECT_EQ(racing->kind, UploadArrival::Kind::kNoTicket);
+    EXPECT_EQ(db_->GetTicket("ann", id)->state, TicketState::kAwaitingUpload);
   };
   auto arrived = uploads_.Arrived("ann", id);
   ASSERT_TRUE(arrived) << arrived.error().detail;
@@ -316,15 +318,64 @@ TEST_F(PresignedUploadsTest, AValidPostRacingTheCommitLeavesTheRecordAndTheOrigi
     Post(id, other);
     auto racing = uploads_.Arrived("ann", id);
     ASSERT_TRUE(racing) << racing.error().detail;
-    EXPECT_EQ(racing->kind, UploadArrival::Kind::kCommitted);
+    // This delivery claimed the ticket for its bytes before its Put: the racing post lost.
+    EXPECT_EQ(racing->kind, UploadArrival::Kind::kNoTicket);
   };
   auto arrived = uploads_.Arrived("ann", id);
   ASSERT_TRUE(arrived) << arrived.error().detail;
-  // The racing post committed first: this delivery's bytes are no longer the upload's.
-  EXPECT_EQ(arrived->kind, UploadArrival::Kind::kNoTicket);
+  EXPECT_EQ(arrived->kind, UploadArrival::Kind::kCommitted);
+  EXPECT_EQ(Original(id), png);
+  EXPECT_EQ(records_.Get("ann", id)->sha256, Sha256Hex(png));
+  EXPECT_FALSE(Staged(id));
+}
+
+TEST_F(PresignedUploadsTest, TwoValidPostsInterleavedLeaveTheRecordAndTheOriginalAgreeing) {
+  const std::string png = test::TinyPng();
+  const std::string other = OtherPng("posted again");
+  const std::string id = Start(other.size());
+  Post(id, png);
+  // Two deliveries in the order A Put, B Put, A Insert, B Insert: at this delivery's (A's)
+  // Insert the form was posted again with other valid bytes, and that delivery (B) goes on
+  // until its own Insert, which fails. Without the claim B's bytes were the original and A's
+  // the record.
+  records_.before_insert = [&] {
+    Post(id, other);
+    records_.before_insert = [&] { records_.fail_inserts = 1; };
+    auto racing = uploads_.Arrived("ann", id);
+    ASSERT_TRUE(racing) << racing.error().detail;
+    EXPECT_EQ(racing->kind, UploadArrival::Kind::kNoTicket);
+  };
+  auto arrived = uploads_.Arrived("ann", id);
+  ASSERT_TRUE(arrived) << arrived.error().detail;
+  EXPECT_EQ(arrived->kind, UploadArrival::Kind::kCommitted);
+  EXPECT_EQ(Original(id), png);
+  EXPECT_EQ(records_.Get("ann", id)->sha256, Sha256Hex(png));
+}
+
+TEST_F(PresignedUploadsTest, AClaimLeftByADeliveryThatStoppedIsTakenOverOnceStale) {
+  const std::string png = test::TinyPng();
+  const std::string other = OtherPng("posted again");
+  const std::string id = Start(other.size());
+  Post(id, png);
+  records_.fail_inserts = 1;
+  ASSERT_FALSE(uploads_.Arrived("ann", id));  // claimed for the PNG, stopped after its Put
+  EXPECT_FALSE(db_->GetTicket("ann", id)->claimed_sha256.empty());
+
+  // The form posted again with other bytes while the claim is fresh: they lose.
+  Post(id, other);
+  auto early = uploads_.Arrived("ann", id);
+  ASSERT_TRUE(early) << early.error().detail;
+  EXPECT_EQ(early->kind, UploadArrival::Kind::kNoTicket);
+  EXPECT_FALSE(Staged(id));
+
+  // Once the claim is older than a commit can take, a new post commits.
+  clock_.Advance((uploads_.settings().claim_stale_s + 1) * 1000);
+  Post(id, other);
+  auto late = uploads_.Arrived("ann", id);
+  ASSERT_TRUE(late) << late.error().detail;
+  EXPECT_EQ(late->kind, UploadArrival::Kind::kCommitted);
   EXPECT_EQ(Original(id), other);
   EXPECT_EQ(records_.Get("ann", id)->sha256, Sha256Hex(other));
-  EXPECT_FALSE(Staged(id));
 }
 
 }  // namespace

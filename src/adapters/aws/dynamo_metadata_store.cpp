@@ -1056,19 +1056,30 @@ Result<UploadTicket> DynamoMetadataStore::GetTicket(std::string_view owner, std:
   if (!known) return Corrupt("upload " + ticket.id + ": unknown state " + state);
   IMGUP_ASSIGN_OR_RETURN(ticket.failure_reason, TextOrEmpty(item, "failure_reason"));
   IMGUP_ASSIGN_OR_RETURN(ticket.duplicate_of, TextOrEmpty(item, "duplicate_of"));
+  IMGUP_ASSIGN_OR_RETURN(ticket.claimed_sha256, TextOrEmpty(item, "claimed_sha256"));
+  IMGUP_ASSIGN_OR_RETURN(const auto claimed_at, aws::OptionalUint64(item, "claimed_at_ms"));
+  ticket.claimed_at_ms = static_cast<std::int64_t>(claimed_at.value_or(0));
   return ticket;
 }
 
 Result<void> DynamoMetadataStore::FinishTicket(const UploadTicket& finished) {
+  // Unclaimed, or claimed by the finishing delivery's bytes.
+  std::string condition = "attribute_exists(#pk) AND #state = :awaiting AND ";
+  Item values{{":awaiting", AttributeValue::S(ToString(TicketState::kAwaitingUpload))},
+              {":state", AttributeValue::S(ToString(finished.state))},
+              {":reason", AttributeValue::S(finished.failure_reason)},
+              {":dup", AttributeValue::S(finished.duplicate_of)},
+              {":exp_ms", AttributeValue::N(std::int64_t{finished.expires_at_ms})},
+              {":exp", AttributeValue::N(TtlSeconds(finished.expires_at_ms))}};
+  if (finished.claimed_sha256.empty()) {
+    condition += "attribute_not_exists(#claim)";
+  } else {
+    condition += "(attribute_not_exists(#claim) OR #claim = :held)";
+    values.emplace(":held", AttributeValue::S(finished.claimed_sha256));
+  }
   aws::UpdateItemRequest request = UpdateRequest(
-      options_.table, TicketKey(finished.owner, finished.id),
-      "attribute_exists(#pk) AND #state = :awaiting", {{"#pk", kPk}, {"#state", "state"}},
-      {{":awaiting", AttributeValue::S(ToString(TicketState::kAwaitingUpload))},
-       {":state", AttributeValue::S(ToString(finished.state))},
-       {":reason", AttributeValue::S(finished.failure_reason)},
-       {":dup", AttributeValue::S(finished.duplicate_of)},
-       {":exp_ms", AttributeValue::N(std::int64_t{finished.expires_at_ms})},
-       {":exp", AttributeValue::N(TtlSeconds(finished.expires_at_ms))}});
+      options_.table, TicketKey(finished.owner, finished.id), std::move(condition),
+      {{"#pk", kPk}, {"#state", "state"}, {"#claim", "claimed_sha256"}}, std::move(values));
   request.names["#reason"] = "failure_reason";
   request.names["#dup"] = "duplicate_of";
   request.names["#exp_ms"] = "expires_at_ms";
@@ -1078,13 +1089,46 @@ Result<void> DynamoMetadataStore::FinishTicket(const UploadTicket& finished) {
   request.return_old_on_condition_failure = true;
   auto updated = client_.UpdateItem(request);
   if (updated) return {};
-  if (!updated.error().ConditionFailed()) return Failed(updated.error());
-  if (updated.error().item) {
-    return Fail(ErrorCode::kConflict, "not_awaiting", "The upload was finished already.");
+  return TicketConflict(updated.error(), finished.owner, finished.id);
+}
+
+Result<void> DynamoMetadataStore::ClaimTicket(std::string_view owner, std::string_view id,
+                                              std::string_view sha256, std::int64_t now_ms,
+                                              std::int64_t stale_before_ms) {
+  aws::UpdateItemRequest request = UpdateRequest(
+      options_.table, TicketKey(owner, id),
+      "attribute_exists(#pk) AND #state = :awaiting AND (attribute_not_exists(#claim) OR "
+      "#claim = :sha OR #claimed_at < :stale)",
+      {{"#pk", kPk},
+       {"#state", "state"},
+       {"#claim", "claimed_sha256"},
+       {"#claimed_at", "claimed_at_ms"}},
+      {{":awaiting", AttributeValue::S(ToString(TicketState::kAwaitingUpload))},
+       {":sha", AttributeValue::S(std::string(sha256))},
+       {":now", AttributeValue::N(std::int64_t{now_ms})},
+       {":stale", AttributeValue::N(std::int64_t{stale_before_ms})}});
+  request.update = "SET #claim = :sha, #claimed_at = :now";
+  request.return_old_on_condition_failure = true;
+  auto updated = client_.UpdateItem(request);
+  if (updated) return {};
+  return TicketConflict(updated.error(), owner, id);
+}
+
+Result<void> DynamoMetadataStore::TicketConflict(const aws::DynamoError& error,
+                                                 std::string_view owner, std::string_view id) {
+  if (!error.ConditionFailed()) return Failed(error);
+  std::optional<Item> item = error.item;
+  if (!item) {
+    // A peer that does not return the old item on a failed condition: read it.
+    auto read = client_.GetItem(GetRequest(options_.table, TicketKey(owner, id)));
+    if (!read) return Failed(read.error());
+    item = std::move(*read);
   }
-  auto item = client_.GetItem(GetRequest(options_.table, TicketKey(finished.owner, finished.id)));
-  if (!item) return Failed(item.error());
-  if (!*item) return NoTicket();
+  if (!item) return NoTicket();
+  IMGUP_ASSIGN_OR_RETURN(const std::string state, aws::RequiredString(*item, "state"));
+  if (state == ToString(TicketState::kAwaitingUpload)) {
+    return Fail(ErrorCode::kConflict, "claimed", "Other bytes of this upload are being committed.");
+  }
   return Fail(ErrorCode::kConflict, "not_awaiting", "The upload was finished already.");
 }
 

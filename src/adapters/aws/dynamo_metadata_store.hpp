@@ -55,6 +55,8 @@ class DynamoMetadataStore final : public MetadataStore, public ApiKeyStore, publ
   Result<void> PutTicket(const UploadTicket& ticket) override;
   Result<UploadTicket> GetTicket(std::string_view owner, std::string_view id) override;
   Result<void> FinishTicket(const UploadTicket& finished) override;
+  Result<void> ClaimTicket(std::string_view owner, std::string_view id, std::string_view sha256,
+                           std::int64_t now_ms, std::int64_t stale_before_ms) override;
   Result<void> RemoveTicket(std::string_view owner, std::string_view id) override;
 
   // ApiKeyStore
@@ -68,6 +70,10 @@ class DynamoMetadataStore final : public MetadataStore, public ApiKeyStore, publ
  private:
   DynamoMetadataStore(aws::DynamoClient& client, Options options);
 
+  /// Why a conditional update of the ticket failed: the client's error, kNotFound, or kConflict
+  /// "claimed" (it awaits, other bytes hold its claim) or "not_awaiting".
+  Result<void> TicketConflict(const aws::DynamoError& error, std::string_view owner,
+                              std::string_view id);
   /// Puts the owner in the owner directory (ListRefs) unless this process has seen it there.
   Result<void> EnsureOwnerListed(std::string_view owner);
   /// Runs a transaction, again with jittered backoff while DynamoDB cancels it only for

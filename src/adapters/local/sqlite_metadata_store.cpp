@@ -99,6 +99,12 @@ CREATE TABLE upload_tickets (
 ) WITHOUT ROWID;
 CREATE INDEX upload_tickets_expiry ON upload_tickets (expires_at_ms);
 )sql"},
+    // The claim of the bytes being committed (UploadTickets::ClaimTicket, ADR 15): two posts of
+    // one form with other bytes cannot both write the original.
+    {5, R"sql(
+ALTER TABLE upload_tickets ADD COLUMN claimed_sha256 TEXT NOT NULL DEFAULT '';
+ALTER TABLE upload_tickets ADD COLUMN claimed_at_ms INTEGER NOT NULL DEFAULT 0;
+)sql"},
 };
 
 // Qualified with the alias "i": every query reads records as "FROM images i".
@@ -527,8 +533,8 @@ Result<UploadTicket> SqliteMetadataStore::GetTicket(std::string_view owner, std:
   IMGUP_ASSIGN_OR_RETURN(
       auto stmt,
       reader.db().Cached("SELECT owner, id, filename, content_type, max_bytes, created_ms, "
-                         "expires_at_ms, state, failure_reason, duplicate_of "
-                         "FROM upload_tickets WHERE owner = ? AND id = ?"));
+                         "expires_at_ms, state, failure_reason, duplicate_of, claimed_sha256, "
+                         "claimed_at_ms FROM upload_tickets WHERE owner = ? AND id = ?"));
   IMGUP_RETURN_IF_ERROR(stmt->BindAll(owner, id));
   IMGUP_ASSIGN_OR_RETURN(const bool has_row, stmt->Step());
   if (!has_row) return Fail(ErrorCode::kNotFound, "not_found", "No upload with this id.");
@@ -543,6 +549,8 @@ Result<UploadTicket> SqliteMetadataStore::GetTicket(std::string_view owner, std:
   IMGUP_ASSIGN_OR_RETURN(ticket.state, ParseTicketState(stmt->ColumnView(7)));
   ticket.failure_reason = stmt->ColumnText(8);
   ticket.duplicate_of = stmt->ColumnText(9);
+  ticket.claimed_sha256 = stmt->ColumnText(10);
+  ticket.claimed_at_ms = stmt->ColumnInt64(11);
   return ticket;
 }
 
@@ -551,17 +559,42 @@ Result<void> SqliteMetadataStore::FinishTicket(const UploadTicket& finished) {
   IMGUP_ASSIGN_OR_RETURN(
       auto update,
       writer_.Cached("UPDATE upload_tickets SET state = ?, failure_reason = ?, duplicate_of = ?, "
-                     "expires_at_ms = ? WHERE owner = ? AND id = ? AND state = ?"));
-  IMGUP_RETURN_IF_ERROR(update->BindAll(
-      ToString(finished.state), finished.failure_reason, finished.duplicate_of,
-      finished.expires_at_ms, finished.owner, finished.id, ToString(TicketState::kAwaitingUpload)));
+                     "expires_at_ms = ? WHERE owner = ? AND id = ? AND state = ? "
+                     "AND claimed_sha256 IN ('', ?)"));
+  IMGUP_RETURN_IF_ERROR(
+      update->BindAll(ToString(finished.state), finished.failure_reason, finished.duplicate_of,
+                      finished.expires_at_ms, finished.owner, finished.id,
+                      ToString(TicketState::kAwaitingUpload), finished.claimed_sha256));
   IMGUP_RETURN_IF_ERROR(update->Run());
   if (writer_.Changes() != 0) return {};
-  IMGUP_ASSIGN_OR_RETURN(auto exists,
-                         writer_.Cached("SELECT 1 FROM upload_tickets WHERE owner = ? AND id = ?"));
-  IMGUP_RETURN_IF_ERROR(exists->BindAll(finished.owner, finished.id));
-  IMGUP_ASSIGN_OR_RETURN(const bool found, Exists(exists));
+  return TicketConflict(finished.owner, finished.id);
+}
+
+Result<void> SqliteMetadataStore::ClaimTicket(std::string_view owner, std::string_view id,
+                                              std::string_view sha256, std::int64_t now_ms,
+                                              std::int64_t stale_before_ms) {
+  std::lock_guard<std::mutex> lock(writer_mutex_);
+  IMGUP_ASSIGN_OR_RETURN(
+      auto claim,
+      writer_.Cached("UPDATE upload_tickets SET claimed_sha256 = ?, claimed_at_ms = ? "
+                     "WHERE owner = ? AND id = ? AND state = ? AND (claimed_sha256 IN ('', ?) "
+                     "OR claimed_at_ms < ?)"));
+  IMGUP_RETURN_IF_ERROR(claim->BindAll(
+      sha256, now_ms, owner, id, ToString(TicketState::kAwaitingUpload), sha256, stale_before_ms));
+  IMGUP_RETURN_IF_ERROR(claim->Run());
+  if (writer_.Changes() != 0) return {};
+  return TicketConflict(owner, id);
+}
+
+Result<void> SqliteMetadataStore::TicketConflict(std::string_view owner, std::string_view id) {
+  IMGUP_ASSIGN_OR_RETURN(
+      auto state, writer_.Cached("SELECT state FROM upload_tickets WHERE owner = ? AND id = ?"));
+  IMGUP_RETURN_IF_ERROR(state->BindAll(owner, id));
+  IMGUP_ASSIGN_OR_RETURN(const bool found, state->Step());
   if (!found) return Fail(ErrorCode::kNotFound, "not_found", "No upload with this id.");
+  if (state->ColumnView(0) == ToString(TicketState::kAwaitingUpload)) {
+    return Fail(ErrorCode::kConflict, "claimed", "Other bytes of this upload are being committed.");
+  }
   return Fail(ErrorCode::kConflict, "not_awaiting", "The upload was finished already.");
 }
 

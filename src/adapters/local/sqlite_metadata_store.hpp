@@ -77,6 +77,8 @@ class SqliteMetadataStore final : public MetadataStore,
   Result<void> PutTicket(const UploadTicket& ticket) override;
   Result<UploadTicket> GetTicket(std::string_view owner, std::string_view id) override;
   Result<void> FinishTicket(const UploadTicket& finished) override;
+  Result<void> ClaimTicket(std::string_view owner, std::string_view id, std::string_view sha256,
+                           std::int64_t now_ms, std::int64_t stale_before_ms) override;
   Result<void> RemoveTicket(std::string_view owner, std::string_view id) override;
 
   // ApiKeyStore
@@ -93,6 +95,9 @@ class SqliteMetadataStore final : public MetadataStore,
   SqliteMetadataStore(std::filesystem::path file, Options options, sqlite::Db writer,
                       sqlite::Db checkpointer);
   static Result<sqlite::Db> OpenConnection(const std::filesystem::path& file, bool reader);
+  /// Why a conditional update of the ticket changed no row (under the writer lock): kNotFound,
+  /// or kConflict "claimed" (it awaits, other bytes hold its claim) or "not_awaiting".
+  Result<void> TicketConflict(std::string_view owner, std::string_view id);
 
   /// A reader connection (or the writer, under its lock, when max_readers == 0).
   Result<ReaderLease> AcquireReader();

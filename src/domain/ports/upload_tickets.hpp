@@ -43,6 +43,10 @@ struct UploadTicket {
   TicketState state = TicketState::kAwaitingUpload;
   std::string failure_reason;  // kFailed
   std::string duplicate_of;    // kDuplicate
+  /// The SHA-256 of the bytes being committed (ClaimTicket), while the ticket still awaits; empty
+  /// when unclaimed. FinishTicket reads it as the claim the finishing delivery holds.
+  std::string claimed_sha256;
+  std::int64_t claimed_at_ms = 0;
 };
 
 class UploadTickets {
@@ -56,8 +60,21 @@ class UploadTickets {
   virtual Result<UploadTicket> GetTicket(std::string_view owner, std::string_view id) = 0;
   /// Moves a ticket out of kAwaitingUpload to `finished`'s state, reason, duplicate_of and
   /// expires_at_ms, atomically with that check: of two deliveries of the same bytes exactly one
-  /// finishes it. Errors: kNotFound; kConflict "not_awaiting" when it was finished already.
+  /// finishes it. A claimed ticket is finished only by the delivery holding the claim
+  /// (`finished.claimed_sha256` equal to the stored one; empty: the caller holds none).
+  /// Errors: kNotFound; kConflict "not_awaiting" when it was finished already, "claimed" when
+  /// other bytes hold its claim.
   virtual Result<void> FinishTicket(const UploadTicket& finished) = 0;
+  /// Claims an awaiting ticket for the bytes whose SHA-256 is `sha256`, before they are written
+  /// under the image's key, atomically with the check: of two posts of the same form with other
+  /// bytes, one commits and the other learns it lost. Succeeds when the ticket is unclaimed,
+  /// claimed for the same sha256 (a retried delivery of those bytes) or claimed before
+  /// `stale_before_ms` (a delivery that died mid-commit); sets claimed_at_ms to `now_ms`.
+  /// Errors: kNotFound; kConflict "not_awaiting" when it was finished already, "claimed" when
+  /// other bytes hold the claim.
+  virtual Result<void> ClaimTicket(std::string_view owner, std::string_view id,
+                                   std::string_view sha256, std::int64_t now_ms,
+                                   std::int64_t stale_before_ms) = 0;
   /// Deletes the ticket (its image record exists now). Deleting a missing ticket succeeds.
   virtual Result<void> RemoveTicket(std::string_view owner, std::string_view id) = 0;
 };
