@@ -58,7 +58,7 @@ Result<std::string> AuthenticateKeyless(const CallerCredentials& caller) {
     return Fail(ErrorCode::kPermissionDenied, "cross_origin",
                 "Without API keys, a request that changes data must come from this server's own "
                 "page: Origin '" +
-                    caller.origin.value_or("") + "' is not http://" + host);
+                    caller.origin.value_or("") + "' is not " + caller.public_origin);
   }
   return std::string(kLocalOwner);
 }
@@ -96,7 +96,8 @@ bool IsLoopbackAuthority(std::string_view host) {
 bool IsSameOriginRequest(const CallerCredentials& caller) {
   if (caller.method == "GET" || caller.method == "HEAD" || caller.method == "OPTIONS") return true;
   if (!caller.origin) return true;
-  return !caller.host.empty() && AsciiLower(*caller.origin) == "http://" + AsciiLower(caller.host);
+  return !caller.public_origin.empty() &&
+         AsciiLower(*caller.origin) == AsciiLower(caller.public_origin);
 }
 
 ApiKeyAuthenticator::ApiKeyAuthenticator(ApiKeyStore& keys, FirstLook first_look) : keys_(keys) {

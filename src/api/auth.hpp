@@ -47,7 +47,9 @@ bool IsLoopbackAuthority(std::string_view host);
 
 /// Whether a request may change data in keyless mode: safe methods (GET, HEAD, OPTIONS) and
 /// requests without an Origin header (not sent by a browser) may; otherwise Origin must be the
-/// origin the request is addressed to, "http://" + its Host.
+/// origin the request is addressed to, "http://" + its Host, or "https://" + its Host behind a
+/// TLS proxy that says so (a browser cannot add Forwarded or X-Forwarded-Proto to a cross-site
+/// request without a CORS preflight).
 bool IsSameOriginRequest(const CallerCredentials& caller);
 
 /// A new random API key ("imgup_" + 43 base64url characters = 256 bits), from `random_bytes`.

@@ -221,6 +221,7 @@ CallerCredentials CredentialsOf(const HttpRequest& request) {
   CallerCredentials caller;
   caller.method = request.method;
   caller.host = std::string(request.Header("host"));
+  caller.public_origin = request.PublicOrigin();
   for (const auto& [name, value] : request.headers) {
     if (name == "origin") {
       caller.origin = value;

@@ -56,6 +56,22 @@ TEST(IsSameOriginRequest, StateChangingRequestNeedsItsOwnOrigin) {
   }
 }
 
+TEST(IsSameOriginRequest, BehindATlsProxyTheOriginIsHttps) {
+  for (const HeaderList& headers :
+       {HeaderList{{"host", "localhost:8443"}, {"x-forwarded-proto", "https"}},
+        HeaderList{{"host", "localhost:8443"}, {"forwarded", "for=127.0.0.1;proto=https"}}}) {
+    HeaderList page = headers;
+    page.emplace_back("origin", "https://localhost:8443");
+    EXPECT_TRUE(IsSameOriginRequest(Request("POST", page)));
+    HeaderList plain = headers;
+    plain.emplace_back("origin", "http://localhost:8443");
+    EXPECT_FALSE(IsSameOriginRequest(Request("POST", plain)));
+    HeaderList evil = headers;
+    evil.emplace_back("origin", "https://evil.example");
+    EXPECT_FALSE(IsSameOriginRequest(Request("POST", evil)));
+  }
+}
+
 class ApiKeyAuthenticatorTest : public ::testing::Test {
  protected:
   MemoryMetadataStore keys_;

@@ -11,8 +11,11 @@ namespace imgup {
 /// What a request says about who sends it, in transport-neutral form (the router fills it in
 /// from the request: CredentialsOf in api/router.hpp).
 struct CallerCredentials {
-  std::string method;                 // "GET", "POST", ...
-  std::string host;                   // the Host the request was addressed to; "" when absent
+  std::string method;  // "GET", "POST", ...
+  std::string host;    // the Host the request was addressed to; "" when absent
+  /// The origin the client addressed: "http://" + host, or https behind a TLS proxy that says
+  /// so (Forwarded: proto=, X-Forwarded-Proto); "" without a Host.
+  std::string public_origin;
   std::optional<std::string> origin;  // the Origin header, when the request has one
   std::string api_key;                // from `x-api-key`, or `Authorization: Bearer KEY`
 };
