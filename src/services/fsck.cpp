@@ -115,6 +115,15 @@ Result<FsckReport> RunFsck(BlobStore& blobs, MetadataStore& records, const FsckO
     report.orphan_blobs.push_back(entry.key);
   }
 
+  // A presigned upload's staged bytes: the commit deletes them, a crash mid-request or a form
+  // posted and never committed leaves them. Past the day no ticket can still want them.
+  IMGUP_ASSIGN_OR_RETURN(const auto staged, ListAllBlobs(blobs, "uploads/"));
+  for (const BlobEntry& entry : staged) {
+    if (options.now_ms - entry.modified_ms >= options.staging_ttl_ms) {
+      report.orphan_blobs.push_back(entry.key);
+    }
+  }
+
   if (!options.repair || report.Clean()) return report;
 
   for (const RecordRef& ref : report.records_without_blob) {

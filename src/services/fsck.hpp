@@ -16,10 +16,16 @@ struct FsckOptions {
   bool repair = true;  // remove orphans (false: only report)
   std::int64_t now_ms = 0;
   std::int64_t grace_ms = 60'000;  // orphans younger than this may be an upload in flight
+  /// Staged bytes of a presigned upload (uploads/, ADR 15) older than this are removed: a
+  /// ticket lasts its form's 15 min plus a commit grace, and the commit deletes them. The same
+  /// day as the bucket's lifecycle rule for uploads/ on AWS.
+  std::int64_t staging_ttl_ms = 86'400'000;
 };
 
 struct FsckReport {
-  std::vector<std::string> orphan_blobs;  // blobs under originals/ or variants/ with no record
+  /// Blobs under originals/, quarantine/ or variants/ with no record, and staged uploads past
+  /// staging_ttl_ms.
+  std::vector<std::string> orphan_blobs;
   std::vector<RecordRef> records_without_blob;  // records whose original is missing
   std::size_t young_orphans_skipped = 0;        // orphans within the grace period
   bool repaired = false;

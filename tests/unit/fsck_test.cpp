@@ -16,6 +16,7 @@
 #include "adapters/local/fs_blob_store.hpp"
 #include "adapters/local/sqlite.hpp"
 #include "adapters/local/sqlite_metadata_store.hpp"
+#include "domain/blob_keys.hpp"
 #include "fakes/memory_stores.hpp"
 #include "fakes/temp_dir.hpp"
 
@@ -222,9 +223,39 @@ TYPED_TEST_P(FsckTest, WithoutRepairNothingIsRemoved) {
   EXPECT_EQ(again->orphan_blobs.size(), 2u);
 }
 
+TYPED_TEST_P(FsckTest, StagedUploadsAreRemovedAfterADay) {
+  // A presigned upload's bytes that were never committed (a crash mid-request, a form posted
+  // and abandoned); and a committed upload's record with the same id, whose staged bytes the
+  // commit would have deleted.
+  const ImageRecord committed = this->Upload("alice", 1);
+  const std::string staged = StagingKey("alice", SequentialIds::Format(2));
+  const std::string leftover = StagingKey("alice", committed.id);
+  ASSERT_TRUE(this->blobs().Put(staged, "png", "image/png"));
+  ASSERT_TRUE(this->blobs().Put(leftover, "png", "image/png"));
+
+  // Within the day its ticket may still commit it (and S3's lifecycle rule waits as long).
+  auto early = RunFsck(this->blobs(), this->records(), this->Later(true));
+  ASSERT_TRUE(early) << early.error().detail;
+  EXPECT_TRUE(early->Clean());
+  EXPECT_TRUE(this->BlobExists(staged));
+
+  FsckOptions next_day = this->Later(true);
+  next_day.now_ms += 24 * kHourMs;
+  auto late = RunFsck(this->blobs(), this->records(), next_day);
+  ASSERT_TRUE(late) << late.error().detail;
+  std::vector<std::string> orphans = late->orphan_blobs;
+  std::ranges::sort(orphans);
+  EXPECT_EQ(orphans, (std::vector<std::string>{leftover, staged}));
+  EXPECT_TRUE(late->repaired);
+  EXPECT_FALSE(this->BlobExists(staged));
+  EXPECT_FALSE(this->BlobExists(leftover));
+  EXPECT_TRUE(this->BlobExists(committed.key));
+  EXPECT_TRUE(this->RecordExists(committed));
+}
+
 REGISTER_TYPED_TEST_SUITE_P(FsckTest, ConsistentStoresAreClean, OrphanBlobsAreRemoved,
                             YoungOrphansAreKept, RecordsWithoutTheirOriginalAreReportedAndRemoved,
-                            WithoutRepairNothingIsRemoved);
+                            WithoutRepairNothingIsRemoved, StagedUploadsAreRemovedAfterADay);
 
 using FsckBackends = ::testing::Types<MemoryBackend, LocalBackend>;
 INSTANTIATE_TYPED_TEST_SUITE_P(All, FsckTest, FsckBackends);
