@@ -34,6 +34,7 @@ import socket
 import sqlite3
 import struct
 import subprocess
+import sys
 import threading
 import time
 import zlib
@@ -51,6 +52,9 @@ from openapi_schema_validator import OAS31Validator
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
 REPO = Path(__file__).resolve().parents[2]
+# tests/: the helpers shared with the stack tests (tests/run_aws, tests/run_lambda).
+sys.path.insert(0, str(REPO / "tests"))
+from local_stack import read_env_file  # noqa: E402
 SPEC_PATH = REPO / "docs" / "openapi.json"
 CORPORA = Path(os.environ.get("IMGUP_CORPORA", REPO.parent / "shared" / "corpora")).resolve()
 PNGSUITE = CORPORA / "pngsuite" / "png"
@@ -214,16 +218,6 @@ def aws_store(data_dir: Path, create: bool = True) -> Optional[AwsStore]:
         with _SERVERS_LOCK:
             store = _AWS_STORES.setdefault(name, store)
     return store
-
-
-def read_env_file(path: Path) -> dict[str, str]:
-    """KEY=value lines (data/aws-local.env)."""
-    values = {}
-    for line in Path(path).read_text().splitlines():
-        if line.strip():
-            key, _, value = line.partition("=")
-            values[key] = value
-    return values
 
 
 # ---------------------------------------------------------------------------------------------
