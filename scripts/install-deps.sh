@@ -12,6 +12,8 @@ DEBS=(
   libexpat1-dev  # the AWS client's XML (S3 answers)
   # tests, lint, benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev clang-format-16 clang-tidy-16
+  # the compiler cache: make test builds three presets, and a clone builds what another built
+  ccache
   python3 python3-venv sqlite3 curl nginx wrk procps openssl
   # the Lambda packages (make package) and their test: a static shell standing in for AL2023's
   zip unzip busybox-static
