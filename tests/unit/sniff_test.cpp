@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 
 #include <cctype>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -12,6 +11,8 @@
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "support/test_paths.hpp"
 
 namespace imgup {
 namespace {
@@ -22,10 +23,7 @@ using namespace std::string_literals;
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-fs::path CorporaDir() {
-  if (const char* env = std::getenv("IMGUP_CORPORA"); env != nullptr && *env != '\0') return env;
-  return IMGUP_CORPORA_DIR;
-}
+fs::path CorporaDir() { return test::CorporaDir(); }
 
 std::string ReadFile(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);

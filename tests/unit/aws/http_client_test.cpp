@@ -21,6 +21,7 @@
 #include "aws/child_process.hpp"
 #include "codecs/sha256.hpp"
 #include "fakes/temp_dir.hpp"
+#include "support/test_paths.hpp"
 
 namespace imgup::aws {
 namespace {
@@ -32,7 +33,7 @@ using json = nlohmann::json;
 // One peer process per suite: http_peer.py [--tls CERT KEY], its port read from its stdout.
 struct Peer {
   explicit Peer(std::vector<std::string> extra = {}) {
-    std::vector<std::string> argv{IMGUP_PYTHON3, IMGUP_HTTP_PEER};
+    std::vector<std::string> argv{IMGUP_PYTHON3, test::HttpPeerScript()};
     argv.insert(argv.end(), extra.begin(), extra.end());
     process = std::make_unique<ChildProcess>(argv);
     auto line = process->ReadLine();

@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -17,6 +16,7 @@
 
 #include "aws/sigv4.hpp"
 #include "codecs/text.hpp"
+#include "support/test_paths.hpp"
 
 namespace imgup::aws {
 namespace {
@@ -67,12 +67,7 @@ const std::vector<std::string>& SuiteCases() {
   return kCases;
 }
 
-fs::path SuiteDir() {
-  if (const char* env = std::getenv("IMGUP_CORPORA"); env != nullptr && *env != '\0') {
-    return fs::path(env) / "sigv4" / "v4";
-  }
-  return fs::path(IMGUP_CORPORA_DIR) / "sigv4" / "v4";
-}
+fs::path SuiteDir() { return fs::path(test::CorporaDir()) / "sigv4" / "v4"; }
 
 // Fails the calling test when the file is missing: an absent corpus must never pass.
 std::string ReadFile(const fs::path& path) {

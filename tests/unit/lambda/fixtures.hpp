@@ -7,10 +7,12 @@
 #include <stdexcept>
 #include <string>
 
+#include "support/test_paths.hpp"
+
 namespace imgup::test {
 
 inline std::string ReadAwsFixture(const std::string& name) {
-  const std::string path = std::string(IMGUP_LAMBDA_FIXTURES_DIR) + "/" + name;
+  const std::string path = LambdaFixturesDir() + "/" + name;
   std::ifstream in(path, std::ios::binary);
   if (!in) throw std::runtime_error("missing fixture " + path);
   std::ostringstream text;

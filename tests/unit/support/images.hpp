@@ -5,6 +5,7 @@
 #include <string>
 
 #include "codecs/base64.hpp"
+#include "support/test_paths.hpp"
 
 namespace imgup::test {
 
@@ -14,11 +15,6 @@ inline std::string TinyPng() {
       "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJg"
       "gg"
       "==");
-}
-
-inline std::string CorporaDir() {
-  if (const char* env = std::getenv("IMGUP_CORPORA")) return env;
-  return IMGUP_CORPORA_DIR;
 }
 
 /// The bytes of a file under ../shared/corpora, e.g. "pngsuite/png/basn2c08.png".
