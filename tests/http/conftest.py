@@ -100,10 +100,35 @@ def contract() -> Contract:
     return c
 
 
+def pytest_sessionfinish(session):
+    """Under pytest-xdist (make's HTTP tiers run with -n): a worker hands what its contract saw
+    to the controller, whose terminal summary reports the whole run."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["contract_checked"] = sum(c.checked for c in _CONTRACTS)
+        workeroutput["contract_seen"] = sorted({s for c in _CONTRACTS for s in c.seen})
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    """pytest-xdist, on the controller: a worker's contract counts join the run's."""
+    output = getattr(node, "workeroutput", {})
+    if "contract_checked" not in output:
+        return
+    if not _CONTROLLER_CONTRACT:
+        _CONTROLLER_CONTRACT.append(Contract())
+    c = _CONTROLLER_CONTRACT[0]
+    c.checked += output["contract_checked"]
+    c.seen.update(tuple(s) for s in output["contract_seen"])
+
+
+_CONTROLLER_CONTRACT: list[Contract] = []
+
+
 def pytest_terminal_summary(terminalreporter):
     """How many exchanges were checked against docs/openapi.json, and which documented
     responses no test produced (for information: 500s cannot be provoked from outside)."""
-    for c in _CONTRACTS:
+    for c in _CONTRACTS + _CONTROLLER_CONTRACT:
         documented = {(path, method, int(status))
                       for path, item in c.doc["paths"].items()
                       for method, op in item.items() if isinstance(op, dict) and "responses" in op
