@@ -109,6 +109,25 @@ class PresignedUploadsTest : public ::testing::Test {
     auto ticket = db_->GetTicket("ann", id);
     return ticket ? ErrorCode::kInternal : ticket.error().code;
   }
+  /// A delivery of the staged bytes of `id` that commits them.
+  void ArriveAndCommit(const std::string& id) {
+    auto arrived = uploads_.Arrived("ann", id);
+    ASSERT_TRUE(arrived) << arrived.error().detail;
+    EXPECT_EQ(arrived->kind, UploadArrival::Kind::kCommitted);
+  }
+  /// A delivery that finds the ticket claimed for other bytes: it changes nothing.
+  void ArriveAndFindTheTicketClaimed(const std::string& id) {
+    auto racing = uploads_.Arrived("ann", id);
+    ASSERT_TRUE(racing) << racing.error().detail;
+    EXPECT_EQ(racing->kind, UploadArrival::Kind::kNoTicket);
+  }
+  /// The original under the record's key is `bytes`, and so is the record's SHA-256.
+  void ExpectOriginalAndRecordAre(const std::string& id, const std::string& bytes) {
+    EXPECT_EQ(Original(id), bytes);
+    auto record = records_.Get("ann", id);
+    ASSERT_TRUE(record) << record.error().detail;
+    EXPECT_EQ(record->sha256, Sha256Hex(bytes));
+  }
 
   TempDir dir_;
   std::shared_ptr<SqliteMetadataStore> db_;
@@ -281,9 +300,8 @@ TEST_F(PresignedUploadsTest, ACommitStoppedAfterTheOriginalIsRedoneByTheNextDeli
   auto redone = uploads_.Arrived("ann", id);
   ASSERT_TRUE(redone) << redone.error().detail;
   EXPECT_EQ(redone->kind, UploadArrival::Kind::kCommitted);
-  EXPECT_EQ(Original(id), png);
+  ExpectOriginalAndRecordAre(id, png);
   EXPECT_FALSE(Staged(id));
-  EXPECT_EQ(records_.Get("ann", id)->sha256, Sha256Hex(png));
 }
 
 TEST_F(PresignedUploadsTest, AnInvalidPostRacingTheCommitNeverReachesTheOriginal) {
@@ -303,8 +321,7 @@ TEST_F(PresignedUploadsTest, AnInvalidPostRacingTheCommitNeverReachesTheOriginal
   auto arrived = uploads_.Arrived("ann", id);
   ASSERT_TRUE(arrived) << arrived.error().detail;
   EXPECT_EQ(arrived->kind, UploadArrival::Kind::kCommitted);
-  EXPECT_EQ(Original(id), png);
-  EXPECT_EQ(records_.Get("ann", id)->sha256, Sha256Hex(png));
+  ExpectOriginalAndRecordAre(id, png);
   EXPECT_FALSE(Staged(id));
   EXPECT_EQ(TicketError(id), ErrorCode::kNotFound);  // the record is the answer
 }
@@ -316,16 +333,11 @@ TEST_F(PresignedUploadsTest, AValidPostRacingTheCommitLeavesTheRecordAndTheOrigi
   Post(id, png);
   records_.before_insert = [&] {
     Post(id, other);
-    auto racing = uploads_.Arrived("ann", id);
-    ASSERT_TRUE(racing) << racing.error().detail;
     // This delivery claimed the ticket for its bytes before its Put: the racing post lost.
-    EXPECT_EQ(racing->kind, UploadArrival::Kind::kNoTicket);
+    ArriveAndFindTheTicketClaimed(id);
   };
-  auto arrived = uploads_.Arrived("ann", id);
-  ASSERT_TRUE(arrived) << arrived.error().detail;
-  EXPECT_EQ(arrived->kind, UploadArrival::Kind::kCommitted);
-  EXPECT_EQ(Original(id), png);
-  EXPECT_EQ(records_.Get("ann", id)->sha256, Sha256Hex(png));
+  ArriveAndCommit(id);
+  ExpectOriginalAndRecordAre(id, png);
   EXPECT_FALSE(Staged(id));
 }
 
@@ -341,15 +353,10 @@ TEST_F(PresignedUploadsTest, TwoValidPostsInterleavedLeaveTheRecordAndTheOrigina
   records_.before_insert = [&] {
     Post(id, other);
     records_.before_insert = [&] { records_.fail_inserts = 1; };
-    auto racing = uploads_.Arrived("ann", id);
-    ASSERT_TRUE(racing) << racing.error().detail;
-    EXPECT_EQ(racing->kind, UploadArrival::Kind::kNoTicket);
+    ArriveAndFindTheTicketClaimed(id);
   };
-  auto arrived = uploads_.Arrived("ann", id);
-  ASSERT_TRUE(arrived) << arrived.error().detail;
-  EXPECT_EQ(arrived->kind, UploadArrival::Kind::kCommitted);
-  EXPECT_EQ(Original(id), png);
-  EXPECT_EQ(records_.Get("ann", id)->sha256, Sha256Hex(png));
+  ArriveAndCommit(id);
+  ExpectOriginalAndRecordAre(id, png);
 }
 
 TEST_F(PresignedUploadsTest, AClaimLeftByADeliveryThatStoppedIsTakenOverOnceStale) {
@@ -374,8 +381,7 @@ TEST_F(PresignedUploadsTest, AClaimLeftByADeliveryThatStoppedIsTakenOverOnceStal
   auto late = uploads_.Arrived("ann", id);
   ASSERT_TRUE(late) << late.error().detail;
   EXPECT_EQ(late->kind, UploadArrival::Kind::kCommitted);
-  EXPECT_EQ(Original(id), other);
-  EXPECT_EQ(records_.Get("ann", id)->sha256, Sha256Hex(other));
+  ExpectOriginalAndRecordAre(id, other);
 }
 
 }  // namespace
