@@ -251,8 +251,8 @@ run-aws-test-asan: build-asan aws-peers
 ## results, the service's routes and logs, the CLI, CORS, HTTP framing). What differs on Lambda
 ## skips, saying why (tests/http/conftest.py); the modules left out skip whole there (imgup
 ## serve's flags, the local process and stores). The peers are the stack's own: no
-## with-aws-peers.sh needed. `make http-lambda HTTP_LAMBDA_TESTS=tests/http` runs every module
-## (18 min here with the machine under load, 11.5 min of it these modules' own).
+## with-aws-peers.sh needed. `make http-lambda HTTP_LAMBDA_TESTS=tests/http` runs every module.
+## Quiet, these modules take 4 min on two workers (7.5 min in one process; README).
 HTTP_LAMBDA_ENV = IMGUP_TEST_STORAGE=lambda IMGUP_PROCESSING_TIMEOUT=120
 HTTP_LAMBDA_TESTS = tests/http/test_upload.py tests/http/test_upload_bad_input.py tests/http/test_images.py \
   tests/http/test_list.py tests/http/test_content_range.py tests/http/test_content_redirect.py \
