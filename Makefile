@@ -6,8 +6,9 @@ JOBS ?= $(shell nproc)
 PYTEST := .venv/bin/pytest
 # The HTTP tiers (http, http-aws, http-lambda and their asan twins) spread their modules over JOBS
 # pytest-xdist workers, each with servers (or Lambda stacks) of its own; a module stays on one
-# worker. Measured quiet on 2 cores: http-lambda 451 s -> 236 s, http-aws 288 s -> 219 s
-# (bench/README.md, "make test"). `make http HTTP_WORKERS=` runs them in one process.
+# worker. Measured inside make test on 2 cores: http-lambda 451 s -> 232 s, http-asan 185 s ->
+# 136 s; http-aws, bound by moto, gains nothing there (bench/README.md, "make test").
+# `make http HTTP_WORKERS=` runs them in one process.
 HTTP_WORKERS ?= -n $(JOBS) --dist loadfile
 SOURCES = $(shell git ls-files '*.cpp' '*.hpp' 2>/dev/null || find src apps tests bench -name '*.[ch]pp')
 
