@@ -111,24 +111,21 @@ def pytest_sessionfinish(session):
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node, error):
-    """pytest-xdist, on the controller: a worker's contract counts join the run's."""
+    """pytest-xdist, on the controller (which runs no test, so has no contract of its own): a
+    worker's contract counts join the run's."""
     output = getattr(node, "workeroutput", {})
     if "contract_checked" not in output:
         return
-    if not _CONTROLLER_CONTRACT:
-        _CONTROLLER_CONTRACT.append(Contract())
-    c = _CONTROLLER_CONTRACT[0]
-    c.checked += output["contract_checked"]
-    c.seen.update(tuple(s) for s in output["contract_seen"])
-
-
-_CONTROLLER_CONTRACT: list[Contract] = []
+    if not _CONTRACTS:
+        _CONTRACTS.append(Contract())
+    _CONTRACTS[0].checked += output["contract_checked"]
+    _CONTRACTS[0].seen.update(tuple(s) for s in output["contract_seen"])
 
 
 def pytest_terminal_summary(terminalreporter):
     """How many exchanges were checked against docs/openapi.json, and which documented
     responses no test produced (for information: 500s cannot be provoked from outside)."""
-    for c in _CONTRACTS + _CONTROLLER_CONTRACT:
+    for c in _CONTRACTS:
         documented = {(path, method, int(status))
                       for path, item in c.doc["paths"].items()
                       for method, op in item.items() if isinstance(op, dict) and "responses" in op

@@ -297,9 +297,7 @@ TEST_F(PresignedUploadsTest, ACommitStoppedAfterTheOriginalIsRedoneByTheNextDeli
   EXPECT_TRUE(Staged(id));
   EXPECT_EQ(db_->GetTicket("ann", id)->state, TicketState::kAwaitingUpload);
 
-  auto redone = uploads_.Arrived("ann", id);
-  ASSERT_TRUE(redone) << redone.error().detail;
-  EXPECT_EQ(redone->kind, UploadArrival::Kind::kCommitted);
+  ArriveAndCommit(id);  // the next delivery redoes the commit
   ExpectOriginalAndRecordAre(id, png);
   EXPECT_FALSE(Staged(id));
 }
@@ -312,15 +310,11 @@ TEST_F(PresignedUploadsTest, AnInvalidPostRacingTheCommitNeverReachesTheOriginal
   // its Insert.
   records_.before_insert = [&] {
     Post(id, kHtml);
-    auto racing = uploads_.Arrived("ann", id);
-    ASSERT_TRUE(racing) << racing.error().detail;
     // The PNG's claim holds the ticket: the refusal of these bytes changes nothing.
-    EXPECT_EQ(racing->kind, UploadArrival::Kind::kNoTicket);
+    ArriveAndFindTheTicketClaimed(id);
     EXPECT_EQ(db_->GetTicket("ann", id)->state, TicketState::kAwaitingUpload);
   };
-  auto arrived = uploads_.Arrived("ann", id);
-  ASSERT_TRUE(arrived) << arrived.error().detail;
-  EXPECT_EQ(arrived->kind, UploadArrival::Kind::kCommitted);
+  ArriveAndCommit(id);
   ExpectOriginalAndRecordAre(id, png);
   EXPECT_FALSE(Staged(id));
   EXPECT_EQ(TicketError(id), ErrorCode::kNotFound);  // the record is the answer
@@ -370,17 +364,13 @@ TEST_F(PresignedUploadsTest, AClaimLeftByADeliveryThatStoppedIsTakenOverOnceStal
 
   // The form posted again with other bytes while the claim is fresh: they lose.
   Post(id, other);
-  auto early = uploads_.Arrived("ann", id);
-  ASSERT_TRUE(early) << early.error().detail;
-  EXPECT_EQ(early->kind, UploadArrival::Kind::kNoTicket);
+  ArriveAndFindTheTicketClaimed(id);
   EXPECT_FALSE(Staged(id));
 
   // Once the claim is older than a commit can take, a new post commits.
   clock_.Advance((uploads_.settings().claim_stale_s + 1) * 1000);
   Post(id, other);
-  auto late = uploads_.Arrived("ann", id);
-  ASSERT_TRUE(late) << late.error().detail;
-  EXPECT_EQ(late->kind, UploadArrival::Kind::kCommitted);
+  ArriveAndCommit(id);
   ExpectOriginalAndRecordAre(id, other);
 }
 
